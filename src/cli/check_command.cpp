@@ -1,0 +1,194 @@
+#include "cli/check_command.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fstream>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+
+#include "cli/report.hpp"
+
+namespace imapprobe::cli {
+namespace {
+
+constexpr int kUnknown = static_cast<int>(PluginState::Unknown);
+
+std::string read_file(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::invalid_argument(std::string("cannot read ") + what + " file " + path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Secrets kept in files usually end with a newline the user did not mean.
+std::string chomp(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+void parse_thresholds(const std::vector<std::string>& items, bool critical,
+                      probe::Thresholds& t) {
+  for (const auto& item : items) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos) {
+      throw std::invalid_argument("threshold \"" + item + "\" must be STEP=DURATION, e.g. login=2s");
+    }
+    const std::string step = item.substr(0, eq);
+    const probe::Duration d = probe::parse_duration(item.substr(eq + 1));
+    if (step == "total") {
+      (critical ? t.total_critical : t.total_warning) = d;
+      continue;
+    }
+    auto s = probe::step_from_string(step);
+    if (!s) {
+      std::string steps;
+      for (auto known : probe::kAllSteps) steps += std::string(probe::to_string(known)) + ", ";
+      throw std::invalid_argument("unknown step \"" + step + "\" in threshold (steps: " + steps +
+                                  "total)");
+    }
+    (critical ? t.critical : t.warning)[*s] = d;
+  }
+}
+
+bool has_line_break(const std::string& s) {
+  return s.find_first_of(std::string("\r\n\0", 3)) != std::string::npos;
+}
+
+}  // namespace
+
+void validate(const probe::ProbeSpec& spec) {
+  if (spec.host.empty()) throw std::invalid_argument("a host is required");
+  if (has_line_break(spec.host) || spec.host.size() > 253) {
+    throw std::invalid_argument("host is not a valid name or address");
+  }
+  if (spec.mailbox.empty() || has_line_break(spec.mailbox)) {
+    throw std::invalid_argument("mailbox must be non-empty and on one line");
+  }
+  if (has_line_break(spec.search)) throw std::invalid_argument("search criteria must be on one line");
+  if (spec.timeout <= probe::Duration::zero() || spec.step_timeout <= probe::Duration::zero()) {
+    throw std::invalid_argument("timeouts must be positive");
+  }
+  if (spec.cert_fail_before > spec.cert_warn_before) {
+    throw std::invalid_argument("certificate critical window must not exceed the warning window");
+  }
+}
+
+int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+              const EnvLookup& env, const ProbeRunner& runner) {
+  probe::ProbeSpec spec;
+  probe::Credentials creds;
+  std::string tls = "Implicit", family = "Any", mechanism = "Plain", fetch_what = "Headers";
+  std::string timeout = "30s", step_timeout = "10s";
+  std::string ca_file, password, password_file, password_env, output = "nagios";
+  std::vector<std::string> warnings, criticals;
+  double cert_warn_days = 14, cert_crit_days = 3;
+  bool no_system_trust = false;
+  int port = 0;
+
+  CLI::App app{"Run one synthetic IMAP check and report it as a Nagios/Icinga plugin.", "check"};
+  app.add_option("-H,--host", spec.host, "IMAP server host name or address")->required();
+  app.add_option("-p,--port", port, "port (default 993 for Implicit, 143 otherwise)")
+      ->check(CLI::Range(1, 65535));
+  app.add_option("--tls", tls, "Implicit | STARTTLS | None")->capture_default_str();
+  app.add_option("--ip-family", family, "Any | IPv4 | IPv6")->capture_default_str();
+  app.add_option("--server-name", spec.server_name, "name for SNI and certificate verification");
+  app.add_option("--ca-file", ca_file, "extra trusted CA certificates (PEM)");
+  app.add_flag("--no-system-trust", no_system_trust, "trust only --ca-file");
+  app.add_flag("--insecure-skip-verify", spec.insecure_skip_verify,
+               "do not fail on certificate errors (still reported)");
+  app.add_option("--min-tls", spec.min_tls_version, "TLSv1.2 | TLSv1.3")->capture_default_str();
+  app.add_option("-m,--mechanism", mechanism, "Login | Plain | CramMD5 | ScramSHA256 | XOAuth2 | None")
+      ->capture_default_str();
+  app.add_option("-u,--user", creds.username, "user name");
+  app.add_option("--password", password,
+                 "password or token (visible to other local users; prefer --password-file)");
+  app.add_option("--password-file", password_file, "read the password or token from this file");
+  app.add_option("--password-env", password_env,
+                 "read the password or token from this environment variable");
+  app.add_flag("--allow-plaintext", spec.allow_plaintext,
+               "allow credentials over an unencrypted connection");
+  app.add_option("--mailbox", spec.mailbox, "mailbox to open")->capture_default_str();
+  app.add_option("--search", spec.search, "IMAP SEARCH criteria, e.g. ALL or UNSEEN");
+  app.add_option("--fetch", spec.fetch_latest, "fetch the newest N messages");
+  app.add_option("--fetch-what", fetch_what, "Headers | Envelope | Full")->capture_default_str();
+  app.add_flag("--round-trip", spec.round_trip,
+               "APPEND a canary message, find it, then delete it");
+  app.add_option("-t,--timeout", timeout, "deadline for the whole check")->capture_default_str();
+  app.add_option("--step-timeout", step_timeout, "deadline for any one step")->capture_default_str();
+  app.add_option("-w,--warning", warnings, "STEP=DURATION warning threshold (step or total)");
+  app.add_option("-c,--critical", criticals, "STEP=DURATION critical threshold (step or total)");
+  app.add_option("--cert-warn-days", cert_warn_days, "warn when the certificate expires sooner")
+      ->capture_default_str();
+  app.add_option("--cert-crit-days", cert_crit_days, "fail when the certificate expires sooner")
+      ->capture_default_str();
+  app.add_option("-o,--output", output, "nagios | json | text")
+      ->check(CLI::IsMember({"nagios", "json", "text"}))
+      ->capture_default_str();
+
+  try {
+    std::vector<std::string> reversed(args.rbegin(), args.rend() - (args.empty() ? 0 : 1));
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    return kUnknown;
+  } catch (const CLI::ParseError& e) {
+    err << "imapprobe check: " << e.what() << "\nRun 'imapprobe check --help' for the flags.\n";
+    return kUnknown;
+  }
+
+  try {
+    spec.port = static_cast<std::uint16_t>(port);
+    spec.tls = probe::parse_tls_mode(tls);
+    spec.ip_family = probe::parse_ip_family(family);
+    spec.mechanism = probe::parse_mechanism(mechanism);
+    spec.fetch_what = probe::parse_fetch_what(fetch_what);
+    spec.timeout = probe::parse_duration(timeout);
+    spec.step_timeout = std::min(probe::parse_duration(step_timeout), spec.timeout);
+    parse_thresholds(warnings, false, spec.thresholds);
+    parse_thresholds(criticals, true, spec.thresholds);
+    spec.cert_warn_before = std::chrono::duration_cast<probe::Duration>(
+        std::chrono::duration<double>(cert_warn_days * 86400.0));
+    spec.cert_fail_before = std::chrono::duration_cast<probe::Duration>(
+        std::chrono::duration<double>(cert_crit_days * 86400.0));
+    spec.use_system_trust = !no_system_trust;
+    if (!ca_file.empty()) spec.ca_pem = read_file(ca_file, "CA");
+    if (no_system_trust && ca_file.empty()) {
+      throw std::invalid_argument("--no-system-trust needs --ca-file");
+    }
+    const int sources = !password.empty() + !password_file.empty() + !password_env.empty();
+    if (sources > 1) {
+      throw std::invalid_argument("give only one of --password, --password-file, --password-env");
+    }
+    if (!password_file.empty()) creds.secret = chomp(read_file(password_file, "password"));
+    if (!password_env.empty()) {
+      auto v = env(password_env);
+      if (!v) throw std::invalid_argument("environment variable " + password_env + " is not set");
+      creds.secret = *v;
+    }
+    if (!password.empty()) creds.secret = password;
+    if (spec.mechanism != probe::Mechanism::None) {
+      if (creds.username.empty()) throw std::invalid_argument("--user is required unless --mechanism None");
+      if (creds.secret.empty()) {
+        throw std::invalid_argument(
+            "a password or token is required (--password-file, --password-env or --password)");
+      }
+    }
+    validate(spec);
+  } catch (const std::exception& e) {
+    err << "imapprobe check: " << e.what() << '\n';
+    return kUnknown;
+  }
+
+  const probe::ProbeResult result = runner(spec, creds);
+  if (output == "json") {
+    write_json(out, spec, result);
+  } else if (output == "text") {
+    write_text(out, spec, result);
+  } else {
+    write_nagios(out, spec, result);
+  }
+  return static_cast<int>(plugin_state(result));
+}
+
+}  // namespace imapprobe::cli

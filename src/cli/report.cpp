@@ -1,0 +1,106 @@
+#include "cli/report.hpp"
+
+#include <cstdio>
+#include <iomanip>
+
+#include "probe/result_json.hpp"
+
+namespace imapprobe::cli {
+namespace {
+
+std::string seconds(probe::Duration d) { return probe::format_seconds(d); }
+
+std::string threshold(const std::map<probe::Step, probe::Duration>& m, probe::Step s) {
+  auto it = m.find(s);
+  return it == m.end() ? "" : seconds(it->second);
+}
+
+std::string days(double d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", d);
+  return buf;
+}
+
+// Perfdata must not contain '|' and the status line must be one line.
+std::string one_line(std::string s) {
+  for (char& c : s) {
+    if (c == '\n' || c == '\r' || c == '|') c = ' ';
+  }
+  return s;
+}
+
+}  // namespace
+
+PluginState plugin_state(const probe::ProbeResult& r) {
+  switch (r.outcome) {
+    case probe::Outcome::Success: return PluginState::Ok;
+    case probe::Outcome::Degraded: return PluginState::Warning;
+    case probe::Outcome::Failure: return PluginState::Critical;
+  }
+  return PluginState::Unknown;
+}
+
+void write_nagios(std::ostream& out, const probe::ProbeSpec& spec, const probe::ProbeResult& r) {
+  static constexpr const char* kState[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+  out << "IMAP " << kState[static_cast<int>(plugin_state(r))] << " - ";
+  if (r.outcome != probe::Outcome::Success) out << to_string(r.reason) << ": ";
+  out << one_line(r.message);
+  if (r.failed_step) out << " (step " << to_string(*r.failed_step) << ")";
+  out << ", total " << seconds(r.total) << "s";
+  if (r.certificate) out << ", certificate " << days(r.certificate->days_remaining) << " days left";
+  out << " |";
+  for (const auto& [step, d] : r.durations) {
+    out << ' ' << to_string(step) << '=' << seconds(d) << "s;"
+        << threshold(spec.thresholds.warning, step) << ';'
+        << threshold(spec.thresholds.critical, step) << ";0;";
+  }
+  out << " total=" << seconds(r.total) << "s;"
+      << (spec.thresholds.total_warning ? seconds(*spec.thresholds.total_warning) : "") << ';'
+      << (spec.thresholds.total_critical ? seconds(*spec.thresholds.total_critical) : "") << ";0;";
+  if (r.certificate) {
+    const double warn = std::chrono::duration<double>(spec.cert_warn_before).count() / 86400.0;
+    const double crit = std::chrono::duration<double>(spec.cert_fail_before).count() / 86400.0;
+    out << " cert_days=" << days(r.certificate->days_remaining) << ';' << days(warn) << ":;"
+        << days(crit) << ":;;";
+  }
+  out << '\n';
+}
+
+void write_json(std::ostream& out, const probe::ProbeSpec& spec, const probe::ProbeResult& r) {
+  nlohmann::json j = probe::to_json(r);
+  j["target"] = {{"host", spec.host},
+                 {"port", spec.effective_port()},
+                 {"tls", probe::to_string(spec.tls)},
+                 {"mechanism", probe::to_string(spec.mechanism)},
+                 {"mailbox", spec.mailbox}};
+  j["exitCode"] = static_cast<int>(plugin_state(r));
+  out << j.dump(2) << '\n';
+}
+
+void write_text(std::ostream& out, const probe::ProbeSpec& spec, const probe::ProbeResult& r) {
+  out << "target:  " << spec.host << ':' << spec.effective_port() << " (" << probe::to_string(spec.tls)
+      << ", " << probe::to_string(spec.mechanism) << ")\n";
+  out << "outcome: " << to_string(r.outcome) << " (" << to_string(r.reason) << ")\n";
+  out << "message: " << r.message << '\n';
+  out << '\n' << std::left << std::setw(12) << "STEP" << std::right << std::setw(10) << "SECONDS"
+      << "  NOTE\n";
+  for (const auto& [step, d] : r.durations) {
+    out << std::left << std::setw(12) << to_string(step) << std::right << std::setw(10)
+        << seconds(d) << "  " << (r.failed_step == step ? "failed" : "") << '\n';
+  }
+  out << std::left << std::setw(12) << "total" << std::right << std::setw(10) << seconds(r.total)
+      << '\n';
+  if (r.certificate) {
+    const auto& c = *r.certificate;
+    out << "\ncertificate:\n"
+        << "  subject:   " << c.subject << '\n'
+        << "  issuer:    " << c.issuer << '\n'
+        << "  notAfter:  " << probe::format_rfc3339(c.not_after) << " (" << days(c.days_remaining)
+        << " days)\n"
+        << "  verified:  " << (c.verified ? "yes" : "no, " + c.verify_error) << '\n'
+        << "  tls:       " << c.tls_version << ' ' << c.cipher << '\n';
+  }
+  for (const auto& a : r.alerts) out << "server alert: " << a << '\n';
+}
+
+}  // namespace imapprobe::cli

@@ -1,0 +1,84 @@
+// The IMAP response model and a bounded, incremental response parser.
+// Pure over bytes: no sockets here, so the parser is unit-tested on RFC
+// examples and fuzzed on its own.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace imapprobe::imap {
+
+// A server that breaks the grammar or a bound. The probe maps it to the
+// ProtocolError reason; it never means "retry".
+class ProtocolError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Bounds that keep memory finite whatever the peer sends.
+struct Limits {
+  std::size_t max_line = 64 * 1024;         // one line, without literals
+  std::size_t max_literal = 1024 * 1024;    // one {n} literal
+  std::size_t max_response = 4 * 1024 * 1024;  // one response with literals
+  std::size_t max_total = 32 * 1024 * 1024;     // everything in one session
+};
+
+enum class Status { None, Ok, No, Bad, PreAuth, Bye };
+
+struct Response {
+  enum class Kind { Tagged, Untagged, Continuation };
+  Kind kind = Kind::Untagged;
+  std::string tag;                    // Tagged only
+  Status status = Status::None;       // OK/NO/BAD/PREAUTH/BYE responses
+  std::optional<std::uint32_t> number;  // "* 23 EXISTS" -> 23
+  std::string keyword;                // upper-cased: "OK", "CAPABILITY", "EXISTS", "SEARCH", "FETCH" ...
+  std::string code;                   // upper-cased response code atom: "CAPABILITY", "ALERT", "AUTHENTICATIONFAILED" ...
+  std::string code_args;              // what follows the code atom inside [...]
+  std::string text;                   // the rest of the line after keyword (and code); for Continuation, the base64/text
+  std::vector<std::string> literals;  // literal payloads in the order they appear
+  std::size_t wire_bytes = 0;         // bytes this response took on the wire
+};
+
+// Outcome of trying to parse one response from the front of a buffer.
+struct ParseStep {
+  std::optional<Response> response;  // set when a complete response was parsed
+  std::size_t consumed = 0;          // bytes to drop from the buffer's front
+};
+
+// Parses one response from the front of `buf`. Returns an empty step when
+// more bytes are needed. Throws ProtocolError on a grammar violation or when
+// a bound in `limits` is exceeded (even before the response is complete).
+ParseStep parse_response(std::string_view buf, const Limits& limits);
+
+// Incremental wrapper: keeps unconsumed bytes, enforces the session total.
+class ResponseReader {
+ public:
+  explicit ResponseReader(Limits limits = {});
+  // Appends bytes received from the wire. Throws ProtocolError when the
+  // session total or a pending response's bound is exceeded.
+  void feed(std::string_view bytes);
+  // The next complete response, if one is buffered.
+  std::optional<Response> next();
+  // Drops buffered bytes (after STARTTLS nothing sent in clear may be used).
+  void discard_buffered();
+  std::size_t buffered() const { return buf_.size(); }
+  std::size_t total_bytes() const { return total_; }
+
+ private:
+  Limits limits_;
+  std::string buf_;
+  std::size_t total_ = 0;
+};
+
+// Capabilities from "* CAPABILITY ..." or "[CAPABILITY ...]", upper-cased.
+std::vector<std::string> parse_capabilities(std::string_view atoms);
+bool has_capability(const std::vector<std::string>& caps, std::string_view cap);
+// Message numbers from the text of "* SEARCH 1 2 3" (and ESEARCH ALL is not used).
+std::vector<std::uint32_t> parse_search(std::string_view text);
+
+}  // namespace imapprobe::imap

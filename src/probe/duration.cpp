@@ -1,0 +1,126 @@
+#include "probe/duration.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+
+namespace imapprobe::probe {
+namespace {
+
+struct Unit {
+  std::string_view name;
+  std::int64_t nanos;
+};
+
+// Longest names first so "ms" is not read as "m".
+constexpr Unit kUnits[] = {
+    {"ns", 1},
+    {"us", 1'000},
+    {"\xC2\xB5s", 1'000},  // µs
+    {"ms", 1'000'000},
+    {"s", 1'000'000'000},
+    {"m", 60'000'000'000},
+    {"h", 3'600'000'000'000},
+};
+
+[[noreturn]] void fail(std::string_view text, std::string_view why) {
+  throw std::invalid_argument("invalid duration \"" + std::string(text) + "\": " +
+                              std::string(why) + " (use forms like 300ms, 30s, 1m30s, 2h)");
+}
+
+}  // namespace
+
+Duration parse_duration(std::string_view text) {
+  if (text.empty()) fail(text, "empty");
+  if (text == "0") return Duration::zero();
+  std::string_view rest = text;
+  long double total = 0;
+  while (!rest.empty()) {
+    std::size_t i = 0;
+    long double whole = 0;
+    bool digits = false;
+    while (i < rest.size() && rest[i] >= '0' && rest[i] <= '9') {
+      whole = whole * 10 + (rest[i] - '0');
+      digits = true;
+      ++i;
+    }
+    long double frac = 0, scale = 1;
+    if (i < rest.size() && rest[i] == '.') {
+      ++i;
+      while (i < rest.size() && rest[i] >= '0' && rest[i] <= '9') {
+        frac = frac * 10 + (rest[i] - '0');
+        scale *= 10;
+        digits = true;
+        ++i;
+      }
+    }
+    if (!digits) fail(text, "expected a number");
+    rest.remove_prefix(i);
+    const Unit* unit = nullptr;
+    for (const auto& u : kUnits) {
+      if (rest.starts_with(u.name)) {
+        // "m" must not swallow the "m" of "ms".
+        if (u.name == "m" && rest.starts_with("ms")) continue;
+        unit = &u;
+        break;
+      }
+    }
+    if (unit == nullptr) fail(text, "missing or unknown unit");
+    rest.remove_prefix(unit->name.size());
+    total += (whole + frac / scale) * static_cast<long double>(unit->nanos);
+    if (total > static_cast<long double>(std::numeric_limits<std::int64_t>::max())) {
+      fail(text, "too large");
+    }
+  }
+  return Duration(static_cast<std::int64_t>(std::llround(total)));
+}
+
+std::string format_duration(Duration d) {
+  using namespace std::chrono;
+  auto ns = d.count();
+  if (ns == 0) return "0s";
+  std::string out;
+  if (ns < 0) {
+    out = "-";
+    ns = -ns;
+  }
+  if (ns < 1'000'000'000) {
+    char buf[32];
+    if (ns % 1'000'000 == 0) {
+      std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(ns / 1'000'000));
+    } else if (ns % 1'000 == 0) {
+      std::snprintf(buf, sizeof buf, "%lldus", static_cast<long long>(ns / 1'000));
+    } else {
+      std::snprintf(buf, sizeof buf, "%lldns", static_cast<long long>(ns));
+    }
+    return out + buf;
+  }
+  const long long h = ns / 3'600'000'000'000LL;
+  ns %= 3'600'000'000'000LL;
+  const long long m = ns / 60'000'000'000LL;
+  ns %= 60'000'000'000LL;
+  if (h > 0) out += std::to_string(h) + "h";
+  if (h > 0 || m > 0) out += std::to_string(m) + "m";
+  const long long s = ns / 1'000'000'000LL;
+  const long long sub = ns % 1'000'000'000LL;
+  out += std::to_string(s);
+  if (sub != 0) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, ".%09lld", sub);
+    std::string f(buf);
+    while (f.back() == '0') f.pop_back();
+    out += f;
+  }
+  out += "s";
+  return out;
+}
+
+std::string format_seconds(Duration d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f",
+                std::chrono::duration_cast<std::chrono::duration<double>>(d).count());
+  return buf;
+}
+
+}  // namespace imapprobe::probe

@@ -1,0 +1,88 @@
+#include "probe/evaluate.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+namespace imapprobe::probe {
+namespace {
+
+std::string over(std::string_view what, Duration took, Duration limit) {
+  return std::string(what) + " took " + format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(took)) +
+         " (threshold " + format_duration(limit) + ")";
+}
+
+std::string days_text(double days) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f days", days);
+  return buf;
+}
+
+}  // namespace
+
+void evaluate(const ProbeSpec& spec, ProbeResult& result) {
+  if (result.outcome == Outcome::Failure) return;
+
+  std::vector<std::string> critical;
+  std::vector<std::string> warning;
+  Reason critical_reason = Reason::SlowResponse;
+  Reason warning_reason = Reason::SlowResponse;
+
+  if (result.certificate && spec.tls != TlsMode::None) {
+    const double days = result.certificate->days_remaining;
+    const double fail_days =
+        std::chrono::duration<double>(spec.cert_fail_before).count() / 86400.0;
+    const double warn_days =
+        std::chrono::duration<double>(spec.cert_warn_before).count() / 86400.0;
+    if (days < fail_days) {
+      critical.push_back("certificate expires in " + days_text(days) + " (failBefore " +
+                         format_duration(spec.cert_fail_before) + ")");
+      critical_reason = Reason::CertificateExpiringSoon;
+    } else if (days < warn_days) {
+      warning.push_back("certificate expires in " + days_text(days) + " (warnBefore " +
+                        format_duration(spec.cert_warn_before) + ")");
+      warning_reason = Reason::CertificateExpiringSoon;
+    }
+  }
+
+  for (const auto& [step, took] : result.durations) {
+    const auto name = to_string(step);
+    if (auto it = spec.thresholds.critical.find(step);
+        it != spec.thresholds.critical.end() && took > it->second) {
+      if (critical.empty()) critical_reason = Reason::SlowResponse;
+      critical.push_back(over(name, took, it->second));
+    } else if (auto wt = spec.thresholds.warning.find(step);
+               wt != spec.thresholds.warning.end() && took > wt->second) {
+      if (warning.empty()) warning_reason = Reason::SlowResponse;
+      warning.push_back(over(name, took, wt->second));
+    }
+  }
+  if (spec.thresholds.total_critical && result.total > *spec.thresholds.total_critical) {
+    if (critical.empty()) critical_reason = Reason::SlowResponse;
+    critical.push_back(over("total", result.total, *spec.thresholds.total_critical));
+  } else if (spec.thresholds.total_warning && result.total > *spec.thresholds.total_warning) {
+    if (warning.empty()) warning_reason = Reason::SlowResponse;
+    warning.push_back(over("total", result.total, *spec.thresholds.total_warning));
+  }
+
+  auto join = [](const std::vector<std::string>& parts) {
+    std::string out;
+    for (const auto& p : parts) {
+      if (!out.empty()) out += "; ";
+      out += p;
+    }
+    return out;
+  };
+  if (!critical.empty()) {
+    result.outcome = Outcome::Failure;
+    result.reason = critical_reason;
+    result.message = join(critical);
+    result.warnings = warning;
+  } else if (!warning.empty()) {
+    result.outcome = Outcome::Degraded;
+    result.reason = warning_reason;
+    result.message = join(warning);
+    result.warnings = warning;
+  }
+}
+
+}  // namespace imapprobe::probe

@@ -1,0 +1,74 @@
+#include "probe/result.hpp"
+
+namespace imapprobe::probe {
+
+std::string_view to_string(Step s) {
+  switch (s) {
+    case Step::Dns: return "dns";
+    case Step::Connect: return "connect";
+    case Step::Tls: return "tls";
+    case Step::Greeting: return "greeting";
+    case Step::Capability: return "capability";
+    case Step::Login: return "login";
+    case Step::Select: return "select";
+    case Step::Search: return "search";
+    case Step::Fetch: return "fetch";
+    case Step::RoundTrip: return "roundTrip";
+    case Step::Logout: return "logout";
+  }
+  return "unknown";
+}
+
+std::optional<Step> step_from_string(std::string_view s) {
+  for (Step step : kAllSteps) {
+    if (to_string(step) == s) return step;
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(Outcome o) {
+  switch (o) {
+    case Outcome::Success: return "Success";
+    case Outcome::Degraded: return "Degraded";
+    case Outcome::Failure: return "Failure";
+  }
+  return "Failure";
+}
+
+std::string_view to_string(Reason r) {
+  switch (r) {
+#define IMAPPROBE_REASON(name) \
+  case Reason::name:           \
+    return #name;
+    IMAPPROBE_REASON(Succeeded)
+    IMAPPROBE_REASON(DNSFailed)
+    IMAPPROBE_REASON(ConnectRefused)
+    IMAPPROBE_REASON(ConnectTimeout)
+    IMAPPROBE_REASON(ConnectFailed)
+    IMAPPROBE_REASON(TLSHandshakeFailed)
+    IMAPPROBE_REASON(CertificateExpired)
+    IMAPPROBE_REASON(CertificateNotYetValid)
+    IMAPPROBE_REASON(CertificateUntrusted)
+    IMAPPROBE_REASON(CertificateHostnameMismatch)
+    IMAPPROBE_REASON(CertificateExpiringSoon)
+    IMAPPROBE_REASON(GreetingTimeout)
+    IMAPPROBE_REASON(ServerBye)
+    IMAPPROBE_REASON(ConnectionClosed)
+    IMAPPROBE_REASON(STARTTLSUnavailable)
+    IMAPPROBE_REASON(AuthMechanismUnavailable)
+    IMAPPROBE_REASON(PlaintextAuthRefused)
+    IMAPPROBE_REASON(AuthFailed)
+    IMAPPROBE_REASON(MailboxNotFound)
+    IMAPPROBE_REASON(SelectFailed)
+    IMAPPROBE_REASON(SearchFailed)
+    IMAPPROBE_REASON(FetchFailed)
+    IMAPPROBE_REASON(RoundTripFailed)
+    IMAPPROBE_REASON(ProtocolError)
+    IMAPPROBE_REASON(Timeout)
+    IMAPPROBE_REASON(SlowResponse)
+#undef IMAPPROBE_REASON
+  }
+  return "Unknown";
+}
+
+}  // namespace imapprobe::probe

@@ -1,0 +1,103 @@
+// What one probe run found: outcome, the stable reason taxonomy shared by
+// status, events and metrics, per-step durations and certificate facts.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "probe/duration.hpp"
+
+namespace imapprobe::probe {
+
+// In the order a session performs them.
+enum class Step {
+  Dns,
+  Connect,
+  Tls,
+  Greeting,
+  Capability,
+  Login,
+  Select,
+  Search,
+  Fetch,
+  RoundTrip,
+  Logout,
+};
+inline constexpr Step kAllSteps[] = {Step::Dns,    Step::Connect,   Step::Tls,    Step::Greeting,
+                                     Step::Capability, Step::Login, Step::Select, Step::Search,
+                                     Step::Fetch,  Step::RoundTrip, Step::Logout};
+std::string_view to_string(Step s);  // lowerCamel, as in status.lastRun.durations
+std::optional<Step> step_from_string(std::string_view s);
+
+enum class Outcome { Success, Degraded, Failure };
+std::string_view to_string(Outcome o);
+
+// Stable names: they appear in status conditions, events, metrics labels and
+// Nagios output, so renaming one is a breaking change (docs/reasons.md).
+enum class Reason {
+  Succeeded,
+  DNSFailed,
+  ConnectRefused,
+  ConnectTimeout,
+  ConnectFailed,
+  TLSHandshakeFailed,
+  CertificateExpired,
+  CertificateNotYetValid,
+  CertificateUntrusted,
+  CertificateHostnameMismatch,
+  CertificateExpiringSoon,
+  GreetingTimeout,
+  ServerBye,
+  ConnectionClosed,
+  STARTTLSUnavailable,
+  AuthMechanismUnavailable,
+  PlaintextAuthRefused,
+  AuthFailed,
+  MailboxNotFound,
+  SelectFailed,
+  SearchFailed,
+  FetchFailed,
+  RoundTripFailed,
+  ProtocolError,
+  Timeout,
+  SlowResponse,
+};
+std::string_view to_string(Reason r);
+
+struct CertificateInfo {
+  std::string subject;
+  std::string issuer;
+  std::vector<std::string> dns_names;  // subjectAltName DNS and IP entries
+  std::chrono::system_clock::time_point not_before;
+  std::chrono::system_clock::time_point not_after;
+  double days_remaining = 0;  // negative once expired
+  bool verified = false;      // chain and host name both verified
+  std::string verify_error;   // OpenSSL's text when not verified
+  std::string tls_version;
+  std::string cipher;
+};
+
+struct ProbeResult {
+  Outcome outcome = Outcome::Failure;
+  Reason reason = Reason::ProtocolError;
+  std::string message;
+  std::optional<Step> failed_step;
+  std::map<Step, Duration> durations;  // only the steps that ran
+  Duration total{};
+  std::optional<CertificateInfo> certificate;
+  std::vector<std::string> capabilities;  // as last advertised
+  std::vector<std::string> alerts;        // [ALERT] texts, which servers mean for humans
+  std::optional<std::uint32_t> messages;  // EXISTS after SELECT
+  std::optional<std::uint32_t> search_matches;
+  std::optional<std::uint32_t> fetched;
+  std::string remote_address;  // address actually connected to
+  // Threshold and certificate findings that made a passing run Degraded.
+  std::vector<std::string> warnings;
+};
+
+}  // namespace imapprobe::probe

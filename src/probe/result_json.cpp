@@ -1,0 +1,56 @@
+#include "probe/result_json.hpp"
+
+#include <cmath>
+#include <ctime>
+
+namespace imapprobe::probe {
+
+std::string format_rfc3339(std::chrono::system_clock::time_point t) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+nlohmann::json to_json(const CertificateInfo& cert) {
+  return {
+      {"subject", cert.subject},
+      {"issuer", cert.issuer},
+      {"dnsNames", cert.dns_names},
+      {"notBefore", format_rfc3339(cert.not_before)},
+      {"notAfter", format_rfc3339(cert.not_after)},
+      {"daysRemaining", std::floor(cert.days_remaining * 10) / 10},
+      {"verified", cert.verified},
+      {"verifyError", cert.verify_error},
+      {"tlsVersion", cert.tls_version},
+      {"cipher", cert.cipher},
+  };
+}
+
+nlohmann::json to_json(const ProbeResult& r) {
+  nlohmann::json durations = nlohmann::json::object();
+  for (const auto& [step, d] : r.durations) {
+    durations[std::string(to_string(step))] = std::stod(format_seconds(d));
+  }
+  durations["total"] = std::stod(format_seconds(r.total));
+  nlohmann::json out = {
+      {"outcome", to_string(r.outcome)},
+      {"reason", to_string(r.reason)},
+      {"message", r.message},
+      {"durations", durations},
+  };
+  if (r.failed_step) out["failedStep"] = to_string(*r.failed_step);
+  if (r.certificate) out["certificate"] = to_json(*r.certificate);
+  if (!r.remote_address.empty()) out["remoteAddress"] = r.remote_address;
+  if (r.messages) out["messages"] = *r.messages;
+  if (r.search_matches) out["searchMatches"] = *r.search_matches;
+  if (r.fetched) out["fetched"] = *r.fetched;
+  if (!r.alerts.empty()) out["alerts"] = r.alerts;
+  if (!r.warnings.empty()) out["warnings"] = r.warnings;
+  if (!r.capabilities.empty()) out["capabilities"] = r.capabilities;
+  return out;
+}
+
+}  // namespace imapprobe::probe

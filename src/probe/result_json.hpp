@@ -1,0 +1,15 @@
+// JSON form of a probe result: the CLI's --output json and the shape the
+// controller copies into status.lastRun (camelCase, durations in seconds).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "probe/result.hpp"
+
+namespace imapprobe::probe {
+
+nlohmann::json to_json(const ProbeResult& result);
+nlohmann::json to_json(const CertificateInfo& cert);
+std::string format_rfc3339(std::chrono::system_clock::time_point t);
+
+}  // namespace imapprobe::probe

@@ -1,0 +1,67 @@
+#include "probe/spec.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <stdexcept>
+#include <utility>
+
+namespace imapprobe::probe {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+template <typename E, std::size_t N>
+E parse_enum(std::string_view what, std::string_view s,
+             const std::array<std::pair<std::string_view, E>, N>& names) {
+  for (const auto& [name, value] : names) {
+    if (iequals(name, s)) return value;
+  }
+  std::string allowed;
+  for (const auto& [name, value] : names) {
+    if (!allowed.empty()) allowed += ", ";
+    allowed += name;
+  }
+  throw std::invalid_argument("invalid " + std::string(what) + " \"" + std::string(s) +
+                              "\" (allowed: " + allowed + ")");
+}
+
+constexpr std::array<std::pair<std::string_view, TlsMode>, 3> kTls{
+    {{"Implicit", TlsMode::Implicit}, {"STARTTLS", TlsMode::StartTls}, {"None", TlsMode::None}}};
+constexpr std::array<std::pair<std::string_view, IpFamily>, 3> kFamily{
+    {{"Any", IpFamily::Any}, {"IPv4", IpFamily::IPv4}, {"IPv6", IpFamily::IPv6}}};
+constexpr std::array<std::pair<std::string_view, Mechanism>, 6> kMech{
+    {{"Login", Mechanism::Login},
+     {"Plain", Mechanism::Plain},
+     {"CramMD5", Mechanism::CramMD5},
+     {"ScramSHA256", Mechanism::ScramSHA256},
+     {"XOAuth2", Mechanism::XOAuth2},
+     {"None", Mechanism::None}}};
+constexpr std::array<std::pair<std::string_view, FetchWhat>, 3> kFetch{
+    {{"Headers", FetchWhat::Headers}, {"Envelope", FetchWhat::Envelope}, {"Full", FetchWhat::Full}}};
+
+template <typename E, std::size_t N>
+std::string_view name_of(E value, const std::array<std::pair<std::string_view, E>, N>& names) {
+  for (const auto& [name, v] : names) {
+    if (v == value) return name;
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::string_view to_string(TlsMode m) { return name_of(m, kTls); }
+std::string_view to_string(IpFamily f) { return name_of(f, kFamily); }
+std::string_view to_string(Mechanism m) { return name_of(m, kMech); }
+std::string_view to_string(FetchWhat w) { return name_of(w, kFetch); }
+TlsMode parse_tls_mode(std::string_view s) { return parse_enum("tls mode", s, kTls); }
+IpFamily parse_ip_family(std::string_view s) { return parse_enum("ip family", s, kFamily); }
+Mechanism parse_mechanism(std::string_view s) { return parse_enum("auth mechanism", s, kMech); }
+FetchWhat parse_fetch_what(std::string_view s) { return parse_enum("fetch what", s, kFetch); }
+
+}  // namespace imapprobe::probe

@@ -1,0 +1,81 @@
+// What to check and how: the engine's input, independent of where it came
+// from (CLI flags or an ImapProbe resource).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "probe/duration.hpp"
+#include "probe/result.hpp"
+
+namespace imapprobe::probe {
+
+enum class TlsMode { Implicit, StartTls, None };
+enum class IpFamily { Any, IPv4, IPv6 };
+enum class Mechanism { Login, Plain, CramMD5, ScramSHA256, XOAuth2, None };
+enum class FetchWhat { Headers, Envelope, Full };
+
+// Spellings match the CRD enums ("Implicit", "STARTTLS", "ScramSHA256", ...).
+std::string_view to_string(TlsMode m);
+std::string_view to_string(IpFamily f);
+std::string_view to_string(Mechanism m);
+std::string_view to_string(FetchWhat w);
+// Case-insensitive; throw std::invalid_argument listing the allowed values.
+TlsMode parse_tls_mode(std::string_view s);
+IpFamily parse_ip_family(std::string_view s);
+Mechanism parse_mechanism(std::string_view s);
+FetchWhat parse_fetch_what(std::string_view s);
+
+// Secrets are kept apart from the spec so a spec can be logged or copied
+// into status without ever carrying them.
+struct Credentials {
+  std::string username;
+  std::string secret;  // password, or the OAuth2 bearer token for XOAuth2
+};
+
+struct Thresholds {
+  std::map<Step, Duration> warning;   // exceeding one: Degraded, SlowResponse
+  std::map<Step, Duration> critical;  // exceeding one: Failure, SlowResponse
+  std::optional<Duration> total_warning;
+  std::optional<Duration> total_critical;
+};
+
+struct ProbeSpec {
+  std::string host;
+  std::uint16_t port = 0;  // 0: 993 for Implicit, 143 otherwise
+  TlsMode tls = TlsMode::Implicit;
+  IpFamily ip_family = IpFamily::Any;
+  std::string server_name;       // SNI and name verification; empty: host
+  std::string ca_pem;            // extra trust, PEM text (added to the system store)
+  bool use_system_trust = true;
+  bool insecure_skip_verify = false;
+  std::string min_tls_version = "TLSv1.2";  // TLSv1.2 | TLSv1.3
+
+  Mechanism mechanism = Mechanism::Plain;
+  bool allow_plaintext = false;  // credentials over an unencrypted connection
+
+  std::string mailbox = "INBOX";
+  std::string search;  // IMAP SEARCH criteria; empty: no SEARCH
+  std::uint32_t fetch_latest = 0;  // 0: no FETCH
+  FetchWhat fetch_what = FetchWhat::Headers;
+  bool round_trip = false;
+
+  Duration timeout = std::chrono::seconds(30);       // whole run
+  Duration step_timeout = std::chrono::seconds(10);  // any single step
+  Thresholds thresholds;
+  Duration cert_warn_before = std::chrono::hours(14 * 24);
+  Duration cert_fail_before = std::chrono::hours(3 * 24);
+
+  std::uint16_t effective_port() const {
+    if (port != 0) return port;
+    return tls == TlsMode::Implicit ? 993 : 143;
+  }
+  const std::string& effective_server_name() const {
+    return server_name.empty() ? host : server_name;
+  }
+};
+
+}  // namespace imapprobe::probe

@@ -1,0 +1,40 @@
+// TLS set-up and certificate inspection for the probe: client contexts that
+// can be shared by many concurrent probes, and what a certificate says.
+#pragma once
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <boost/asio/ssl/context.hpp>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+#include "probe/result.hpp"
+
+namespace imapprobe::probe {
+
+// Loading the system trust store costs milliseconds; probes with the same
+// trust settings share one context. Owned by the prober, not global.
+class TlsContextCache {
+ public:
+  // Throws std::runtime_error naming the problem (a CA bundle that is not PEM,
+  // an unknown minimum version).
+  std::shared_ptr<boost::asio::ssl::context> get(const std::string& ca_pem, bool use_system_trust,
+                                                 const std::string& min_version);
+
+ private:
+  std::mutex mu_;
+  std::map<std::tuple<std::string, bool, std::string>, std::shared_ptr<boost::asio::ssl::context>>
+      contexts_;
+};
+
+// Facts of the leaf certificate; `verified`/`verify_error` are the caller's.
+CertificateInfo describe_certificate(X509* cert, std::chrono::system_clock::time_point now);
+
+// Maps an X509_V_ERR_* code to the reason a user acts on.
+Reason reason_for_verify_error(long x509_error);
+
+}  // namespace imapprobe::probe

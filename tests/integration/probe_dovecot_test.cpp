@@ -1,0 +1,301 @@
+// The probe engine against a real Dovecot started by the test.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <memory>
+
+#include "probe/prober.hpp"
+#include "support/dovecot.hpp"
+
+namespace imapprobe::probe {
+namespace {
+
+using testing::Dovecot;
+using namespace std::chrono_literals;
+
+class ProbeDovecotTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { dovecot_ = std::make_unique<Dovecot>(); }
+  static void TearDownTestSuite() { dovecot_.reset(); }
+
+  static ProbeSpec spec_for(const std::string& port_key, TlsMode tls) {
+    ProbeSpec spec;
+    spec.host = dovecot_->host_for(port_key);
+    spec.port = dovecot_->port(port_key);
+    spec.tls = tls;
+    spec.server_name = "localhost";
+    spec.ca_pem = dovecot_->ca_pem();
+    spec.use_system_trust = false;
+    spec.timeout = 20s;
+    spec.step_timeout = 10s;
+    return spec;
+  }
+  static Credentials probe_user() {
+    return {dovecot_->get("PROBE_USER"), dovecot_->get("PROBE_PASSWORD")};
+  }
+
+  static std::unique_ptr<Dovecot> dovecot_;
+};
+std::unique_ptr<Dovecot> ProbeDovecotTest::dovecot_;
+
+void expect_success(const ProbeResult& r) {
+  EXPECT_EQ(r.outcome, Outcome::Success) << to_string(r.reason) << ": " << r.message;
+  EXPECT_EQ(r.reason, Reason::Succeeded) << r.message;
+  EXPECT_FALSE(r.failed_step.has_value());
+}
+
+TEST_F(ProbeDovecotTest, ImplicitTlsTimesEveryStepAndTheyAddUpToTheTotal) {
+  ProbeSpec spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
+  spec.search = "ALL";
+  spec.fetch_latest = 5;
+  const ProbeResult r = run_probe(spec, probe_user());
+  expect_success(r);
+  for (Step s : {Step::Dns, Step::Connect, Step::Tls, Step::Greeting, Step::Login, Step::Select,
+                 Step::Search, Step::Fetch, Step::Logout}) {
+    ASSERT_TRUE(r.durations.contains(s)) << "missing step " << to_string(s);
+    EXPECT_GT(r.durations.at(s).count(), 0) << to_string(s);
+  }
+  Duration sum{};
+  for (const auto& [step, d] : r.durations) sum += d;
+  EXPECT_LE(sum, r.total);
+  EXPECT_LT(r.total - sum, 50ms) << "time unaccounted for between steps";
+  ASSERT_TRUE(r.messages.has_value());
+  EXPECT_EQ(*r.messages, 10u);
+  EXPECT_EQ(r.search_matches.value_or(0), 10u);
+  EXPECT_EQ(r.fetched.value_or(0), 5u);
+  ASSERT_TRUE(r.certificate.has_value());
+  EXPECT_TRUE(r.certificate->verified) << r.certificate->verify_error;
+  EXPECT_GT(r.certificate->days_remaining, 300);
+  EXPECT_FALSE(r.certificate->tls_version.empty());
+  EXPECT_FALSE(r.certificate->cipher.empty());
+}
+
+struct MechanismCase {
+  Mechanism mechanism;
+  TlsMode tls;
+  const char* port_key;
+};
+
+class ProbeMechanismTest : public ProbeDovecotTest,
+                           public ::testing::WithParamInterface<MechanismCase> {};
+
+TEST_P(ProbeMechanismTest, LogsInAndReadsTheMailbox) {
+  const auto& c = GetParam();
+  ProbeSpec spec = spec_for(c.port_key, c.tls);
+  spec.mechanism = c.mechanism;
+  Credentials creds = probe_user();
+  if (c.mechanism == Mechanism::ScramSHA256) {
+    creds = {dovecot_->get("SCRAM_USER"), dovecot_->get("SCRAM_PASSWORD")};
+  } else if (c.mechanism == Mechanism::CramMD5) {
+    creds = {dovecot_->get("CRAM_USER"), dovecot_->get("CRAM_PASSWORD")};
+  } else if (c.mechanism == Mechanism::XOAuth2) {
+    creds = {dovecot_->get("OAUTH_USER"), dovecot_->mint_token(dovecot_->get("OAUTH_USER"))};
+  }
+  const ProbeResult r = run_probe(spec, creds);
+  expect_success(r);
+  EXPECT_TRUE(r.durations.contains(Step::Tls));
+  EXPECT_TRUE(r.durations.contains(Step::Login));
+  EXPECT_EQ(r.messages.value_or(0), 10u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllMechanisms, ProbeMechanismTest,
+    ::testing::Values(MechanismCase{Mechanism::Login, TlsMode::Implicit, "IMAPS_PORT"},
+                      MechanismCase{Mechanism::Plain, TlsMode::Implicit, "IMAPS_PORT"},
+                      MechanismCase{Mechanism::CramMD5, TlsMode::Implicit, "IMAPS_PORT"},
+                      MechanismCase{Mechanism::ScramSHA256, TlsMode::Implicit, "IMAPS_PORT"},
+                      MechanismCase{Mechanism::XOAuth2, TlsMode::Implicit, "IMAPS_PORT"},
+                      MechanismCase{Mechanism::Login, TlsMode::StartTls, "IMAP_PORT"},
+                      MechanismCase{Mechanism::Plain, TlsMode::StartTls, "IMAP_PORT"},
+                      MechanismCase{Mechanism::CramMD5, TlsMode::StartTls, "IMAP_PORT"},
+                      MechanismCase{Mechanism::ScramSHA256, TlsMode::StartTls, "IMAP_PORT"},
+                      MechanismCase{Mechanism::XOAuth2, TlsMode::StartTls, "IMAP_PORT"}),
+    [](const auto& info) {
+      return std::string(to_string(info.param.mechanism)) +
+             (info.param.tls == TlsMode::Implicit ? "Implicit" : "StartTls");
+    });
+
+TEST_F(ProbeDovecotTest, WrongPasswordIsAuthFailed) {
+  ProbeSpec spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
+  const ProbeResult r = run_probe(spec, {dovecot_->get("PROBE_USER"), "not-the-password"});
+  EXPECT_EQ(r.outcome, Outcome::Failure);
+  EXPECT_EQ(r.reason, Reason::AuthFailed) << r.message;
+  EXPECT_EQ(r.failed_step, Step::Login);
+  EXPECT_EQ(r.message.find("not-the-password"), std::string::npos) << "secret leaked into message";
+}
+
+TEST_F(ProbeDovecotTest, ExpiredOAuthTokenIsAuthFailed) {
+  ProbeSpec spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
+  spec.mechanism = Mechanism::XOAuth2;
+  const std::string user = dovecot_->get("OAUTH_USER");
+  const ProbeResult r = run_probe(spec, {user, dovecot_->mint_token(user, -60)});
+  EXPECT_EQ(r.reason, Reason::AuthFailed) << r.message;
+}
+
+TEST_F(ProbeDovecotTest, MissingMailboxIsMailboxNotFound) {
+  ProbeSpec spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
+  spec.mailbox = "No/Such/Folder";
+  const ProbeResult r = run_probe(spec, probe_user());
+  EXPECT_EQ(r.reason, Reason::MailboxNotFound) << r.message;
+  EXPECT_EQ(r.failed_step, Step::Select);
+}
+
+TEST_F(ProbeDovecotTest, OpensAnotherFolder) {
+  ProbeSpec spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
+  spec.mailbox = "Archive";
+  spec.fetch_latest = 5;  // empty folder: nothing to fetch, still a success
+  const ProbeResult r = run_probe(spec, probe_user());
+  expect_success(r);
+  EXPECT_EQ(r.messages.value_or(99), 0u);
+  EXPECT_EQ(r.fetched.value_or(99), 0u);
+}
+
+struct CertCase {
+  const char* port_key;
+  Reason reason;
+};
+class ProbeCertificateTest : public ProbeDovecotTest,
+                             public ::testing::WithParamInterface<CertCase> {};
+
+TEST_P(ProbeCertificateTest, BadCertificateFailsBeforeLoginAndIsDescribed) {
+  ProbeSpec spec = spec_for(GetParam().port_key, TlsMode::Implicit);
+  const ProbeResult r = run_probe(spec, probe_user());
+  EXPECT_EQ(r.outcome, Outcome::Failure);
+  EXPECT_EQ(r.reason, GetParam().reason) << r.message;
+  EXPECT_EQ(r.failed_step, Step::Tls);
+  EXPECT_FALSE(r.durations.contains(Step::Login));
+  ASSERT_TRUE(r.certificate.has_value());
+  EXPECT_FALSE(r.certificate->verified);
+  EXPECT_FALSE(r.certificate->subject.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Certificates, ProbeCertificateTest,
+    ::testing::Values(CertCase{"IMAPS_EXPIRED_PORT", Reason::CertificateExpired},
+                      CertCase{"IMAPS_WRONGHOST_PORT", Reason::CertificateHostnameMismatch},
+                      CertCase{"IMAPS_SELFSIGNED_PORT", Reason::CertificateUntrusted}),
+    [](const auto& info) { return std::string(to_string(info.param.reason)); });
+
+TEST_F(ProbeDovecotTest, ExpiredCertificateIsReportedWithNegativeDays) {
+  ProbeSpec spec = spec_for("IMAPS_EXPIRED_PORT", TlsMode::Implicit);
+  const ProbeResult r = run_probe(spec, probe_user());
+  ASSERT_TRUE(r.certificate.has_value());
+  EXPECT_LT(r.certificate->days_remaining, 0);
+}
+
+TEST_F(ProbeDovecotTest, InsecureSkipVerifyStillReportsTheUnverifiedCertificate) {
+  ProbeSpec spec = spec_for("IMAPS_SELFSIGNED_PORT", TlsMode::Implicit);
+  spec.insecure_skip_verify = true;
+  const ProbeResult r = run_probe(spec, probe_user());
+  expect_success(r);
+  ASSERT_TRUE(r.certificate.has_value());
+  EXPECT_FALSE(r.certificate->verified);
+}
+
+TEST_F(ProbeDovecotTest, CertificateExpiringSoonDegradesAPassingRun) {
+  ProbeSpec spec = spec_for("IMAPS_EXPIRING_PORT", TlsMode::Implicit);
+  const ProbeResult r = run_probe(spec, probe_user());
+  EXPECT_EQ(r.outcome, Outcome::Degraded) << r.message;
+  EXPECT_EQ(r.reason, Reason::CertificateExpiringSoon);
+  ASSERT_TRUE(r.certificate.has_value());
+  EXPECT_TRUE(r.certificate->verified);
+  EXPECT_LT(r.certificate->days_remaining, 6);
+
+  spec.cert_fail_before = std::chrono::hours(24 * 7);
+  const ProbeResult critical = run_probe(spec, probe_user());
+  EXPECT_EQ(critical.outcome, Outcome::Failure);
+  EXPECT_EQ(critical.reason, Reason::CertificateExpiringSoon);
+}
+
+TEST_F(ProbeDovecotTest, SlowStepAgainstThresholdIsSlowResponse) {
+  ProbeSpec spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
+  spec.thresholds.warning[Step::Login] = 1ns;
+  const ProbeResult r = run_probe(spec, probe_user());
+  EXPECT_EQ(r.outcome, Outcome::Degraded);
+  EXPECT_EQ(r.reason, Reason::SlowResponse);
+  EXPECT_NE(r.message.find("login"), std::string::npos) << r.message;
+  spec.thresholds.total_critical = 1ns;
+  EXPECT_EQ(run_probe(spec, probe_user()).outcome, Outcome::Failure);
+}
+
+TEST_F(ProbeDovecotTest, PlaintextLoginWithoutPermissionIsRefused) {
+  ProbeSpec spec = spec_for("IMAP_NOSTARTTLS_PORT", TlsMode::None);
+  spec.mechanism = Mechanism::Login;
+  const ProbeResult r = run_probe(spec, probe_user());
+  EXPECT_EQ(r.reason, Reason::PlaintextAuthRefused) << r.message;
+  EXPECT_EQ(r.failed_step, Step::Login);
+}
+
+TEST_F(ProbeDovecotTest, PlaintextLoginWhenExplicitlyAllowed) {
+  ProbeSpec spec = spec_for("IMAP_NOSTARTTLS_PORT", TlsMode::None);
+  spec.mechanism = Mechanism::Login;
+  spec.allow_plaintext = true;
+  const ProbeResult r = run_probe(spec, probe_user());
+  expect_success(r);
+  EXPECT_FALSE(r.certificate.has_value());
+}
+
+TEST_F(ProbeDovecotTest, StartTlsNotOfferedIsSTARTTLSUnavailable) {
+  ProbeSpec spec = spec_for("IMAP_NOSTARTTLS_PORT", TlsMode::StartTls);
+  const ProbeResult r = run_probe(spec, probe_user());
+  EXPECT_EQ(r.reason, Reason::STARTTLSUnavailable) << r.message;
+  EXPECT_EQ(r.failed_step, Step::Tls);
+}
+
+TEST_F(ProbeDovecotTest, LoginDisabledBeforeStartTlsIsHonoured) {
+  // The main plain port advertises LOGINDISABLED until STARTTLS.
+  ProbeSpec spec = spec_for("IMAP_PORT", TlsMode::None);
+  spec.mechanism = Mechanism::Login;
+  spec.allow_plaintext = true;
+  const ProbeResult r = run_probe(spec, probe_user());
+  EXPECT_EQ(r.reason, Reason::AuthMechanismUnavailable) << r.message;
+}
+
+TEST_F(ProbeDovecotTest, RoundTripLeavesTheMailboxAsItWas) {
+  const std::string user = dovecot_->get("PROBE_USER");
+  const int before = dovecot_->count_messages(user);
+  ProbeSpec spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
+  spec.round_trip = true;
+  const ProbeResult r = run_probe(spec, probe_user());
+  expect_success(r);
+  EXPECT_TRUE(r.durations.contains(Step::RoundTrip));
+  EXPECT_EQ(dovecot_->count_messages(user), before);
+}
+
+TEST_F(ProbeDovecotTest, RefusedPortIsConnectRefused) {
+  ProbeSpec spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
+  // Stopped instances are not needed: port 1 on loopback is closed here.
+  spec.port = 1;
+  const ProbeResult r = run_probe(spec, probe_user());
+  EXPECT_EQ(r.reason, Reason::ConnectRefused) << r.message;
+  EXPECT_EQ(r.failed_step, Step::Connect);
+}
+
+TEST_F(ProbeDovecotTest, UnresolvableHostIsDNSFailed) {
+  ProbeSpec spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
+  spec.host = "no-such-host.invalid";
+  spec.step_timeout = 3s;
+  const ProbeResult r = run_probe(spec, probe_user());
+  EXPECT_EQ(r.reason, Reason::DNSFailed) << r.message;
+  EXPECT_EQ(r.failed_step, Step::Dns);
+}
+
+TEST_F(ProbeDovecotTest, ManyConcurrentProbesOnOneThread) {
+  boost::asio::io_context io;
+  Prober prober(io.get_executor());
+  std::vector<ProbeResult> results;
+  ProbeSpec spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
+  for (int i = 0; i < 20; ++i) {
+    boost::asio::co_spawn(io, prober.run(spec, probe_user()),
+                          [&](std::exception_ptr e, ProbeResult r) {
+                            ASSERT_FALSE(e);
+                            results.push_back(std::move(r));
+                          });
+  }
+  io.run();
+  ASSERT_EQ(results.size(), 20u);
+  for (const auto& r : results) expect_success(r);
+}
+
+}  // namespace
+}  // namespace imapprobe::probe

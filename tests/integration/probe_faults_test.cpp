@@ -1,0 +1,205 @@
+// The probe engine against small misbehaving servers: every fault ends in a
+// precise reason, promptly, with bounded memory.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "probe/prober.hpp"
+#include "support/fake_server.hpp"
+
+namespace imapprobe::probe {
+namespace {
+
+using testing::FakeServer;
+using testing::Peer;
+using namespace std::chrono_literals;
+
+ProbeSpec plain_spec(std::uint16_t port) {
+  ProbeSpec spec;
+  spec.host = "127.0.0.1";
+  spec.port = port;
+  spec.tls = TlsMode::None;
+  spec.mechanism = Mechanism::Login;
+  spec.allow_plaintext = true;
+  spec.timeout = 10s;
+  spec.step_timeout = 5s;
+  return spec;
+}
+
+const Credentials kCreds{"probe", "s3cret-never-on-the-wire"};
+constexpr const char* kGreeting = "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready\r\n";
+
+TEST(ProbeFaults, SilentServerIsGreetingTimeoutWithinTheStepTimeout) {
+  FakeServer server([](Peer& peer) {
+    std::string line;
+    peer.read_line(line, 3000);  // never speaks; returns when the client leaves
+  });
+  ProbeSpec spec = plain_spec(server.port());
+  spec.step_timeout = 500ms;
+  const auto start = std::chrono::steady_clock::now();
+  const ProbeResult r = run_probe(spec, kCreds);
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.reason, Reason::GreetingTimeout) << r.message;
+  EXPECT_EQ(r.failed_step, Step::Greeting);
+  EXPECT_GE(took, 500ms);
+  EXPECT_LT(took, 800ms) << "the greeting timeout was not honoured promptly";
+}
+
+TEST(ProbeFaults, ServerHangingAfterLoginIsTimeoutAtThatStep) {
+  FakeServer server([](Peer& peer) {
+    peer.send(kGreeting);
+    std::string line;
+    if (!peer.read_line(line)) return;
+    peer.send(line.substr(0, line.find(' ')) + " OK logged in\r\n");
+    if (!peer.read_line(line)) return;  // the EXAMINE, never answered
+    peer.read_line(line, 3000);
+  });
+  ProbeSpec spec = plain_spec(server.port());
+  spec.step_timeout = 400ms;
+  const ProbeResult r = run_probe(spec, kCreds);
+  EXPECT_EQ(r.reason, Reason::Timeout) << r.message;
+  EXPECT_EQ(r.failed_step, Step::Select);
+  EXPECT_NE(r.message.find("select"), std::string::npos) << r.message;
+}
+
+TEST(ProbeFaults, OverallDeadlineCutsASlowSession) {
+  FakeServer server([](Peer& peer) {
+    std::this_thread::sleep_for(300ms);
+    peer.send(kGreeting);
+    std::string line;
+    peer.read_line(line, 3000);
+  });
+  ProbeSpec spec = plain_spec(server.port());
+  spec.timeout = 200ms;
+  spec.step_timeout = 5s;
+  const auto start = std::chrono::steady_clock::now();
+  const ProbeResult r = run_probe(spec, kCreds);
+  EXPECT_EQ(r.reason, Reason::GreetingTimeout) << r.message;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 500ms);
+}
+
+TEST(ProbeFaults, DropDuringLoginIsConnectionClosed) {
+  FakeServer server([](Peer& peer) {
+    peer.send(kGreeting);
+    std::string line;
+    peer.read_line(line);
+  });
+  const ProbeResult r = run_probe(plain_spec(server.port()), kCreds);
+  EXPECT_EQ(r.reason, Reason::ConnectionClosed) << r.message;
+  EXPECT_EQ(r.failed_step, Step::Login);
+}
+
+TEST(ProbeFaults, GarbageIsProtocolError) {
+  FakeServer server([](Peer& peer) {
+    peer.send(std::string("\x16\x03\x01\x00\xa5garbage\x00\xff\r\n", 16));
+    std::string line;
+    peer.read_line(line, 2000);
+  });
+  const ProbeResult r = run_probe(plain_spec(server.port()), kCreds);
+  EXPECT_EQ(r.reason, Reason::ProtocolError) << r.message;
+  EXPECT_EQ(r.failed_step, Step::Greeting);
+}
+
+TEST(ProbeFaults, EndlessLineIsProtocolErrorNotUnboundedMemory) {
+  std::atomic<std::size_t> sent{0};
+  FakeServer server([&sent](Peer& peer) {
+    const std::string chunk(64 * 1024, 'x');
+    peer.send("* OK ");
+    // Bounded: 256 MiB at most, or until the client hangs up.
+    for (int i = 0; i < 4096 && peer.send(chunk); ++i) sent += chunk.size();
+  });
+  const ProbeResult r = run_probe(plain_spec(server.port()), kCreds);
+  EXPECT_EQ(r.reason, Reason::ProtocolError) << r.message;
+  // The client gave up long before the server ran out: it did not wait for
+  // the end of the line (kernel socket buffers account for the slack).
+  EXPECT_LT(sent.load(), 64u * 1024 * 1024);
+}
+
+TEST(ProbeFaults, HugeLiteralIsProtocolError) {
+  FakeServer server([](Peer& peer) {
+    peer.send(kGreeting);
+    std::string line;
+    if (!peer.read_line(line)) return;
+    const std::string tag = line.substr(0, line.find(' '));
+    peer.send(tag + " OK logged in\r\n");
+    if (!peer.read_line(line)) return;
+    peer.send("* 1 FETCH (BODY[] {4000000000}\r\nxxxx");
+    peer.read_line(line, 2000);
+  });
+  const ProbeResult r = run_probe(plain_spec(server.port()), kCreds);
+  EXPECT_EQ(r.reason, Reason::ProtocolError) << r.message;
+  EXPECT_EQ(r.failed_step, Step::Select);
+}
+
+TEST(ProbeFaults, ByeGreetingIsServerBye) {
+  FakeServer server([](Peer& peer) { peer.send("* BYE too many connections\r\n"); });
+  const ProbeResult r = run_probe(plain_spec(server.port()), kCreds);
+  EXPECT_EQ(r.reason, Reason::ServerBye) << r.message;
+  EXPECT_NE(r.message.find("too many connections"), std::string::npos);
+}
+
+TEST(ProbeFaults, MissingStartTlsIsSTARTTLSUnavailableAndNothingIsSent) {
+  FakeServer server([](Peer& peer) {
+    peer.send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] no tls here\r\n");
+    std::string line;
+    peer.read_line(line, 2000);
+  });
+  ProbeSpec spec = plain_spec(server.port());
+  spec.tls = TlsMode::StartTls;
+  spec.allow_plaintext = false;
+  const ProbeResult r = run_probe(spec, kCreds);
+  EXPECT_EQ(r.reason, Reason::STARTTLSUnavailable) << r.message;
+  EXPECT_EQ(server.all_received().find(kCreds.secret), std::string::npos);
+}
+
+TEST(ProbeFaults, CredentialsAreNeverSentInClearWithoutPermission) {
+  for (Mechanism m : {Mechanism::Login, Mechanism::Plain, Mechanism::CramMD5,
+                      Mechanism::ScramSHA256, Mechanism::XOAuth2}) {
+    FakeServer server([](Peer& peer) {
+      peer.send(
+          "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=CRAM-MD5 AUTH=SCRAM-SHA-256 AUTH=XOAUTH2 "
+          "SASL-IR] hi\r\n");
+      std::string line;
+      while (peer.read_line(line, 1000)) {
+        peer.send(line.substr(0, line.find(' ')) + " OK whatever\r\n");
+      }
+    });
+    ProbeSpec spec = plain_spec(server.port());
+    spec.mechanism = m;
+    spec.allow_plaintext = false;
+    const ProbeResult r = run_probe(spec, kCreds);
+    EXPECT_EQ(r.reason, Reason::PlaintextAuthRefused) << to_string(m) << ": " << r.message;
+    // Read everything the server got before judging.
+    const std::string wire = server.all_received();
+    EXPECT_EQ(wire.find(kCreds.username), std::string::npos) << to_string(m) << ": " << wire;
+  }
+}
+
+TEST(ProbeFaults, UnofferedMechanismIsAuthMechanismUnavailable) {
+  FakeServer server([](Peer& peer) {
+    peer.send(kGreeting);
+    std::string line;
+    peer.read_line(line, 2000);
+  });
+  ProbeSpec spec = plain_spec(server.port());
+  spec.mechanism = Mechanism::ScramSHA256;
+  const ProbeResult r = run_probe(spec, kCreds);
+  EXPECT_EQ(r.reason, Reason::AuthMechanismUnavailable) << r.message;
+  EXPECT_NE(r.message.find("SCRAM-SHA-256"), std::string::npos);
+}
+
+TEST(ProbeFaults, ByeInTheMiddleOfASessionIsServerBye) {
+  FakeServer server([](Peer& peer) {
+    peer.send(kGreeting);
+    std::string line;
+    if (!peer.read_line(line)) return;
+    peer.send("* BYE server shutting down\r\n");
+  });
+  const ProbeResult r = run_probe(plain_spec(server.port()), kCreds);
+  EXPECT_EQ(r.reason, Reason::ServerBye) << r.message;
+  EXPECT_EQ(r.failed_step, Step::Login);
+}
+
+}  // namespace
+}  // namespace imapprobe::probe

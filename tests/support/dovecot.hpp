@@ -1,0 +1,38 @@
+// A private, real Dovecot for the tests, started by
+// tests/servers/dovecot/dovecot-harness.sh on loopback ports.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace imapprobe::testing {
+
+class Dovecot {
+ public:
+  // Starts a fresh instance in a new temporary directory; throws with the
+  // harness's output when it cannot.
+  Dovecot();
+  ~Dovecot();
+  Dovecot(const Dovecot&) = delete;
+  Dovecot& operator=(const Dovecot&) = delete;
+
+  const std::string& get(const std::string& key) const;
+  std::uint16_t port(const std::string& key) const;
+  // Host for a listener: KEY's host if the harness gave one (X_PORT -> X_HOST), else HOST.
+  std::string host_for(const std::string& port_key) const;
+  std::string ca_pem() const;
+  std::string mint_token(const std::string& user, int ttl_seconds = 3600) const;
+  // Number of messages in a user's mailbox on disk (maildir cur+new).
+  int count_messages(const std::string& user, const std::string& mailbox = "INBOX") const;
+  const std::string& workdir() const { return workdir_; }
+
+ private:
+  std::string workdir_;
+  std::map<std::string, std::string> env_;
+};
+
+// Runs a shell command, returns its exit status and its combined output.
+int run_command(const std::string& command, std::string& output);
+
+}  // namespace imapprobe::testing

@@ -1,0 +1,162 @@
+#include "cli/check_command.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace imapprobe::cli {
+namespace {
+using namespace std::chrono_literals;
+
+struct Captured {
+  probe::ProbeSpec spec;
+  probe::Credentials creds;
+  int calls = 0;
+};
+
+probe::ProbeResult success_result() {
+  probe::ProbeResult r;
+  r.outcome = probe::Outcome::Success;
+  r.reason = probe::Reason::Succeeded;
+  r.message = "logged in, 10 messages in INBOX";
+  r.durations[probe::Step::Connect] = 1ms;
+  r.durations[probe::Step::Login] = 12ms;
+  r.total = 20ms;
+  probe::CertificateInfo c;
+  c.days_remaining = 100.04;
+  c.verified = true;
+  r.certificate = c;
+  return r;
+}
+
+int run(std::vector<std::string> args, Captured& cap, std::string& out, std::string& err,
+        probe::ProbeResult result = success_result()) {
+  args.insert(args.begin(), "check");
+  std::ostringstream o, e;
+  auto env = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "IMAP_PASSWORD") return "from-env";
+    return std::nullopt;
+  };
+  auto runner = [&](const probe::ProbeSpec& s, const probe::Credentials& c) {
+    cap.spec = s;
+    cap.creds = c;
+    ++cap.calls;
+    return result;
+  };
+  const int code = run_check(args, o, e, env, runner);
+  out = o.str();
+  err = e.str();
+  return code;
+}
+
+TEST(CheckCommand, MapsFlagsToTheSpec) {
+  Captured cap;
+  std::string out, err;
+  const int code = run({"-H", "mail.example.org", "--tls", "starttls", "-m", "ScramSHA256", "-u",
+                        "monitor", "--password-env", "IMAP_PASSWORD", "--mailbox", "Archive",
+                        "--search", "UNSEEN", "--fetch", "3", "-w", "login=2s", "-c", "total=10s",
+                        "--timeout", "1m"},
+                       cap, out, err);
+  EXPECT_EQ(code, 0) << err;
+  ASSERT_EQ(cap.calls, 1);
+  EXPECT_EQ(cap.spec.host, "mail.example.org");
+  EXPECT_EQ(cap.spec.tls, probe::TlsMode::StartTls);
+  EXPECT_EQ(cap.spec.effective_port(), 143);
+  EXPECT_EQ(cap.spec.mechanism, probe::Mechanism::ScramSHA256);
+  EXPECT_EQ(cap.creds.username, "monitor");
+  EXPECT_EQ(cap.creds.secret, "from-env");
+  EXPECT_EQ(cap.spec.mailbox, "Archive");
+  EXPECT_EQ(cap.spec.search, "UNSEEN");
+  EXPECT_EQ(cap.spec.fetch_latest, 3u);
+  EXPECT_EQ(cap.spec.thresholds.warning.at(probe::Step::Login), 2s);
+  EXPECT_EQ(cap.spec.thresholds.total_critical, 10s);
+  EXPECT_EQ(cap.spec.timeout, 60s);
+}
+
+TEST(CheckCommand, NagiosOutputHasOneStatusLineAndPerfdata) {
+  Captured cap;
+  std::string out, err;
+  ASSERT_EQ(run({"-H", "h", "-u", "u", "--password", "p", "-w", "login=50ms", "-c", "login=1s"},
+                cap, out, err),
+            0);
+  EXPECT_EQ(out,
+            "IMAP OK - logged in, 10 messages in INBOX, total 0.020s, certificate 100.0 days left "
+            "| connect=0.001s;;;0; login=0.012s;0.050;1.000;0; total=0.020s;;;0; "
+            "cert_days=100.0;14.0:;3.0:;;\n");
+}
+
+TEST(CheckCommand, FailureIsCriticalAndNamesReasonAndStep) {
+  Captured cap;
+  std::string out, err;
+  probe::ProbeResult failed = success_result();
+  failed.outcome = probe::Outcome::Failure;
+  failed.reason = probe::Reason::AuthFailed;
+  failed.message = "login as u failed: [AUTHENTICATIONFAILED] Authentication failed.";
+  failed.failed_step = probe::Step::Login;
+  EXPECT_EQ(run({"-H", "h", "-u", "u", "--password", "p"}, cap, out, err, failed), 2);
+  EXPECT_EQ(out.rfind("IMAP CRITICAL - AuthFailed: login as u failed", 0), 0u) << out;
+  EXPECT_NE(out.find("(step login)"), std::string::npos);
+}
+
+TEST(CheckCommand, DegradedIsWarning) {
+  Captured cap;
+  std::string out, err;
+  probe::ProbeResult degraded = success_result();
+  degraded.outcome = probe::Outcome::Degraded;
+  degraded.reason = probe::Reason::SlowResponse;
+  EXPECT_EQ(run({"-H", "h", "-u", "u", "--password", "p"}, cap, out, err, degraded), 1);
+}
+
+TEST(CheckCommand, JsonOutputIsParseable) {
+  Captured cap;
+  std::string out, err;
+  ASSERT_EQ(run({"-H", "h", "-u", "u", "--password", "p", "-o", "json"}, cap, out, err), 0);
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["outcome"], "Success");
+  EXPECT_EQ(j["durations"]["login"], 0.012);
+  EXPECT_EQ(j["exitCode"], 0);
+  EXPECT_EQ(out.find("\"p\""), std::string::npos);
+}
+
+TEST(CheckCommand, TextOutputIsATable) {
+  Captured cap;
+  std::string out, err;
+  ASSERT_EQ(run({"-H", "h", "-u", "u", "--password", "p", "-o", "text"}, cap, out, err), 0);
+  EXPECT_NE(out.find("login            0.012"), std::string::npos) << out;
+}
+
+TEST(CheckCommand, UsageErrorsAreUnknownWithAClearMessage) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string expect;
+  };
+  const Case cases[] = {
+      {{"-u", "u", "--password", "p"}, "--host"},
+      {{"-H", "h", "--tls", "SSL", "-u", "u", "--password", "p"}, "invalid tls mode \"SSL\""},
+      {{"-H", "h", "-u", "u", "--password", "p", "--timeout", "30"}, "invalid duration \"30\""},
+      {{"-H", "h", "-u", "u"}, "a password or token is required"},
+      {{"-H", "h", "-u", "u", "--password-env", "NOPE"}, "NOPE is not set"},
+      {{"-H", "h", "-u", "u", "--password", "p", "-w", "lgin=1s"}, "unknown step \"lgin\""},
+      {{"-H", "h", "-u", "u", "--password", "p", "-p", "70000"}, "port"},
+      {{"-H", "h", "-u", "u", "--password", "p", "-o", "xml"}, "output"},
+      {{"-H", "h", "-u", "u", "--password", "p", "--mailbox", "a\r\nb"}, "mailbox"},
+      {{"-H", "h", "-u", "u", "--password-file", "/nonexistent/pw"}, "cannot read password file"},
+  };
+  for (const auto& c : cases) {
+    Captured cap;
+    std::string out, err;
+    EXPECT_EQ(run(c.args, cap, out, err), 3) << c.expect;
+    EXPECT_NE(err.find(c.expect), std::string::npos) << "expected \"" << c.expect << "\" in: " << err;
+    EXPECT_EQ(cap.calls, 0);
+  }
+}
+
+TEST(CheckCommand, NoCredentialsNeededForMechanismNone) {
+  Captured cap;
+  std::string out, err;
+  EXPECT_EQ(run({"-H", "h", "-m", "None"}, cap, out, err), 0) << err;
+}
+
+}  // namespace
+}  // namespace imapprobe::cli

@@ -1,0 +1,83 @@
+#include "probe/evaluate.hpp"
+
+#include <gtest/gtest.h>
+
+namespace imapprobe::probe {
+namespace {
+using namespace std::chrono_literals;
+
+ProbeResult passing(double cert_days = 300) {
+  ProbeResult r;
+  r.outcome = Outcome::Success;
+  r.reason = Reason::Succeeded;
+  r.message = "logged in";
+  r.durations[Step::Connect] = 2ms;
+  r.durations[Step::Login] = 40ms;
+  r.total = 60ms;
+  CertificateInfo c;
+  c.days_remaining = cert_days;
+  c.verified = true;
+  r.certificate = c;
+  return r;
+}
+
+TEST(Evaluate, PassingRunWithinThresholdsStaysSuccess) {
+  ProbeSpec spec;
+  spec.thresholds.warning[Step::Login] = 100ms;
+  ProbeResult r = passing();
+  evaluate(spec, r);
+  EXPECT_EQ(r.outcome, Outcome::Success);
+  EXPECT_EQ(r.reason, Reason::Succeeded);
+}
+
+TEST(Evaluate, WarningThresholdDegrades) {
+  ProbeSpec spec;
+  spec.thresholds.warning[Step::Login] = 10ms;
+  ProbeResult r = passing();
+  evaluate(spec, r);
+  EXPECT_EQ(r.outcome, Outcome::Degraded);
+  EXPECT_EQ(r.reason, Reason::SlowResponse);
+  EXPECT_EQ(r.message, "login took 40ms (threshold 10ms)");
+}
+
+TEST(Evaluate, CriticalThresholdFails) {
+  ProbeSpec spec;
+  spec.thresholds.total_critical = 50ms;
+  ProbeResult r = passing();
+  evaluate(spec, r);
+  EXPECT_EQ(r.outcome, Outcome::Failure);
+  EXPECT_EQ(r.reason, Reason::SlowResponse);
+}
+
+TEST(Evaluate, CertificateWindows) {
+  ProbeSpec spec;  // warn 14 days, fail 3 days
+  ProbeResult soon = passing(10);
+  evaluate(spec, soon);
+  EXPECT_EQ(soon.outcome, Outcome::Degraded);
+  EXPECT_EQ(soon.reason, Reason::CertificateExpiringSoon);
+  ProbeResult very_soon = passing(1);
+  evaluate(spec, very_soon);
+  EXPECT_EQ(very_soon.outcome, Outcome::Failure);
+  EXPECT_EQ(very_soon.reason, Reason::CertificateExpiringSoon);
+}
+
+TEST(Evaluate, FailedRunKeepsItsReason) {
+  ProbeSpec spec;
+  spec.thresholds.warning[Step::Login] = 1ms;
+  ProbeResult r = passing(1);
+  r.outcome = Outcome::Failure;
+  r.reason = Reason::AuthFailed;
+  evaluate(spec, r);
+  EXPECT_EQ(r.reason, Reason::AuthFailed);
+}
+
+TEST(Reasons, NamesAreStable) {
+  EXPECT_EQ(to_string(Reason::CertificateHostnameMismatch), "CertificateHostnameMismatch");
+  EXPECT_EQ(to_string(Reason::STARTTLSUnavailable), "STARTTLSUnavailable");
+  EXPECT_EQ(to_string(Step::RoundTrip), "roundTrip");
+  EXPECT_EQ(step_from_string("roundTrip"), Step::RoundTrip);
+  EXPECT_FALSE(step_from_string("nope").has_value());
+}
+
+}  // namespace
+}  // namespace imapprobe::probe

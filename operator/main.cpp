@@ -1,11 +1,12 @@
 // imapprobe: the one binary. `check` runs one probe (Nagios/Icinga plugin);
-// the Kubernetes controller will live beside it as `operator`.
+// `operator` runs the Kubernetes controller.
 #include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "cli/check_command.hpp"
+#include "operator_command.hpp"
 #include "probe/prober.hpp"
 
 namespace {
@@ -15,6 +16,7 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  check     run one synthetic IMAP check (Nagios/Icinga plugin output)\n"
+    "  operator  run the Kubernetes controller for ImapProbe resources\n"
     "  version   print the version\n"
     "\n"
     "Run 'imapprobe check --help' for the check's flags.\n";
@@ -42,6 +44,14 @@ int main(int argc, char** argv) {
       // A bug, not a finding: UNKNOWN, as the plugin conventions want.
       std::cout << "IMAP UNKNOWN - internal error: " << e.what() << '\n';
       return 3;
+    }
+  }
+  if (args[0] == "operator") {
+    try {
+      return imapprobe::operator_cmd::run_operator(args);
+    } catch (const std::exception& e) {
+      std::cerr << "imapprobe operator: fatal: " << e.what() << '\n';
+      return 1;
     }
   }
   std::cerr << "imapprobe: unknown command \"" << args[0] << "\"\n\n" << kUsage;

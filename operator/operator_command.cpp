@@ -1,0 +1,216 @@
+#include "operator_command.hpp"
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "controller/kube_cluster_api.hpp"
+#include "controller/reconciler.hpp"
+#include "kube/client.hpp"
+#include "kube/config.hpp"
+#include "kube/events.hpp"
+#include "kube/leader_election.hpp"
+#include "kube/watch_loop.hpp"
+#include "probe/prober.hpp"
+#include "telemetry/http_server.hpp"
+
+namespace imapprobe::operator_cmd {
+namespace asio = boost::asio;
+
+namespace {
+
+struct Flags {
+  std::string kubeconfig;
+  std::string context;
+  std::vector<std::string> namespaces;
+  bool leader_elect = true;
+  std::string lease_name = "imap-probe-operator";
+  std::string lease_namespace;
+  std::string identity;
+  int concurrency = 64;
+  std::string health_addr = ":8081";
+  std::string log_format = "text";
+  std::string log_level = "info";
+  int api_threads = 4;
+};
+
+void setup_logging(const Flags& f) {
+  auto logger = spdlog::stderr_logger_mt("imapprobe");
+  if (f.log_format == "json") {
+    // One JSON object per line; messages never carry quotes unescaped because
+    // spdlog's %v is inserted raw, so keep messages free of '"' (they are).
+    logger->set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"%n","msg":"%v"})",
+        spdlog::pattern_time_type::utc);
+  } else {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %v", spdlog::pattern_time_type::utc);
+  }
+  logger->set_level(spdlog::level::from_str(f.log_level));
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+std::string default_identity() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  std::random_device rd;
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "%06x", rd() & 0xffffff);
+  return std::string(host) + "_" + suffix;
+}
+
+}  // namespace
+
+int run_operator(const std::vector<std::string>& args) {
+  Flags f;
+  CLI::App app{"Run the ImapProbe controller: watch ImapProbes, run them on schedule, report status.",
+               "operator"};
+  app.add_option("--kubeconfig", f.kubeconfig, "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)");
+  app.add_option("--context", f.context, "kubeconfig context (default: current)");
+  app.add_option("-n,--namespace", f.namespaces, "watch only these namespaces (repeatable; default: all)");
+  app.add_option("--leader-elect", f.leader_elect, "use a Lease so only one replica runs probes")
+      ->capture_default_str();
+  app.add_option("--leader-election-name", f.lease_name, "Lease name")->capture_default_str();
+  app.add_option("--leader-election-namespace", f.lease_namespace,
+                 "Lease namespace (default: the pod's namespace, else the kubeconfig's)");
+  app.add_option("--identity", f.identity, "leader election identity (default: host name + random)");
+  app.add_option("--concurrency", f.concurrency, "probe runs in flight at once")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--health-addr", f.health_addr, "address for /healthz and /readyz")->capture_default_str();
+  app.add_option("--log-format", f.log_format, "text | json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_option("--log-level", f.log_level, "trace | debug | info | warn | error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  try {
+    std::vector<std::string> reversed(args.rbegin(), args.rend() - (args.empty() ? 0 : 1));
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "imapprobe operator: " << e.what() << "\n";
+    return 2;
+  }
+  setup_logging(f);
+  if (f.identity.empty()) f.identity = default_identity();
+
+  kube::ClusterConfig config;
+  try {
+    config = kube::ClusterConfig::discover(f.kubeconfig, f.context);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot configure the Kubernetes client: {}", e.what());
+    return 2;
+  }
+  if (f.lease_namespace.empty()) f.lease_namespace = config.default_namespace;
+  spdlog::info("imapprobe operator {} starting: API server {}, namespaces {}, leader election {}",
+               IMAPPROBE_VERSION, config.server,
+               f.namespaces.empty() ? std::string("all") : fmt::format("{}", fmt::join(f.namespaces, ",")),
+               f.leader_elect ? "on (" + f.lease_namespace + "/" + f.lease_name + ")" : std::string("off"));
+
+  kube::Client client(config);
+  asio::io_context io;
+  asio::thread_pool api_pool(static_cast<std::size_t>(f.api_threads));
+  kube::EventRecorder recorder(client, "imapprobe.dev/operator", f.identity);
+  controller::KubeClusterApi api(client, recorder);
+  probe::Prober prober(io.get_executor());
+  controller::ReconcilerOptions options;
+  options.concurrency = f.concurrency;
+  controller::Reconciler reconciler(
+      io, api_pool, api,
+      [&prober](probe::ProbeSpec spec, probe::Credentials creds) {
+        return prober.run(std::move(spec), std::move(creds));
+      },
+      options);
+  reconciler.set_active(!f.leader_elect);
+
+  std::vector<std::string> scopes = f.namespaces.empty() ? std::vector<std::string>{""} : f.namespaces;
+  std::vector<std::unique_ptr<kube::WatchLoop>> loops;
+  std::vector<std::jthread> threads;
+  for (const auto& ns : scopes) {
+    kube::WatchLoop::Handlers h;
+    h.on_sync = [&reconciler, ns](const std::vector<nlohmann::json>& items) { reconciler.sync(ns, items); };
+    h.on_upsert = [&reconciler](const nlohmann::json& o) { reconciler.upsert(o); };
+    h.on_delete = [&reconciler](const nlohmann::json& o) {
+      reconciler.remove(o["metadata"].value("namespace", ""), o["metadata"].value("name", ""));
+    };
+    loops.push_back(std::make_unique<kube::WatchLoop>(client, controller::probes_path(ns), std::move(h)));
+    threads.emplace_back([loop = loops.back().get()](std::stop_token st) { loop->run(st); });
+  }
+
+  std::unique_ptr<kube::LeaderElector> elector;
+  std::jthread election;
+  if (f.leader_elect) {
+    elector = std::make_unique<kube::LeaderElector>(
+        client, kube::LeaderElector::Options{f.lease_namespace, f.lease_name, f.identity});
+    election = std::jthread([&](std::stop_token st) {
+      elector->run(
+          st,
+          [&] {
+            spdlog::info("leader election: {} is the leader", f.identity);
+            reconciler.set_active(true);
+          },
+          [&] {
+            spdlog::info("leader election: {} stopped leading", f.identity);
+            reconciler.set_active(false);
+          });
+    });
+  }
+
+  std::unique_ptr<telemetry::HttpServer> health;
+  try {
+    health = std::make_unique<telemetry::HttpServer>(
+        io, f.health_addr,
+        std::map<std::string, telemetry::HttpServer::Handler>{
+            {"/healthz", [] { return telemetry::HttpResponse{200, "text/plain; charset=utf-8", "ok\n"}; }},
+            {"/readyz",
+             [&loops] {
+               for (const auto& l : loops) {
+                 if (!l->synced()) return telemetry::HttpResponse{503, "text/plain; charset=utf-8", "watch not synced\n"};
+               }
+               return telemetry::HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
+             }},
+        });
+    spdlog::info("health endpoints on {} (port {})", f.health_addr, health->port());
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: finishing in-flight runs and status writes", sig);
+    for (auto& t : threads) t.request_stop();
+    health->stop();
+    reconciler.shutdown([&] {
+      // Releasing the Lease last: a successor starts only once our writes are done.
+      if (election.joinable()) {
+        election.request_stop();
+        election.join();
+      }
+      io.stop();
+    });
+  });
+
+  io.run();
+  for (auto& t : threads) {
+    t.request_stop();
+    if (t.joinable()) t.join();
+  }
+  api_pool.join();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace imapprobe::operator_cmd

@@ -1,0 +1,44 @@
+// The controller's seam to the cluster: the few calls it makes, so the
+// reconciler is unit-tested with a fake and run against the real API server
+// through KubeClusterApi.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "controller/status_policy.hpp"
+
+namespace imapprobe::controller {
+
+struct ProbeRef {
+  std::string namespace_;
+  std::string name;
+  std::string uid;
+  std::string key() const { return namespace_ + "/" + name; }
+};
+
+// Raised by implementations; the message is safe to show (no secret data).
+class ClusterApiError : public std::runtime_error {
+ public:
+  ClusterApiError(int status, const std::string& what) : std::runtime_error(what), status_(status) {}
+  int status() const { return status_; }
+
+ private:
+  int status_;
+};
+
+class ClusterApi {
+ public:
+  virtual ~ClusterApi() = default;
+  // Decoded Secret data; nullopt when the Secret does not exist.
+  virtual std::optional<std::map<std::string, std::string>> get_secret(const std::string& ns,
+                                                                       const std::string& name) = 0;
+  // Writes status through the status subresource (server-side apply, one
+  // field manager). Throws ClusterApiError (404 when the probe is gone).
+  virtual void apply_status(const ProbeRef& probe, const nlohmann::json& status) = 0;
+  virtual void emit_event(const ProbeRef& probe, const Event& event) = 0;
+};
+
+}  // namespace imapprobe::controller

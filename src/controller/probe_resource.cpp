@@ -1,0 +1,139 @@
+#include "controller/probe_resource.hpp"
+
+namespace imapprobe::controller {
+namespace {
+
+using nlohmann::json;
+
+const json& child(const json& j, const char* key) {
+  static const json kEmpty = json::object();
+  if (!j.is_object()) return kEmpty;
+  auto it = j.find(key);
+  return it == j.end() || it->is_null() ? kEmpty : *it;
+}
+
+std::string string_field(const json& j, const char* key, const std::string& path,
+                         std::string fallback = {}) {
+  if (!j.is_object() || !j.contains(key) || j[key].is_null()) return fallback;
+  if (!j[key].is_string()) throw InvalidSpec(path + "." + key + ": must be a string");
+  return j[key].get<std::string>();
+}
+
+probe::Duration duration_field(const json& j, const char* key, const std::string& path,
+                               const char* fallback) {
+  const std::string text = string_field(j, key, path, fallback);
+  try {
+    return probe::parse_duration(text);
+  } catch (const std::invalid_argument& e) {
+    throw InvalidSpec(path + "." + key + ": " + e.what());
+  }
+}
+
+template <typename F>
+auto enum_field(const json& j, const char* key, const std::string& path, const char* fallback,
+                F parse) {
+  try {
+    return parse(string_field(j, key, path, fallback));
+  } catch (const std::invalid_argument& e) {
+    throw InvalidSpec(path + "." + key + ": " + e.what());
+  }
+}
+
+bool one_line(const std::string& s) { return s.find_first_of("\r\n") == std::string::npos; }
+
+}  // namespace
+
+ProbeDefinition parse_probe(const json& object) {
+  ProbeDefinition d;
+  const json& meta = child(object, "metadata");
+  d.namespace_ = meta.value("namespace", "");
+  d.name = meta.value("name", "");
+  d.uid = meta.value("uid", "");
+  d.generation = meta.value("generation", std::int64_t{0});
+
+  const json& spec = child(object, "spec");
+  const json& server = child(spec, "server");
+  probe::ProbeSpec& s = d.spec;
+  s.host = string_field(server, "host", "spec.server");
+  if (s.host.empty()) throw InvalidSpec("spec.server.host: required");
+  if (!one_line(s.host)) throw InvalidSpec("spec.server.host: must be one line");
+  if (server.contains("port") && !server["port"].is_null()) {
+    if (!server["port"].is_number_integer() || server["port"].get<long>() < 1 ||
+        server["port"].get<long>() > 65535) {
+      throw InvalidSpec("spec.server.port: must be an integer from 1 to 65535");
+    }
+    s.port = static_cast<std::uint16_t>(server["port"].get<long>());
+  }
+  s.tls = enum_field(server, "tls", "spec.server", "Implicit", probe::parse_tls_mode);
+  s.ip_family = enum_field(server, "ipFamily", "spec.server", "Any", probe::parse_ip_family);
+  s.server_name = string_field(server, "serverName", "spec.server");
+  s.insecure_skip_verify = server.value("insecureSkipVerify", false);
+  s.min_tls_version = string_field(server, "minTLSVersion", "spec.server", "TLSv1.2");
+  if (s.min_tls_version != "TLSv1.2" && s.min_tls_version != "TLSv1.3") {
+    throw InvalidSpec("spec.server.minTLSVersion: must be TLSv1.2 or TLSv1.3");
+  }
+  if (const json& ca = child(server, "caBundleSecretRef"); !ca.empty()) {
+    d.ca_bundle = SecretKeyRef{string_field(ca, "name", "spec.server.caBundleSecretRef"),
+                               string_field(ca, "key", "spec.server.caBundleSecretRef", "ca.crt")};
+    if (d.ca_bundle->name.empty()) throw InvalidSpec("spec.server.caBundleSecretRef.name: required");
+  }
+
+  const json& auth = child(spec, "auth");
+  s.mechanism = enum_field(auth, "mechanism", "spec.auth", "Plain", probe::parse_mechanism);
+  s.allow_plaintext = auth.value("allowPlaintext", false);
+  if (const json& ref = child(auth, "secretRef"); !ref.empty()) {
+    const std::string name = string_field(ref, "name", "spec.auth.secretRef");
+    if (name.empty()) throw InvalidSpec("spec.auth.secretRef.name: required");
+    d.username = SecretKeyRef{name, string_field(ref, "usernameKey", "spec.auth.secretRef", "username")};
+    d.password = SecretKeyRef{name, string_field(ref, "passwordKey", "spec.auth.secretRef", "password")};
+  } else if (s.mechanism != probe::Mechanism::None) {
+    throw InvalidSpec("spec.auth.secretRef: required unless spec.auth.mechanism is None");
+  }
+
+  s.mailbox = string_field(spec, "mailbox", "spec", "INBOX");
+  if (s.mailbox.empty() || !one_line(s.mailbox)) throw InvalidSpec("spec.mailbox: must be one non-empty line");
+  s.search = string_field(spec, "search", "spec");
+  if (!one_line(s.search)) throw InvalidSpec("spec.search: must be one line");
+  const json& fetch = child(spec, "fetch");
+  const long latest = fetch.value("latest", 0L);
+  if (latest < 0 || latest > 100) throw InvalidSpec("spec.fetch.latest: must be from 0 to 100");
+  s.fetch_latest = static_cast<std::uint32_t>(latest);
+  s.fetch_what = enum_field(fetch, "what", "spec.fetch", "Headers", probe::parse_fetch_what);
+  s.round_trip = child(spec, "roundTrip").value("enabled", false);
+  if (s.round_trip && s.mechanism == probe::Mechanism::None) {
+    throw InvalidSpec("spec.roundTrip: needs an authenticated session (auth.mechanism is None)");
+  }
+
+  d.interval = duration_field(spec, "interval", "spec", "60s");
+  s.timeout = duration_field(spec, "timeout", "spec", "30s");
+  if (s.timeout <= probe::Duration::zero()) throw InvalidSpec("spec.timeout: must be positive");
+  if (s.timeout >= d.interval) throw InvalidSpec("spec.timeout: must be shorter than spec.interval");
+  s.step_timeout = s.timeout;
+
+  const json& thresholds = child(spec, "thresholds");
+  if (thresholds.is_object()) {
+    for (const auto& [key, value] : thresholds.items()) {
+      const probe::Duration limit = duration_field(thresholds, key.c_str(), "spec.thresholds", "0");
+      if (key == "total") {
+        s.thresholds.total_warning = limit;
+      } else if (auto step = probe::step_from_string(key)) {
+        s.thresholds.warning[*step] = limit;
+      } else {
+        throw InvalidSpec("spec.thresholds." + key + ": not a step");
+      }
+      (void)value;
+    }
+  }
+  const json& cert = child(spec, "certificate");
+  s.cert_warn_before = duration_field(cert, "warnBefore", "spec.certificate", "336h");
+  s.cert_fail_before = duration_field(cert, "failBefore", "spec.certificate", "72h");
+  if (s.cert_fail_before > s.cert_warn_before) {
+    throw InvalidSpec("spec.certificate.failBefore: must not exceed warnBefore");
+  }
+  d.failure_threshold = spec.value("failureThreshold", 2);
+  if (d.failure_threshold < 1) throw InvalidSpec("spec.failureThreshold: must be at least 1");
+  d.suspend = spec.value("suspend", false);
+  return d;
+}
+
+}  // namespace imapprobe::controller

@@ -1,0 +1,43 @@
+// Reads an ImapProbe object (JSON from the API) into the engine's spec.
+// What the CRD schema cannot check is checked here and reported as
+// Stalled=True/InvalidSpec by the caller.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "probe/spec.hpp"
+
+namespace imapprobe::controller {
+
+class InvalidSpec : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+struct SecretKeyRef {
+  std::string name;
+  std::string key;
+  bool operator==(const SecretKeyRef&) const = default;
+};
+
+struct ProbeDefinition {
+  std::string namespace_;
+  std::string name;
+  std::string uid;
+  std::int64_t generation = 0;
+  probe::ProbeSpec spec;  // never holds secrets
+  std::optional<SecretKeyRef> username;
+  std::optional<SecretKeyRef> password;  // password, or token for XOAuth2
+  std::optional<SecretKeyRef> ca_bundle;
+  probe::Duration interval = std::chrono::seconds(60);
+  int failure_threshold = 2;
+  bool suspend = false;
+};
+
+// Throws InvalidSpec naming the field ("spec.interval: invalid duration ...").
+ProbeDefinition parse_probe(const nlohmann::json& object);
+
+}  // namespace imapprobe::controller

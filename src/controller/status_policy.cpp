@@ -1,0 +1,291 @@
+#include "controller/status_policy.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "probe/result_json.hpp"
+
+namespace imapprobe::controller {
+namespace {
+
+using nlohmann::json;
+
+std::string seconds_to_latency(double s) {
+  return format_latency(std::chrono::duration_cast<probe::Duration>(std::chrono::duration<double>(s)));
+}
+
+double latency_to_seconds(const std::string& text) {
+  try {
+    return std::chrono::duration<double>(probe::parse_duration(text)).count();
+  } catch (const std::invalid_argument&) {
+    return 0;  // a baseline someone edited by hand restarts from scratch
+  }
+}
+
+std::string available_message(const probe::ProbeResult& r) {
+  std::string msg = r.message;
+  if (r.failed_step) msg += " (step " + std::string(probe::to_string(*r.failed_step)) + ")";
+  return msg;
+}
+
+void update_baseline(Baseline& b, const probe::ProbeResult& r, const BaselinePolicy& policy) {
+  auto fold = [&](const std::string& name, double x) {
+    auto [it, fresh] = b.seconds.try_emplace(name, x);
+    if (fresh || it->second <= 0) {
+      it->second = x;
+      return;
+    }
+    const double clipped = std::min(x, 4 * it->second);
+    it->second += policy.alpha * (clipped - it->second);
+  };
+  for (const auto& [step, d] : r.durations) {
+    fold(std::string(probe::to_string(step)), std::chrono::duration<double>(d).count());
+  }
+  fold("total", std::chrono::duration<double>(r.total).count());
+  ++b.samples;
+}
+
+// The steps of `r` that are far above their baseline, as a message.
+std::string over_baseline(const Baseline& b, const probe::ProbeResult& r,
+                          const BaselinePolicy& policy) {
+  if (b.samples < policy.min_samples) return {};
+  std::string out;
+  auto check = [&](const std::string& name, probe::Duration d) {
+    auto it = b.seconds.find(name);
+    if (it == b.seconds.end() || it->second <= 0) return;
+    const double x = std::chrono::duration<double>(d).count();
+    if (x > policy.factor * it->second && x - it->second > policy.min_excess_seconds) {
+      if (!out.empty()) out += "; ";
+      char buf[64];
+      std::snprintf(buf, sizeof buf, " (%.1fx)", x / it->second);
+      out += name + " took " + format_latency(d) + " against a baseline of " +
+             seconds_to_latency(it->second) + buf;
+    }
+  };
+  for (const auto& [step, d] : r.durations) check(std::string(probe::to_string(step)), d);
+  check("total", r.total);
+  return out;
+}
+
+Condition cond(const char* type, const char* status, std::string reason, std::string message,
+               std::int64_t generation) {
+  return Condition{type, status, std::move(reason), std::move(message), generation, {}};
+}
+
+std::string status_of(const ProbeStatus& s, const char* type) {
+  const Condition* c = find_condition(s.conditions, type);
+  return c ? c->status : "";
+}
+
+}  // namespace
+
+std::string format_latency(probe::Duration d) {
+  const double ms = std::chrono::duration<double, std::milli>(d).count();
+  char buf[32];
+  if (ms < 1000) {
+    std::snprintf(buf, sizeof buf, "%.1fms", ms);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.3fs", ms / 1000);
+  }
+  return buf;
+}
+
+std::string rfc3339(std::chrono::system_clock::time_point t) { return probe::format_rfc3339(t); }
+
+ProbeStatus ProbeStatus::from_json(const json& status) {
+  ProbeStatus s;
+  if (!status.is_object()) return s;
+  s.observed_generation = status.value("observedGeneration", std::int64_t{0});
+  s.conditions = conditions_from_json(status);
+  if (status.contains("lastRun")) s.last_run = status["lastRun"];
+  if (status.contains("certificate")) s.certificate = status["certificate"];
+  s.consecutive_failures = status.value("consecutiveFailures", 0);
+  s.consecutive_successes = status.value("consecutiveSuccesses", 0);
+  s.last_success_time = status.value("lastSuccessTime", "");
+  s.last_failure_time = status.value("lastFailureTime", "");
+  s.next_run_time = status.value("nextRunTime", "");
+  if (status.contains("baseline") && status["baseline"].is_object()) {
+    for (const auto& [k, v] : status["baseline"].items()) {
+      if (k == "samples" && v.is_number_integer()) {
+        s.baseline.samples = v.get<int>();
+      } else if (v.is_string()) {
+        s.baseline.seconds[k] = latency_to_seconds(v.get<std::string>());
+      }
+    }
+  }
+  return s;
+}
+
+json ProbeStatus::to_json() const {
+  json j = json::object();
+  j["observedGeneration"] = observed_generation;
+  json conds = json::array();
+  for (const auto& c : conditions) conds.push_back(controller::to_json(c));
+  j["conditions"] = conds;
+  if (!last_run.is_null()) j["lastRun"] = last_run;
+  if (!certificate.is_null()) j["certificate"] = certificate;
+  j["consecutiveFailures"] = consecutive_failures;
+  j["consecutiveSuccesses"] = consecutive_successes;
+  if (!last_success_time.empty()) j["lastSuccessTime"] = last_success_time;
+  if (!last_failure_time.empty()) j["lastFailureTime"] = last_failure_time;
+  if (!next_run_time.empty()) j["nextRunTime"] = next_run_time;
+  if (baseline.samples > 0) {
+    json b = json::object();
+    for (const auto& [k, v] : baseline.seconds) b[k] = seconds_to_latency(v);
+    b["samples"] = baseline.samples;
+    j["baseline"] = b;
+  }
+  return j;
+}
+
+Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
+                     const probe::ProbeResult& result, std::chrono::system_clock::time_point now,
+                     const BaselinePolicy& policy) {
+  Transition t{previous, {}};
+  ProbeStatus& s = t.status;
+  const std::string now_text = rfc3339(now);
+  const std::int64_t gen = def.generation;
+  s.observed_generation = gen;
+
+  probe::ProbeResult r = result;
+  const bool passed = r.outcome != probe::Outcome::Failure;
+  std::string baseline_note;
+  if (passed) {
+    baseline_note = over_baseline(s.baseline, r, policy);
+    if (!baseline_note.empty() && r.outcome == probe::Outcome::Success) {
+      r.outcome = probe::Outcome::Degraded;
+    }
+    // Only healthy runs teach the baseline what normal looks like.
+    if (r.outcome == probe::Outcome::Success) update_baseline(s.baseline, r, policy);
+  }
+
+  json last = json::object();
+  last["time"] = now_text;
+  last["outcome"] = probe::to_string(r.outcome);
+  last["reason"] = baseline_note.empty() || result.outcome != probe::Outcome::Success
+                       ? std::string(probe::to_string(r.reason))
+                       : std::string("OverBaseline");
+  last["message"] = baseline_note.empty() || result.outcome != probe::Outcome::Success
+                        ? r.message
+                        : baseline_note;
+  if (r.failed_step) last["failedStep"] = probe::to_string(*r.failed_step);
+  json durations = json::object();
+  for (const auto& [step, d] : r.durations) durations[std::string(probe::to_string(step))] = format_latency(d);
+  durations["total"] = format_latency(r.total);
+  last["durations"] = durations;
+  if (r.messages) last["messages"] = *r.messages;
+  if (!r.remote_address.empty()) last["remoteAddress"] = r.remote_address;
+  s.last_run = last;
+
+  if (r.certificate) {
+    const auto& c = *r.certificate;
+    s.certificate = {{"subject", c.subject},
+                     {"issuer", c.issuer},
+                     {"notBefore", rfc3339(c.not_before)},
+                     {"notAfter", rfc3339(c.not_after)},
+                     {"daysRemaining", static_cast<long>(std::floor(c.days_remaining))},
+                     {"verified", c.verified},
+                     {"tlsVersion", c.tls_version},
+                     {"cipher", c.cipher},
+                     {"dnsNames", c.dns_names}};
+  } else if (def.spec.tls == probe::TlsMode::None) {
+    s.certificate = nullptr;
+  }
+
+  const std::string was_available = status_of(previous, kAvailable);
+  const std::string was_degraded = status_of(previous, kDegraded);
+  const std::string was_stalled = status_of(previous, kStalled);
+
+  if (passed) {
+    s.consecutive_failures = 0;
+    ++s.consecutive_successes;
+    s.last_success_time = now_text;
+    set_condition(s.conditions,
+                  cond(kAvailable, "True", "Succeeded", r.outcome == probe::Outcome::Success ? r.message : "passed: " + result.message, gen),
+                  now_text);
+    if (r.outcome == probe::Outcome::Degraded) {
+      const std::string reason = last["reason"].get<std::string>();
+      const std::string message = last["message"].get<std::string>();
+      set_condition(s.conditions, cond(kDegraded, "True", reason, message, gen), now_text);
+      if (was_degraded != "True") t.events.push_back({"Warning", reason, "Probe", message});
+    } else {
+      set_condition(s.conditions, cond(kDegraded, "False", "AsExpected", "every step within its thresholds", gen), now_text);
+    }
+    if (was_available == "False") {
+      t.events.push_back({"Normal", "Recovered", "Probe",
+                          "IMAP service passes again: " + r.message});
+    }
+  } else {
+    ++s.consecutive_failures;
+    s.consecutive_successes = 0;
+    s.last_failure_time = now_text;
+    const std::string reason(probe::to_string(r.reason));
+    const std::string message = available_message(r);
+    if (s.consecutive_failures >= def.failure_threshold) {
+      set_condition(s.conditions, cond(kAvailable, "False", reason, message, gen), now_text);
+      if (was_available != "False") t.events.push_back({"Warning", reason, "Probe", message});
+    } else {
+      const std::string note = message + " (" + std::to_string(s.consecutive_failures) + " of " +
+                               std::to_string(def.failure_threshold) +
+                               " consecutive failures before Available=False)";
+      const Condition* prev = find_condition(previous.conditions, kAvailable);
+      if (prev && prev->status != "Unknown") {
+        Condition keep = *prev;
+        keep.observed_generation = gen;
+        set_condition(s.conditions, keep, now_text);
+      } else {
+        set_condition(s.conditions, cond(kAvailable, "Unknown", "FailureBelowThreshold", note, gen), now_text);
+      }
+    }
+    set_condition(s.conditions, cond(kDegraded, "False", "ProbeFailing", "the probe fails; see Available", gen), now_text);
+  }
+  set_condition(s.conditions,
+                cond(kReady, "True", "Reporting",
+                     "probe ran for generation " + std::to_string(gen) + "; the service state is in Available",
+                     gen),
+                now_text);
+  set_condition(s.conditions, cond(kStalled, "False", "Running", "spec valid and Secret readable", gen), now_text);
+  (void)was_stalled;
+  return t;
+}
+
+Transition after_stall(const ProbeStatus& previous, std::int64_t generation,
+                       const std::string& reason, const std::string& message,
+                       std::chrono::system_clock::time_point now) {
+  Transition t{previous, {}};
+  ProbeStatus& s = t.status;
+  const std::string now_text = rfc3339(now);
+  s.observed_generation = generation;
+  const std::string was_stalled = status_of(previous, kStalled);
+  const Condition* stalled = find_condition(previous.conditions, kStalled);
+  set_condition(s.conditions, cond(kStalled, "True", reason, message, generation), now_text);
+  set_condition(s.conditions, cond(kReady, "False", reason, message, generation), now_text);
+  if (const Condition* a = find_condition(previous.conditions, kAvailable)) {
+    Condition keep = *a;
+    set_condition(s.conditions, keep, now_text);
+  } else {
+    set_condition(s.conditions, cond(kAvailable, "Unknown", "NotRun", "the probe cannot run: " + message, generation), now_text);
+  }
+  if (was_stalled != "True" || (stalled && stalled->reason != reason)) {
+    t.events.push_back({"Warning", reason, "Reconcile", message});
+  }
+  return t;
+}
+
+Transition after_suspend(const ProbeStatus& previous, std::int64_t generation,
+                         std::chrono::system_clock::time_point now) {
+  Transition t{previous, {}};
+  ProbeStatus& s = t.status;
+  const std::string now_text = rfc3339(now);
+  s.observed_generation = generation;
+  s.next_run_time.clear();
+  set_condition(s.conditions, cond(kReady, "True", "Suspended", "spec.suspend is true; no runs are scheduled", generation), now_text);
+  set_condition(s.conditions, cond(kStalled, "False", "Suspended", "suspended", generation), now_text);
+  if (!find_condition(s.conditions, kAvailable)) {
+    set_condition(s.conditions, cond(kAvailable, "Unknown", "Suspended", "the probe is suspended", generation), now_text);
+  }
+  return t;
+}
+
+}  // namespace imapprobe::controller

@@ -1,0 +1,89 @@
+// What the status of an ImapProbe becomes after a run, a stall or a
+// suspension, and which Events that change deserves. Pure functions: the
+// reconciler feeds them, the status writer and event emitter act on them.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "controller/conditions.hpp"
+#include "controller/probe_resource.hpp"
+#include "probe/result.hpp"
+
+namespace imapprobe::controller {
+
+// A robust running estimate per step (and total) of a healthy run's time:
+// an exponentially weighted mean over passing runs, each sample clipped to
+// 4x the current estimate so one outlier cannot drag it.
+struct Baseline {
+  std::map<std::string, double> seconds;  // step name (or "total") -> seconds
+  int samples = 0;
+};
+
+struct ProbeStatus {
+  std::int64_t observed_generation = 0;
+  std::vector<Condition> conditions;
+  nlohmann::json last_run = nullptr;
+  nlohmann::json certificate = nullptr;
+  int consecutive_failures = 0;
+  int consecutive_successes = 0;
+  std::string last_success_time;
+  std::string last_failure_time;
+  std::string next_run_time;
+  Baseline baseline;
+
+  static ProbeStatus from_json(const nlohmann::json& status);
+  nlohmann::json to_json() const;
+};
+
+struct Event {
+  std::string type;  // Normal | Warning
+  std::string reason;
+  std::string action;
+  std::string note;
+  bool operator==(const Event&) const = default;
+};
+
+struct Transition {
+  ProbeStatus status;
+  std::vector<Event> events;
+};
+
+// Condition types and the reasons the controller itself gives.
+inline constexpr const char* kReady = "Ready";
+inline constexpr const char* kAvailable = "Available";
+inline constexpr const char* kDegraded = "Degraded";
+inline constexpr const char* kStalled = "Stalled";
+
+// Baseline comparison: a step over `factor` x its baseline and at least
+// `min_excess` slower makes a passing run Degraded (reason OverBaseline),
+// once `min_samples` runs have built the baseline.
+struct BaselinePolicy {
+  double factor = 3.0;
+  double min_excess_seconds = 0.05;
+  int min_samples = 10;
+  double alpha = 0.1;
+};
+
+Transition after_run(const ProbeStatus& previous, const ProbeDefinition& probe,
+                     const probe::ProbeResult& result, std::chrono::system_clock::time_point now,
+                     const BaselinePolicy& policy = {});
+
+// The probe cannot run (invalid spec, missing Secret or key): Stalled=True,
+// Ready=False; Available keeps its last value (the service was not judged).
+Transition after_stall(const ProbeStatus& previous, std::int64_t generation,
+                       const std::string& reason, const std::string& message,
+                       std::chrono::system_clock::time_point now);
+
+// spec.suspend: Ready=True/Suspended, nothing else changes.
+Transition after_suspend(const ProbeStatus& previous, std::int64_t generation,
+                         std::chrono::system_clock::time_point now);
+
+// "12.3ms", "1.204s": a valid Go duration, short enough for kubectl columns.
+std::string format_latency(probe::Duration d);
+std::string rfc3339(std::chrono::system_clock::time_point t);
+
+}  // namespace imapprobe::controller

@@ -1,0 +1,94 @@
+#include "controller/probe_resource.hpp"
+
+#include <gtest/gtest.h>
+
+namespace imapprobe::controller {
+namespace {
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+json probe(json spec) {
+  return {{"apiVersion", "imapprobe.dev/v1alpha1"},
+          {"kind", "ImapProbe"},
+          {"metadata", {{"name", "corp"}, {"namespace", "mail"}, {"generation", 4}, {"uid", "u-1"}}},
+          {"spec", spec}};
+}
+
+TEST(ProbeResource, ReadsEveryField) {
+  const auto d = parse_probe(probe(json::parse(R"({
+    "server": {"host": "imap.example.com", "port": 10993, "tls": "STARTTLS", "ipFamily": "IPv6",
+               "serverName": "mail.example.com", "insecureSkipVerify": true, "minTLSVersion": "TLSv1.3",
+               "caBundleSecretRef": {"name": "ca", "key": "bundle.pem"}},
+    "auth": {"mechanism": "ScramSHA256", "secretRef": {"name": "creds", "passwordKey": "pw"},
+             "allowPlaintext": true},
+    "mailbox": "Archive", "search": "UNSEEN", "fetch": {"latest": 5, "what": "Envelope"},
+    "roundTrip": {"enabled": true}, "interval": "2m", "timeout": "45s",
+    "thresholds": {"login": "2s", "total": "10s"},
+    "certificate": {"warnBefore": "240h", "failBefore": "48h"},
+    "failureThreshold": 3, "suspend": true})")));
+  EXPECT_EQ(d.namespace_, "mail");
+  EXPECT_EQ(d.generation, 4);
+  EXPECT_EQ(d.spec.port, 10993);
+  EXPECT_EQ(d.spec.tls, probe::TlsMode::StartTls);
+  EXPECT_EQ(d.spec.ip_family, probe::IpFamily::IPv6);
+  EXPECT_EQ(d.spec.server_name, "mail.example.com");
+  EXPECT_TRUE(d.spec.insecure_skip_verify);
+  EXPECT_EQ(d.spec.min_tls_version, "TLSv1.3");
+  ASSERT_TRUE(d.ca_bundle);
+  EXPECT_EQ(d.ca_bundle->key, "bundle.pem");
+  EXPECT_EQ(d.spec.mechanism, probe::Mechanism::ScramSHA256);
+  EXPECT_EQ(d.username, (SecretKeyRef{"creds", "username"}));
+  EXPECT_EQ(d.password, (SecretKeyRef{"creds", "pw"}));
+  EXPECT_TRUE(d.spec.allow_plaintext);
+  EXPECT_EQ(d.spec.mailbox, "Archive");
+  EXPECT_EQ(d.spec.search, "UNSEEN");
+  EXPECT_EQ(d.spec.fetch_latest, 5u);
+  EXPECT_EQ(d.spec.fetch_what, probe::FetchWhat::Envelope);
+  EXPECT_TRUE(d.spec.round_trip);
+  EXPECT_EQ(d.interval, 2min);
+  EXPECT_EQ(d.spec.timeout, 45s);
+  EXPECT_EQ(d.spec.thresholds.warning.at(probe::Step::Login), 2s);
+  EXPECT_EQ(d.spec.thresholds.total_warning, 10s);
+  EXPECT_EQ(d.spec.cert_warn_before, 240h);
+  EXPECT_EQ(d.failure_threshold, 3);
+  EXPECT_TRUE(d.suspend);
+}
+
+TEST(ProbeResource, DefaultsMatchTheCrd) {
+  const auto d = parse_probe(probe({{"server", {{"host", "h"}}}, {"auth", {{"secretRef", {{"name", "c"}}}}}}));
+  EXPECT_EQ(d.spec.tls, probe::TlsMode::Implicit);
+  EXPECT_EQ(d.spec.effective_port(), 993);
+  EXPECT_EQ(d.spec.mechanism, probe::Mechanism::Plain);
+  EXPECT_EQ(d.spec.mailbox, "INBOX");
+  EXPECT_EQ(d.interval, 60s);
+  EXPECT_EQ(d.spec.timeout, 30s);
+  EXPECT_EQ(d.failure_threshold, 2);
+  EXPECT_FALSE(d.spec.allow_plaintext);
+}
+
+TEST(ProbeResource, InvalidSpecsNameTheField) {
+  const std::pair<json, std::string> cases[] = {
+      {json::object(), "spec.server.host"},
+      {{{"server", {{"host", "h"}}}}, "spec.auth.secretRef"},
+      {{{"server", {{"host", "h"}, {"tls", "SSL"}}}, {"auth", {{"mechanism", "None"}}}}, "spec.server.tls"},
+      {{{"server", {{"host", "h"}}}, {"auth", {{"mechanism", "None"}}}, {"interval", "1 minute"}}, "spec.interval"},
+      {{{"server", {{"host", "h"}}}, {"auth", {{"mechanism", "None"}}}, {"interval", "10s"}, {"timeout", "30s"}},
+       "spec.timeout: must be shorter"},
+      {{{"server", {{"host", "h"}}}, {"auth", {{"mechanism", "None"}}}, {"mailbox", "a\r\nb"}}, "spec.mailbox"},
+      {{{"server", {{"host", "h"}}}, {"auth", {{"mechanism", "None"}}}, {"thresholds", {{"lgin", "1s"}}}},
+       "spec.thresholds.lgin"},
+      {{{"server", {{"host", "h"}}}, {"auth", {{"mechanism", "None"}}}, {"roundTrip", {{"enabled", true}}}},
+       "spec.roundTrip"},
+  };
+  for (const auto& [spec, expect] : cases) {
+    try {
+      parse_probe(probe(spec));
+      ADD_FAILURE() << "accepted: " << spec.dump();
+    } catch (const InvalidSpec& e) {
+      EXPECT_NE(std::string(e.what()).find(expect), std::string::npos) << e.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace imapprobe::controller

@@ -1,0 +1,264 @@
+// The reconciler with a fake cluster and a fake engine, on a real io_context.
+#include "controller/reconciler.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <condition_variable>
+#include <future>
+#include <thread>
+
+namespace imapprobe::controller {
+namespace {
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+class FakeCluster : public ClusterApi {
+ public:
+  std::optional<std::map<std::string, std::string>> get_secret(const std::string& ns,
+                                                               const std::string& name) override {
+    std::lock_guard lock(mu);
+    ++secret_reads;
+    auto it = secrets.find(ns + "/" + name);
+    if (it == secrets.end()) return std::nullopt;
+    return it->second;
+  }
+  void apply_status(const ProbeRef& p, const json& status) override {
+    std::lock_guard lock(mu);
+    statuses[p.key()].push_back(status);
+    cv.notify_all();
+  }
+  void emit_event(const ProbeRef& p, const Event& e) override {
+    std::lock_guard lock(mu);
+    events[p.key()].push_back(e);
+  }
+  // Waits until `pred` holds (bounded).
+  template <typename P>
+  bool wait(P pred, std::chrono::milliseconds max = 5s) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, max, [&] { return pred(); });
+  }
+  std::size_t writes(const std::string& key) {
+    auto it = statuses.find(key);
+    return it == statuses.end() ? 0 : it->second.size();
+  }
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::string, std::map<std::string, std::string>> secrets;
+  std::map<std::string, std::vector<json>> statuses;
+  std::map<std::string, std::vector<Event>> events;
+  int secret_reads = 0;
+};
+
+json probe_object(const std::string& name, std::int64_t generation, json spec_extra = json::object()) {
+  json spec = {{"server", {{"host", "imap.test"}}},
+               {"auth", {{"secretRef", {{"name", "creds"}}}}},
+               {"interval", "10s"},
+               {"timeout", "5s"},
+               {"failureThreshold", 1}};
+  spec.merge_patch(spec_extra);
+  return {{"apiVersion", "imapprobe.dev/v1alpha1"},
+          {"kind", "ImapProbe"},
+          {"metadata", {{"name", name}, {"namespace", "mail"}, {"generation", generation}, {"uid", name + "-uid"}}},
+          {"spec", spec}};
+}
+
+std::string condition(const json& status, const std::string& type, const char* field = "status") {
+  for (const auto& c : status["conditions"]) {
+    if (c["type"] == type) return c[field];
+  }
+  return "";
+}
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster.secrets["mail/creds"] = {{"username", "probe"}, {"password", "pw"}};
+    ReconcilerOptions options;
+    options.first_run_spread = 0ms;
+    options.stalled_retry = 200ms;
+    options.concurrency = 2;
+    reconciler = std::make_unique<Reconciler>(
+        io, pool, cluster,
+        [this](probe::ProbeSpec spec, probe::Credentials creds) -> asio::awaitable<probe::ProbeResult> {
+          {
+            std::lock_guard lock(cluster.mu);
+            ++runs;
+            ++running;
+            max_running = std::max(max_running, running);
+            seen_creds = creds;
+            seen_hosts.push_back(spec.host);
+          }
+          asio::steady_timer t(co_await asio::this_coro::executor, run_time);
+          co_await t.async_wait(asio::use_awaitable);
+          probe::ProbeResult r;
+          {
+            std::lock_guard lock(cluster.mu);
+            --running;
+            r.outcome = fail ? probe::Outcome::Failure : probe::Outcome::Success;
+            r.reason = fail ? probe::Reason::AuthFailed : probe::Reason::Succeeded;
+          }
+          r.message = "fake";
+          r.total = 5ms;
+          co_return r;
+        },
+        options);
+    worker = std::thread([this] {
+      auto guard = asio::make_work_guard(io);
+      io.run();
+    });
+  }
+  void TearDown() override {
+    std::promise<void> drained;
+    reconciler->shutdown([&] { drained.set_value(); });
+    EXPECT_EQ(drained.get_future().wait_for(5s), std::future_status::ready);
+    io.stop();
+    worker.join();
+    pool.join();
+  }
+
+  asio::io_context io;
+  asio::thread_pool pool{2};
+  FakeCluster cluster;
+  std::unique_ptr<Reconciler> reconciler;
+  std::thread worker;
+  int runs = 0, running = 0, max_running = 0;
+  bool fail = false;
+  std::chrono::milliseconds run_time{10};
+  probe::Credentials seen_creds;
+  std::vector<std::string> seen_hosts;
+};
+
+TEST_F(ReconcilerTest, NewProbeRunsAndWritesStatusWithSecretFromTheCluster) {
+  reconciler->upsert(probe_object("a", 1));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/a") >= 1; }));
+  std::lock_guard lock(cluster.mu);
+  const json& s = cluster.statuses["mail/a"].back();
+  EXPECT_EQ(s["observedGeneration"], 1);
+  EXPECT_EQ(condition(s, "Ready"), "True");
+  EXPECT_EQ(condition(s, "Available"), "True");
+  EXPECT_EQ(seen_creds.username, "probe");
+  EXPECT_EQ(seen_creds.secret, "pw");
+  EXPECT_EQ(s.dump().find("\"pw\""), std::string::npos) << "secret copied into status";
+}
+
+TEST_F(ReconcilerTest, MissingSecretIsStalledThenRecoversWhenItAppears) {
+  {
+    std::lock_guard lock(cluster.mu);
+    cluster.secrets.clear();
+  }
+  reconciler->upsert(probe_object("b", 1));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/b") >= 1; }));
+  {
+    std::lock_guard lock(cluster.mu);
+    const json& s = cluster.statuses["mail/b"].back();
+    EXPECT_EQ(condition(s, "Stalled"), "True");
+    EXPECT_EQ(condition(s, "Stalled", "reason"), "SecretNotFound");
+    EXPECT_EQ(condition(s, "Ready"), "False");
+    ASSERT_EQ(cluster.events["mail/b"].size(), 1u);
+    EXPECT_EQ(runs, 0);
+    cluster.secrets["mail/creds"] = {{"username", "probe"}, {"password", "pw"}};
+  }
+  ASSERT_TRUE(cluster.wait([&] {
+    return !cluster.statuses["mail/b"].empty() && condition(cluster.statuses["mail/b"].back(), "Ready") == "True";
+  }));
+}
+
+TEST_F(ReconcilerTest, InvalidSpecIsStalledWithoutRunning) {
+  reconciler->upsert(probe_object("c", 1, {{"interval", "5s"}, {"timeout", "30s"}}));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/c") >= 1; }));
+  std::lock_guard lock(cluster.mu);
+  EXPECT_EQ(condition(cluster.statuses["mail/c"].back(), "Stalled", "reason"), "InvalidSpec");
+  EXPECT_EQ(runs, 0);
+}
+
+TEST_F(ReconcilerTest, FailureThenRecoveryEmitsOneWarningAndOneRecovered) {
+  fail = true;
+  reconciler->upsert(probe_object("d", 1));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/d") >= 1; }));
+  {
+    std::lock_guard lock(cluster.mu);
+    EXPECT_EQ(condition(cluster.statuses["mail/d"].back(), "Available"), "False");
+    EXPECT_EQ(condition(cluster.statuses["mail/d"].back(), "Ready"), "True");
+    fail = false;
+  }
+  // A spec change runs again promptly.
+  reconciler->upsert(probe_object("d", 2, {{"server", {{"host", "imap2.test"}}}}));
+  ASSERT_TRUE(cluster.wait([&] {
+    return !cluster.statuses["mail/d"].empty() && cluster.statuses["mail/d"].back()["observedGeneration"] == 2;
+  }));
+  std::this_thread::sleep_for(100ms);  // events follow the status write
+  std::lock_guard lock(cluster.mu);
+  EXPECT_EQ(condition(cluster.statuses["mail/d"].back(), "Available"), "True");
+  EXPECT_EQ(seen_hosts.back(), "imap2.test");
+  ASSERT_EQ(cluster.events["mail/d"].size(), 2u);
+  EXPECT_EQ(cluster.events["mail/d"][0].reason, "AuthFailed");
+  EXPECT_EQ(cluster.events["mail/d"][1].reason, "Recovered");
+}
+
+TEST_F(ReconcilerTest, OwnStatusUpdatesDoNotTriggerRuns) {
+  reconciler->upsert(probe_object("e", 1));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/e") >= 1; }));
+  json with_status = probe_object("e", 1);
+  with_status["status"] = cluster.statuses["mail/e"].back();
+  for (int i = 0; i < 5; ++i) reconciler->upsert(with_status);
+  std::this_thread::sleep_for(300ms);
+  std::lock_guard lock(cluster.mu);
+  EXPECT_EQ(runs, 1);
+}
+
+TEST_F(ReconcilerTest, DeleteStopsTheSchedule) {
+  reconciler->upsert(probe_object("f", 1, {{"interval", "10s"}, {"timeout", "1s"}}));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/f") >= 1; }));
+  reconciler->remove("mail", "f");
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(reconciler->stats().probes, 0u);
+}
+
+TEST_F(ReconcilerTest, SyncDropsProbesDeletedWhileUnobserved) {
+  reconciler->upsert(probe_object("g", 1));
+  reconciler->upsert(probe_object("h", 1));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/g") >= 1 && cluster.writes("mail/h") >= 1; }));
+  reconciler->sync("", {probe_object("g", 1)});
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(reconciler->stats().probes, 1u);
+}
+
+TEST_F(ReconcilerTest, ConcurrencyIsBounded) {
+  run_time = 100ms;
+  for (int i = 0; i < 6; ++i) reconciler->upsert(probe_object("p" + std::to_string(i), 1));
+  ASSERT_TRUE(cluster.wait([&] {
+    int done = 0;
+    for (int i = 0; i < 6; ++i) done += cluster.writes("mail/p" + std::to_string(i)) > 0;
+    return done == 6;
+  }));
+  std::lock_guard lock(cluster.mu);
+  EXPECT_EQ(max_running, 2);
+}
+
+TEST_F(ReconcilerTest, SuspendedProbeDoesNotRun) {
+  reconciler->upsert(probe_object("s", 1, {{"suspend", true}}));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/s") >= 1; }));
+  std::this_thread::sleep_for(100ms);
+  std::lock_guard lock(cluster.mu);
+  EXPECT_EQ(runs, 0);
+  EXPECT_EQ(condition(cluster.statuses["mail/s"].back(), "Ready", "reason"), "Suspended");
+}
+
+TEST_F(ReconcilerTest, StandbyReplicaRunsNothingUntilItLeads) {
+  reconciler->set_active(false);
+  reconciler->upsert(probe_object("l", 1));
+  std::this_thread::sleep_for(200ms);
+  {
+    std::lock_guard lock(cluster.mu);
+    EXPECT_EQ(runs, 0);
+  }
+  reconciler->set_active(true);
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/l") >= 1; }));
+}
+
+}  // namespace
+}  // namespace imapprobe::controller

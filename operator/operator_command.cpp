@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "controller/kube_cluster_api.hpp"
+#include "controller/metrics.hpp"
 #include "controller/reconciler.hpp"
 #include "kube/client.hpp"
 #include "kube/config.hpp"
@@ -37,6 +38,7 @@ struct Flags {
   std::string identity;
   int concurrency = 64;
   std::string health_addr = ":8081";
+  std::string metrics_addr = ":8080";
   std::string log_format = "text";
   std::string log_level = "info";
   int api_threads = 4;
@@ -86,6 +88,8 @@ int run_operator(const std::vector<std::string>& args) {
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   app.add_option("--health-addr", f.health_addr, "address for /healthz and /readyz")->capture_default_str();
+  app.add_option("--metrics-addr", f.metrics_addr, "address for /metrics (Prometheus); empty: off")
+      ->capture_default_str();
   app.add_option("--log-format", f.log_format, "text | json")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
@@ -187,12 +191,41 @@ int run_operator(const std::vector<std::string>& args) {
     return 2;
   }
 
+  std::unique_ptr<telemetry::HttpServer> metrics;
+  if (!f.metrics_addr.empty()) {
+    try {
+      metrics = std::make_unique<telemetry::HttpServer>(
+          io, f.metrics_addr,
+          std::map<std::string, telemetry::HttpServer::Handler>{
+              {"/metrics", [&] {
+                 controller::OperatorMetrics m;
+                 m.version = IMAPPROBE_VERSION;
+                 m.stats = reconciler.stats();
+                 m.probes = reconciler.snapshot();
+                 m.api_requests = client.request_counts();
+                 for (const auto& l : loops) {
+                   m.watch_restarts += l->watch_restarts();
+                   m.relists += l->relists();
+                 }
+                 m.leader = f.leader_elect ? (elector && elector->is_leader()) : true;
+                 return telemetry::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+                                                controller::render_metrics(m)};
+               }},
+          });
+      spdlog::info("metrics on {} (port {})", f.metrics_addr, metrics->port());
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return 2;
+    }
+  }
+
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: finishing in-flight runs and status writes", sig);
     for (auto& t : threads) t.request_stop();
     health->stop();
+    if (metrics) metrics->stop();
     reconciler.shutdown([&] {
       // Releasing the Lease last: a successor starts only once our writes are done.
       if (election.joinable()) {

@@ -1,6 +1,18 @@
 add_executable(controller_unit_tests
+  unit/controller/metrics_test.cpp
   unit/controller/probe_resource_test.cpp
   unit/controller/reconciler_test.cpp
   unit/controller/status_policy_test.cpp)
-target_link_libraries(controller_unit_tests PRIVATE imapprobe_controller GTest::gtest_main)
+target_link_libraries(controller_unit_tests PRIVATE imapprobe_controller imapprobe_test_support GTest::gtest_main)
 gtest_discover_tests(controller_unit_tests DISCOVERY_TIMEOUT 30)
+
+# The operator binary end to end: real kube-apiserver, real Dovecot, kubectl.
+target_sources(imapprobe_test_support PRIVATE support/process.cpp)
+add_executable(operator_e2e_test e2e/operator_e2e_test.cpp)
+target_link_libraries(operator_e2e_test PRIVATE imapprobe_test_support nlohmann_json::nlohmann_json GTest::gtest_main)
+target_compile_definitions(operator_e2e_test PRIVATE
+  IMAPPROBE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+  IMAPPROBE_BINARY="$<TARGET_FILE:imapprobe>")
+add_dependencies(operator_e2e_test imapprobe)
+add_test(NAME operator_e2e_test COMMAND operator_e2e_test)
+set_tests_properties(operator_e2e_test PROPERTIES LABELS "integration;kube;e2e" TIMEOUT 1200)

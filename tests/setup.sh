@@ -15,6 +15,8 @@ packages=(
   libgtest-dev openssl curl procps iproute2
   # the real IMAP server the integration tests start (a private instance)
   dovecot-core dovecot-imapd
+  # promtool checks the /metrics output
+  prometheus
   # fuzzing and formatting
   clang libclang-rt-14-dev clang-format
 )

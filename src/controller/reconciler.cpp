@@ -311,6 +311,16 @@ void Reconciler::finish_run(const std::string& key, std::uint64_t epoch, Clock::
     ++stats_.runs_by_reason[std::string(probe::to_string(result.reason))];
     auto& snap = snapshots_[key];
     snap.last_result = result;
+    ++snap.runs_by_reason[std::string(probe::to_string(result.reason))];
+    const double total = std::chrono::duration<double>(result.total).count();
+    for (std::size_t i = 0; i < std::size(kDurationBuckets); ++i) {
+      if (total <= kDurationBuckets[i]) {
+        ++snap.duration_buckets[i];
+        break;
+      }
+    }
+    snap.duration_sum += total;
+    ++snap.duration_count;
   }
   if (e.epoch != epoch) {
     // The spec changed during the run: this result describes the old spec.
@@ -330,6 +340,8 @@ void Reconciler::finish_run(const std::string& key, std::uint64_t epoch, Clock::
   {
     std::lock_guard lock(stats_mu_);
     snapshots_[key].consecutive_failures = t.status.consecutive_failures;
+    const Condition* degraded = find_condition(t.status.conditions, kDegraded);
+    snapshots_[key].degraded = degraded != nullptr && degraded->status == "True";
   }
   spdlog::info("probe {}: {} {} in {}", key, probe::to_string(result.outcome),
                probe::to_string(result.reason), format_latency(result.total));

@@ -12,6 +12,7 @@
 // clang-format off
 #include <boost/asio/awaitable.hpp>
 // clang-format on
+#include <array>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -58,12 +59,21 @@ struct ReconcilerStats {
   std::map<std::string, std::uint64_t> runs_by_reason;
 };
 
+// Upper bounds (seconds) of the total-duration histogram buckets.
+inline constexpr double kDurationBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                              0.5,   1,    2.5,   5,    10,  30};
+
 // Per-probe facts for the metrics endpoint.
 struct ProbeSnapshot {
   std::string namespace_;
   std::string name;
   std::optional<probe::ProbeResult> last_result;
   int consecutive_failures = 0;
+  bool degraded = false;  // as in the Degraded condition (thresholds, certificate, baseline)
+  std::map<std::string, std::uint64_t> runs_by_reason;
+  std::array<std::uint64_t, std::size(kDurationBuckets)> duration_buckets{};  // non-cumulative
+  double duration_sum = 0;
+  std::uint64_t duration_count = 0;
 };
 
 class Reconciler {

@@ -1,0 +1,322 @@
+// End to end: the operator binary against a real kube-apiserver and a real
+// Dovecot, driven with kubectl the way a user would.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "support/dovecot.hpp"
+#include "support/kube_cluster.hpp"
+#include "support/process.hpp"
+
+namespace imapprobe {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using testing::Dovecot;
+using testing::eventually;
+using testing::KubeCluster;
+using testing::Process;
+
+const std::string kCrd = std::string(IMAPPROBE_SOURCE_DIR) + "/crds/imapprobe.dev_imapprobes.yaml";
+
+class OperatorE2E : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dovecot_ = std::make_unique<Dovecot>();
+    cluster_ = std::make_unique<KubeCluster>();
+    int rc = 0;
+    std::string out = cluster_->kubectl("apply -f " + kCrd, &rc);
+    ASSERT_EQ(rc, 0) << out;
+    out = cluster_->kubectl("wait --for=condition=Established crd/imapprobes.imapprobe.dev --timeout=60s", &rc);
+    ASSERT_EQ(rc, 0) << out;
+    operator_a_ = start_operator("a");
+    ASSERT_TRUE(eventually([] { return operator_a_->log().find("is the leader") != std::string::npos; }, 30s))
+        << operator_a_->log();
+  }
+  static void TearDownTestSuite() {
+    operator_b_.reset();
+    operator_a_.reset();
+    cluster_.reset();
+    dovecot_.reset();
+  }
+
+  static std::unique_ptr<Process> start_operator(const std::string& id) {
+    const std::string log = cluster_->workdir() + "/operator-" + id + ".log";
+    return std::make_unique<Process>(
+        std::vector<std::string>{IMAPPROBE_BINARY, "operator", "--kubeconfig", cluster_->kubeconfig(),
+                                 "--leader-elect=true", "--leader-election-namespace", "default",
+                                 "--identity", "operator-" + id, "--health-addr", "127.0.0.1:0",
+                                 "--metrics-addr", "127.0.0.1:0"},
+        log);
+  }
+
+  static std::string kubectl(const std::string& args, int* rc = nullptr) {
+    return cluster_->kubectl(args, rc);
+  }
+
+  // Applies YAML given as a string.
+  static void apply(const std::string& yaml) {
+    const std::string path = cluster_->workdir() + "/manifest.yaml";
+    std::ofstream(path) << yaml;
+    int rc = 0;
+    const std::string out = kubectl("apply -f " + path, &rc);
+    ASSERT_EQ(rc, 0) << out << "\n" << yaml;
+  }
+
+  static void create_namespace(const std::string& ns) {
+    int rc = 0;
+    kubectl("create namespace " + ns, &rc);
+  }
+
+  static void secret(const std::string& ns, const std::string& name, const std::string& user,
+                     const std::string& password) {
+    int rc = 0;
+    kubectl("-n " + ns + " delete secret " + name + " --ignore-not-found", &rc);
+    const std::string out = kubectl("-n " + ns + " create secret generic " + name +
+                                        " --from-literal=username=" + user +
+                                        " --from-literal=password=" + password,
+                                    &rc);
+    ASSERT_EQ(rc, 0) << out;
+  }
+
+  static void ca_secret(const std::string& ns) {
+    int rc = 0;
+    const std::string out =
+        kubectl("-n " + ns + " create secret generic test-ca --from-file=ca.crt=" + dovecot_->get("CA_FILE"), &rc);
+    ASSERT_EQ(rc, 0) << out;
+  }
+
+  static std::string probe_yaml(const std::string& ns, const std::string& name, const std::string& port_key,
+                                const std::string& extra = "") {
+    return "apiVersion: imapprobe.dev/v1alpha1\nkind: ImapProbe\nmetadata:\n  name: " + name +
+           "\n  namespace: " + ns + "\nspec:\n  server:\n    host: localhost\n    port: " +
+           dovecot_->get(port_key) +
+           "\n    caBundleSecretRef: {name: test-ca}\n  auth:\n    mechanism: Plain\n    secretRef: {name: creds}\n"
+           "  search: ALL\n  fetch: {latest: 3}\n  interval: 10s\n  timeout: 5s\n  failureThreshold: 1\n" +
+           extra;
+  }
+
+  static json get(const std::string& ns, const std::string& name) {
+    int rc = 0;
+    const std::string out = kubectl("-n " + ns + " get imapprobe " + name + " -o json", &rc);
+    if (rc != 0) return json::object();
+    try {
+      return json::parse(out);
+    } catch (const json::exception&) {
+      return json::object();
+    }
+  }
+
+  static std::string condition(const json& probe, const std::string& type, const char* field = "status") {
+    if (!probe.contains("status") || !probe["status"].contains("conditions")) return "";
+    for (const auto& c : probe["status"]["conditions"]) {
+      if (c.value("type", "") == type) return c.value(field, "");
+    }
+    return "";
+  }
+
+  static json events(const std::string& ns, const std::string& name) {
+    int rc = 0;
+    const std::string out = kubectl(
+        "-n " + ns + " get events.events.k8s.io --field-selector regarding.name=" + name + " -o json", &rc);
+    if (rc != 0) return json::array();
+    return json::parse(out).value("items", json::array());
+  }
+
+  static int count_events(const std::string& ns, const std::string& name, const std::string& reason) {
+    int n = 0;
+    for (const auto& e : events(ns, name)) n += e.value("reason", "") == reason;
+    return n;
+  }
+
+  void setup_namespace(const std::string& ns) {
+    create_namespace(ns);
+    ca_secret(ns);
+    secret(ns, "creds", dovecot_->get("PROBE_USER"), dovecot_->get("PROBE_PASSWORD"));
+  }
+
+  static std::unique_ptr<Dovecot> dovecot_;
+  static std::unique_ptr<KubeCluster> cluster_;
+  static std::unique_ptr<Process> operator_a_;
+  static std::unique_ptr<Process> operator_b_;
+};
+std::unique_ptr<Dovecot> OperatorE2E::dovecot_;
+std::unique_ptr<KubeCluster> OperatorE2E::cluster_;
+std::unique_ptr<Process> OperatorE2E::operator_a_;
+std::unique_ptr<Process> OperatorE2E::operator_b_;
+
+TEST_F(OperatorE2E, ProbeBecomesReadyAndAvailableWithStepDurations) {
+  setup_namespace("e2e-ok");
+  apply(probe_yaml("e2e-ok", "corp", "IMAPS_PORT"));
+  int rc = 0;
+  std::string out = kubectl("-n e2e-ok wait --for=condition=Ready imapprobe/corp --timeout=60s", &rc);
+  ASSERT_EQ(rc, 0) << out << operator_a_->log();
+  out = kubectl("-n e2e-ok wait --for=condition=Available imapprobe/corp --timeout=30s", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  const json p = get("e2e-ok", "corp");
+  EXPECT_EQ(p["status"]["observedGeneration"], p["metadata"]["generation"]);
+  const json& d = p["status"]["lastRun"]["durations"];
+  for (const char* step : {"dns", "connect", "tls", "greeting", "login", "select", "search", "fetch", "logout", "total"}) {
+    EXPECT_TRUE(d.contains(step)) << step << " missing in " << d.dump();
+  }
+  EXPECT_EQ(p["status"]["certificate"]["verified"], true);
+  EXPECT_GT(p["status"]["certificate"]["daysRemaining"].get<int>(), 300);
+  const std::string table = kubectl("-n e2e-ok get imapprobes");
+  EXPECT_NE(table.find("AVAILABLE"), std::string::npos) << table;
+  EXPECT_NE(table.find("Succeeded"), std::string::npos) << table;
+  std::cout << "\n$ kubectl -n e2e-ok get imapprobes -o wide\n" << kubectl("-n e2e-ok get imapprobes -o wide");
+  // Secrets never reach status or events.
+  EXPECT_EQ(p.dump().find(dovecot_->get("PROBE_PASSWORD")), std::string::npos);
+
+  // /metrics serves the probe's series, in a format promtool accepts.
+  const std::string log = operator_a_->log();
+  const std::string marker = "metrics on 127.0.0.1:0 (port ";
+  const auto at = log.find(marker);
+  ASSERT_NE(at, std::string::npos) << log;
+  const auto from = at + marker.size();
+  const std::string port = log.substr(from, log.find(')', from) - from);
+  std::string metrics;
+  ASSERT_EQ(testing::run_command("curl -sf http://127.0.0.1:" + port + "/metrics", metrics), 0) << metrics;
+  EXPECT_NE(metrics.find("imapprobe_probe_success{namespace=\"e2e-ok\",name=\"corp\"} 1"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("imapprobe_operator_api_requests_total{verb=\"PATCH\""), std::string::npos);
+  std::string check;
+  EXPECT_EQ(testing::run_command("curl -sf http://127.0.0.1:" + port + "/metrics | promtool check metrics", check), 0)
+      << check;
+  EXPECT_EQ(metrics.find(dovecot_->get("PROBE_PASSWORD")), std::string::npos);
+}
+
+TEST_F(OperatorE2E, BrokenPasswordIsAvailableFalseWithOneWarningThenRecovered) {
+  setup_namespace("e2e-auth");
+  apply(probe_yaml("e2e-auth", "corp", "IMAPS_PORT"));
+  int rc = 0;
+  kubectl("-n e2e-auth wait --for=condition=Available imapprobe/corp --timeout=60s", &rc);
+  ASSERT_EQ(rc, 0) << operator_a_->log();
+  secret("e2e-auth", "creds", dovecot_->get("PROBE_USER"), "wrong-password");
+  ASSERT_TRUE(eventually([] { return condition(get("e2e-auth", "corp"), "Available") == "False"; }, 40s));
+  json p = get("e2e-auth", "corp");
+  EXPECT_EQ(condition(p, "Available", "reason"), "AuthFailed");
+  EXPECT_EQ(condition(p, "Ready"), "True") << "a mail outage must not make Ready False";
+  EXPECT_EQ(p["status"]["lastRun"]["failedStep"], "login");
+  // Let it fail once more: still one Warning, no storm.
+  const std::string first_run = p["status"]["lastRun"]["time"];
+  ASSERT_TRUE(eventually([&] { return get("e2e-auth", "corp")["status"]["lastRun"]["time"] != first_run; }, 30s));
+  ASSERT_TRUE(eventually([] { return count_events("e2e-auth", "corp", "AuthFailed") >= 1; }, 10s));
+  EXPECT_EQ(count_events("e2e-auth", "corp", "AuthFailed"), 1);
+  for (const auto& e : events("e2e-auth", "corp")) {
+    EXPECT_EQ(e.dump().find("wrong-password"), std::string::npos);
+  }
+  secret("e2e-auth", "creds", dovecot_->get("PROBE_USER"), dovecot_->get("PROBE_PASSWORD"));
+  ASSERT_TRUE(eventually([] { return condition(get("e2e-auth", "corp"), "Available") == "True"; }, 40s));
+  ASSERT_TRUE(eventually([] { return count_events("e2e-auth", "corp", "Recovered") == 1; }, 10s));
+  const std::string described = kubectl("-n e2e-auth describe imapprobe corp");
+  EXPECT_NE(described.find("Recovered"), std::string::npos) << described;
+}
+
+TEST_F(OperatorE2E, ExpiredCertificateIsReported) {
+  setup_namespace("e2e-cert");
+  apply(probe_yaml("e2e-cert", "expired", "IMAPS_EXPIRED_PORT"));
+  ASSERT_TRUE(eventually([] { return condition(get("e2e-cert", "expired"), "Available") == "False"; }, 60s))
+      << operator_a_->log();
+  const json p = get("e2e-cert", "expired");
+  EXPECT_EQ(condition(p, "Available", "reason"), "CertificateExpired");
+  EXPECT_LT(p["status"]["certificate"]["daysRemaining"].get<int>(), 0);
+  EXPECT_EQ(count_events("e2e-cert", "expired", "CertificateExpired"), 1);
+}
+
+TEST_F(OperatorE2E, MissingSecretIsStalled) {
+  create_namespace("e2e-stall");
+  ca_secret("e2e-stall");
+  apply(probe_yaml("e2e-stall", "nosecret", "IMAPS_PORT"));
+  ASSERT_TRUE(eventually([] { return condition(get("e2e-stall", "nosecret"), "Stalled") == "True"; }, 60s));
+  const json p = get("e2e-stall", "nosecret");
+  EXPECT_EQ(condition(p, "Stalled", "reason"), "SecretNotFound");
+  EXPECT_EQ(condition(p, "Ready"), "False");
+  EXPECT_NE(condition(p, "Stalled", "message").find("e2e-stall/creds"), std::string::npos);
+  EXPECT_TRUE(operator_a_->running()) << "a missing secret must not crash the operator";
+}
+
+TEST_F(OperatorE2E, InvalidManifestIsRefusedByTheApiServer) {
+  create_namespace("e2e-invalid");
+  const std::string path = cluster_->workdir() + "/invalid.yaml";
+  std::ofstream(path) << "apiVersion: imapprobe.dev/v1alpha1\nkind: ImapProbe\nmetadata: {name: bad, namespace: e2e-invalid}\n"
+                         "spec:\n  server: {host: h, tls: SSL}\n  auth: {secretRef: {name: c}}\n  interval: 30s\n  timeout: 1m\n";
+  int rc = 0;
+  const std::string out = kubectl("apply -f " + path, &rc);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("spec.server.tls"), std::string::npos) << out;
+  EXPECT_NE(out.find("timeout must be shorter than interval"), std::string::npos) << out;
+}
+
+TEST_F(OperatorE2E, EditingTheSpecRunsPromptlyAndReschedules) {
+  setup_namespace("e2e-edit");
+  apply(probe_yaml("e2e-edit", "corp", "IMAPS_PORT"));
+  int rc = 0;
+  kubectl("-n e2e-edit wait --for=condition=Ready imapprobe/corp --timeout=60s", &rc);
+  ASSERT_EQ(rc, 0);
+  kubectl("-n e2e-edit patch imapprobe corp --type=merge -p '{\"spec\":{\"interval\":\"30s\",\"mailbox\":\"Archive\"}}'", &rc);
+  ASSERT_EQ(rc, 0);
+  ASSERT_TRUE(eventually([] {
+    const json p = get("e2e-edit", "corp");
+    return p["status"].value("observedGeneration", 0) == p["metadata"].value("generation", -1);
+  }, 10s)) << "a spec change must run again promptly";
+  const json p = get("e2e-edit", "corp");
+  EXPECT_EQ(p["status"]["lastRun"]["messages"], 0) << "the Archive folder is empty";
+  // nextRunTime is about 30 s after lastRun.
+  std::tm last{}, next{};
+  strptime(p["status"]["lastRun"]["time"].get<std::string>().c_str(), "%Y-%m-%dT%H:%M:%S", &last);
+  strptime(p["status"]["nextRunTime"].get<std::string>().c_str(), "%Y-%m-%dT%H:%M:%S", &next);
+  const auto gap = timegm(&next) - timegm(&last);
+  EXPECT_GE(gap, 25);
+  EXPECT_LE(gap, 36);
+}
+
+TEST_F(OperatorE2E, SuspendAndDeleteStopTheSchedule) {
+  setup_namespace("e2e-del");
+  apply(probe_yaml("e2e-del", "corp", "IMAPS_PORT"));
+  int rc = 0;
+  kubectl("-n e2e-del wait --for=condition=Ready imapprobe/corp --timeout=60s", &rc);
+  ASSERT_EQ(rc, 0);
+  kubectl("-n e2e-del patch imapprobe corp --type=merge -p '{\"spec\":{\"suspend\":true}}'", &rc);
+  ASSERT_TRUE(eventually([] { return condition(get("e2e-del", "corp"), "Ready", "reason") == "Suspended"; }, 10s));
+  const std::string suspended_run = get("e2e-del", "corp")["status"]["lastRun"]["time"];
+  std::this_thread::sleep_for(12s);
+  EXPECT_EQ(get("e2e-del", "corp")["status"]["lastRun"]["time"], suspended_run) << "a suspended probe ran";
+  kubectl("-n e2e-del delete imapprobe corp --wait=true", &rc);
+  ASSERT_EQ(rc, 0);
+  ASSERT_TRUE(eventually([] { return operator_a_->log().find("probe e2e-del/corp: deleted") != std::string::npos; }, 10s));
+}
+
+TEST_F(OperatorE2E, ApiServerRestartIsSurvived) {
+  setup_namespace("e2e-restart");
+  cluster_->restart();
+  // Created after the restart: only a resumed watch can see it.
+  apply(probe_yaml("e2e-restart", "after", "IMAPS_PORT"));
+  int rc = 0;
+  const std::string out = kubectl("-n e2e-restart wait --for=condition=Available imapprobe/after --timeout=120s", &rc);
+  EXPECT_EQ(rc, 0) << out << operator_a_->log();
+  EXPECT_TRUE(operator_a_->running());
+}
+
+TEST_F(OperatorE2E, OnlyTheLeaderRunsProbesAndAStandbyTakesOver) {
+  operator_b_ = start_operator("b");
+  std::this_thread::sleep_for(5s);
+  EXPECT_EQ(operator_b_->log().find("is the leader"), std::string::npos) << "two leaders";
+  EXPECT_EQ(operator_b_->log().find("probe e2e-"), std::string::npos) << "the standby ran a probe";
+  EXPECT_EQ(operator_a_->stop(), 0) << operator_a_->log();
+  EXPECT_NE(operator_a_->log().find("stopped leading"), std::string::npos);
+  ASSERT_TRUE(eventually([] { return operator_b_->log().find("is the leader") != std::string::npos; }, 20s))
+      << operator_b_->log();
+  setup_namespace("e2e-takeover");
+  apply(probe_yaml("e2e-takeover", "corp", "IMAPS_PORT"));
+  int rc = 0;
+  const std::string out = kubectl("-n e2e-takeover wait --for=condition=Available imapprobe/corp --timeout=60s", &rc);
+  EXPECT_EQ(rc, 0) << out << operator_b_->log();
+}
+
+}  // namespace
+}  // namespace imapprobe

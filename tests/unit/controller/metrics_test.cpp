@@ -1,0 +1,81 @@
+#include "controller/metrics.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "support/dovecot.hpp"  // run_command
+
+namespace imapprobe::controller {
+namespace {
+using namespace std::chrono_literals;
+
+OperatorMetrics sample() {
+  OperatorMetrics m;
+  m.version = "0.1.0";
+  m.leader = true;
+  m.stats.probes = 2;
+  m.stats.status_writes = 7;
+  m.stats.recent_lag_seconds = {0.001, 0.002, 0.010};
+  m.api_requests[{"GET", 200}] = 5;
+  m.api_requests[{"PATCH", 409}] = 1;
+  m.api_latency["GET"] = {0.05, 5};
+  ProbeSnapshot ok;
+  ok.namespace_ = "mail";
+  ok.name = "corp";
+  probe::ProbeResult r;
+  r.outcome = probe::Outcome::Success;
+  r.reason = probe::Reason::Succeeded;
+  r.durations[probe::Step::Login] = 40ms;
+  r.total = 60ms;
+  probe::CertificateInfo c;
+  c.not_after = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
+  r.certificate = c;
+  ok.last_result = r;
+  ok.runs_by_reason["Succeeded"] = 3;
+  ok.duration_buckets[4] = 3;  // <= 0.1 s
+  ok.duration_sum = 0.18;
+  ok.duration_count = 3;
+  ProbeSnapshot failing;
+  failing.namespace_ = "mail";
+  failing.name = "we\"ird";
+  probe::ProbeResult f;
+  f.outcome = probe::Outcome::Failure;
+  f.reason = probe::Reason::AuthFailed;
+  f.total = 10ms;
+  failing.last_result = f;
+  failing.consecutive_failures = 2;
+  failing.runs_by_reason["AuthFailed"] = 2;
+  m.probes = {ok, failing};
+  return m;
+}
+
+TEST(Metrics, RendersProbeAndOperatorSeries) {
+  const std::string text = render_metrics(sample());
+  EXPECT_NE(text.find("imapprobe_probe_success{namespace=\"mail\",name=\"corp\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("imapprobe_probe_success{namespace=\"mail\",name=\"we\\\"ird\"} 0\n"), std::string::npos);
+  EXPECT_NE(text.find("imapprobe_probe_step_duration_seconds{namespace=\"mail\",name=\"corp\",step=\"login\"} 0.04\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("imapprobe_probe_duration_seconds_bucket{namespace=\"mail\",name=\"corp\",le=\"0.1\"} 3\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("imapprobe_probe_duration_seconds_bucket{namespace=\"mail\",name=\"corp\",le=\"0.05\"} 0\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("imapprobe_probe_certificate_expiry_timestamp_seconds{namespace=\"mail\",name=\"corp\"} 1800000000\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("imapprobe_probe_runs_total{namespace=\"mail\",name=\"we\\\"ird\",reason=\"AuthFailed\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("imapprobe_operator_api_requests_total{verb=\"PATCH\",code=\"409\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("imapprobe_operator_leader 1\n"), std::string::npos);
+}
+
+TEST(Metrics, PassesPromtoolCheck) {
+  const std::string path = ::testing::TempDir() + "/metrics.txt";
+  std::ofstream(path) << render_metrics(sample());
+  std::string out;
+  const int rc = testing::run_command("promtool check metrics < " + path, out);
+  EXPECT_EQ(rc, 0) << "promtool (Debian package prometheus, installed by tests/setup.sh) said:\n" << out;
+}
+
+}  // namespace
+}  // namespace imapprobe::controller

@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
       return std::nullopt;
     };
     try {
-      return imapprobe::cli::run_check(args, std::cout, std::cerr, env, imapprobe::probe::run_probe);
+      return imapprobe::cli::run_check(args, std::cout, std::cerr, env,
+                                       imapprobe::probe::run_probe);
     } catch (const std::exception& e) {
       // A bug, not a finding: UNKNOWN, as the plugin conventions want.
       std::cout << "IMAP UNKNOWN - internal error: " << e.what() << '\n';

@@ -49,9 +49,8 @@ void setup_logging(const Flags& f) {
   if (f.log_format == "json") {
     // One JSON object per line; messages never carry quotes unescaped because
     // spdlog's %v is inserted raw, so keep messages free of '"' (they are).
-    logger->set_pattern(
-        R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"%n","msg":"%v"})",
-        spdlog::pattern_time_type::utc);
+    logger->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"%n","msg":"%v"})",
+                        spdlog::pattern_time_type::utc);
   } else {
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %v", spdlog::pattern_time_type::utc);
   }
@@ -73,21 +72,26 @@ std::string default_identity() {
 
 int run_operator(const std::vector<std::string>& args) {
   Flags f;
-  CLI::App app{"Run the ImapProbe controller: watch ImapProbes, run them on schedule, report status.",
-               "operator"};
-  app.add_option("--kubeconfig", f.kubeconfig, "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)");
+  CLI::App app{
+      "Run the ImapProbe controller: watch ImapProbes, run them on schedule, report status.",
+      "operator"};
+  app.add_option("--kubeconfig", f.kubeconfig,
+                 "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)");
   app.add_option("--context", f.context, "kubeconfig context (default: current)");
-  app.add_option("-n,--namespace", f.namespaces, "watch only these namespaces (repeatable; default: all)");
+  app.add_option("-n,--namespace", f.namespaces,
+                 "watch only these namespaces (repeatable; default: all)");
   app.add_option("--leader-elect", f.leader_elect, "use a Lease so only one replica runs probes")
       ->capture_default_str();
   app.add_option("--leader-election-name", f.lease_name, "Lease name")->capture_default_str();
   app.add_option("--leader-election-namespace", f.lease_namespace,
                  "Lease namespace (default: the pod's namespace, else the kubeconfig's)");
-  app.add_option("--identity", f.identity, "leader election identity (default: host name + random)");
+  app.add_option("--identity", f.identity,
+                 "leader election identity (default: host name + random)");
   app.add_option("--concurrency", f.concurrency, "probe runs in flight at once")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  app.add_option("--health-addr", f.health_addr, "address for /healthz and /readyz")->capture_default_str();
+  app.add_option("--health-addr", f.health_addr, "address for /healthz and /readyz")
+      ->capture_default_str();
   app.add_option("--metrics-addr", f.metrics_addr, "address for /metrics (Prometheus); empty: off")
       ->capture_default_str();
   app.add_option("--log-format", f.log_format, "text | json")
@@ -117,10 +121,11 @@ int run_operator(const std::vector<std::string>& args) {
     return 2;
   }
   if (f.lease_namespace.empty()) f.lease_namespace = config.default_namespace;
-  spdlog::info("imapprobe operator {} starting: API server {}, namespaces {}, leader election {}",
-               IMAPPROBE_VERSION, config.server,
-               f.namespaces.empty() ? std::string("all") : fmt::format("{}", fmt::join(f.namespaces, ",")),
-               f.leader_elect ? "on (" + f.lease_namespace + "/" + f.lease_name + ")" : std::string("off"));
+  spdlog::info(
+      "imapprobe operator {} starting: API server {}, namespaces {}, leader election {}",
+      IMAPPROBE_VERSION, config.server,
+      f.namespaces.empty() ? std::string("all") : fmt::format("{}", fmt::join(f.namespaces, ",")),
+      f.leader_elect ? "on (" + f.lease_namespace + "/" + f.lease_name + ")" : std::string("off"));
 
   kube::Client client(config);
   asio::io_context io;
@@ -138,17 +143,21 @@ int run_operator(const std::vector<std::string>& args) {
       options);
   reconciler.set_active(!f.leader_elect);
 
-  std::vector<std::string> scopes = f.namespaces.empty() ? std::vector<std::string>{""} : f.namespaces;
+  std::vector<std::string> scopes =
+      f.namespaces.empty() ? std::vector<std::string>{""} : f.namespaces;
   std::vector<std::unique_ptr<kube::WatchLoop>> loops;
   std::vector<std::jthread> threads;
   for (const auto& ns : scopes) {
     kube::WatchLoop::Handlers h;
-    h.on_sync = [&reconciler, ns](const std::vector<nlohmann::json>& items) { reconciler.sync(ns, items); };
+    h.on_sync = [&reconciler, ns](const std::vector<nlohmann::json>& items) {
+      reconciler.sync(ns, items);
+    };
     h.on_upsert = [&reconciler](const nlohmann::json& o) { reconciler.upsert(o); };
     h.on_delete = [&reconciler](const nlohmann::json& o) {
       reconciler.remove(o["metadata"].value("namespace", ""), o["metadata"].value("name", ""));
     };
-    loops.push_back(std::make_unique<kube::WatchLoop>(client, controller::probes_path(ns), std::move(h)));
+    loops.push_back(
+        std::make_unique<kube::WatchLoop>(client, controller::probes_path(ns), std::move(h)));
     threads.emplace_back([loop = loops.back().get()](std::stop_token st) { loop->run(st); });
   }
 
@@ -176,11 +185,16 @@ int run_operator(const std::vector<std::string>& args) {
     health = std::make_unique<telemetry::HttpServer>(
         io, f.health_addr,
         std::map<std::string, telemetry::HttpServer::Handler>{
-            {"/healthz", [] { return telemetry::HttpResponse{200, "text/plain; charset=utf-8", "ok\n"}; }},
+            {"/healthz",
+             [] {
+               return telemetry::HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
+             }},
             {"/readyz",
              [&loops] {
                for (const auto& l : loops) {
-                 if (!l->synced()) return telemetry::HttpResponse{503, "text/plain; charset=utf-8", "watch not synced\n"};
+                 if (!l->synced())
+                   return telemetry::HttpResponse{503, "text/plain; charset=utf-8",
+                                                  "watch not synced\n"};
                }
                return telemetry::HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
              }},
@@ -197,7 +211,8 @@ int run_operator(const std::vector<std::string>& args) {
       metrics = std::make_unique<telemetry::HttpServer>(
           io, f.metrics_addr,
           std::map<std::string, telemetry::HttpServer::Handler>{
-              {"/metrics", [&] {
+              {"/metrics",
+               [&] {
                  controller::OperatorMetrics m;
                  m.version = IMAPPROBE_VERSION;
                  m.stats = reconciler.stats();

@@ -27,12 +27,12 @@ std::string chomp(std::string s) {
   return s;
 }
 
-void parse_thresholds(const std::vector<std::string>& items, bool critical,
-                      probe::Thresholds& t) {
+void parse_thresholds(const std::vector<std::string>& items, bool critical, probe::Thresholds& t) {
   for (const auto& item : items) {
     const auto eq = item.find('=');
     if (eq == std::string::npos) {
-      throw std::invalid_argument("threshold \"" + item + "\" must be STEP=DURATION, e.g. login=2s");
+      throw std::invalid_argument("threshold \"" + item +
+                                  "\" must be STEP=DURATION, e.g. login=2s");
     }
     const std::string step = item.substr(0, eq);
     const probe::Duration d = probe::parse_duration(item.substr(eq + 1));
@@ -65,7 +65,8 @@ void validate(const probe::ProbeSpec& spec) {
   if (spec.mailbox.empty() || has_line_break(spec.mailbox)) {
     throw std::invalid_argument("mailbox must be non-empty and on one line");
   }
-  if (has_line_break(spec.search)) throw std::invalid_argument("search criteria must be on one line");
+  if (has_line_break(spec.search))
+    throw std::invalid_argument("search criteria must be on one line");
   if (spec.timeout <= probe::Duration::zero() || spec.step_timeout <= probe::Duration::zero()) {
     throw std::invalid_argument("timeouts must be positive");
   }
@@ -98,7 +99,8 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
   app.add_flag("--insecure-skip-verify", spec.insecure_skip_verify,
                "do not fail on certificate errors (still reported)");
   app.add_option("--min-tls", spec.min_tls_version, "TLSv1.2 | TLSv1.3")->capture_default_str();
-  app.add_option("-m,--mechanism", mechanism, "Login | Plain | CramMD5 | ScramSHA256 | XOAuth2 | None")
+  app.add_option("-m,--mechanism", mechanism,
+                 "Login | Plain | CramMD5 | ScramSHA256 | XOAuth2 | None")
       ->capture_default_str();
   app.add_option("-u,--user", creds.username, "user name");
   app.add_option("--password", password,
@@ -112,10 +114,10 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
   app.add_option("--search", spec.search, "IMAP SEARCH criteria, e.g. ALL or UNSEEN");
   app.add_option("--fetch", spec.fetch_latest, "fetch the newest N messages");
   app.add_option("--fetch-what", fetch_what, "Headers | Envelope | Full")->capture_default_str();
-  app.add_flag("--round-trip", spec.round_trip,
-               "APPEND a canary message, find it, then delete it");
+  app.add_flag("--round-trip", spec.round_trip, "APPEND a canary message, find it, then delete it");
   app.add_option("-t,--timeout", timeout, "deadline for the whole check")->capture_default_str();
-  app.add_option("--step-timeout", step_timeout, "deadline for any one step")->capture_default_str();
+  app.add_option("--step-timeout", step_timeout, "deadline for any one step")
+      ->capture_default_str();
   app.add_option("-w,--warning", warnings, "STEP=DURATION warning threshold (step or total)");
   app.add_option("-c,--critical", criticals, "STEP=DURATION critical threshold (step or total)");
   app.add_option("--cert-warn-days", cert_warn_days, "warn when the certificate expires sooner")
@@ -168,7 +170,8 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
     }
     if (!password.empty()) creds.secret = password;
     if (spec.mechanism != probe::Mechanism::None) {
-      if (creds.username.empty()) throw std::invalid_argument("--user is required unless --mechanism None");
+      if (creds.username.empty())
+        throw std::invalid_argument("--user is required unless --mechanism None");
       if (creds.secret.empty()) {
         throw std::invalid_argument(
             "a password or token is required (--password-file, --password-env or --password)");

@@ -33,9 +33,12 @@ std::string one_line(std::string s) {
 
 PluginState plugin_state(const probe::ProbeResult& r) {
   switch (r.outcome) {
-    case probe::Outcome::Success: return PluginState::Ok;
-    case probe::Outcome::Degraded: return PluginState::Warning;
-    case probe::Outcome::Failure: return PluginState::Critical;
+    case probe::Outcome::Success:
+      return PluginState::Ok;
+    case probe::Outcome::Degraded:
+      return PluginState::Warning;
+    case probe::Outcome::Failure:
+      return PluginState::Critical;
   }
   return PluginState::Unknown;
 }
@@ -78,11 +81,12 @@ void write_json(std::ostream& out, const probe::ProbeSpec& spec, const probe::Pr
 }
 
 void write_text(std::ostream& out, const probe::ProbeSpec& spec, const probe::ProbeResult& r) {
-  out << "target:  " << spec.host << ':' << spec.effective_port() << " (" << probe::to_string(spec.tls)
-      << ", " << probe::to_string(spec.mechanism) << ")\n";
+  out << "target:  " << spec.host << ':' << spec.effective_port() << " ("
+      << probe::to_string(spec.tls) << ", " << probe::to_string(spec.mechanism) << ")\n";
   out << "outcome: " << to_string(r.outcome) << " (" << to_string(r.reason) << ")\n";
   out << "message: " << r.message << '\n';
-  out << '\n' << std::left << std::setw(12) << "STEP" << std::right << std::setw(10) << "SECONDS"
+  out << '\n'
+      << std::left << std::setw(12) << "STEP" << std::right << std::setw(10) << "SECONDS"
       << "  NOTE\n";
   for (const auto& [step, d] : r.durations) {
     out << std::left << std::setw(12) << to_string(step) << std::right << std::setw(10)

@@ -22,7 +22,8 @@ struct ProbeRef {
 // Raised by implementations; the message is safe to show (no secret data).
 class ClusterApiError : public std::runtime_error {
  public:
-  ClusterApiError(int status, const std::string& what) : std::runtime_error(what), status_(status) {}
+  ClusterApiError(int status, const std::string& what)
+      : std::runtime_error(what), status_(status) {}
   int status() const { return status_; }
 
  private:

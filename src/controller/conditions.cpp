@@ -12,9 +12,8 @@ void set_condition(std::vector<Condition>& conditions, Condition c, const std::s
     conditions.push_back(std::move(c));
     return;
   }
-  c.last_transition_time = it->status == c.status && !it->last_transition_time.empty()
-                               ? it->last_transition_time
-                               : now;
+  c.last_transition_time =
+      it->status == c.status && !it->last_transition_time.empty() ? it->last_transition_time : now;
   *it = std::move(c);
 }
 

@@ -48,23 +48,28 @@ std::string render_metrics(const OperatorMetrics& m) {
     return std::tie(a.namespace_, a.name) < std::tie(b.namespace_, b.name);
   });
 
-  header(o, "imapprobe_probe_success", "gauge", "Whether the last run of the probe passed (1) or failed (0).");
+  header(o, "imapprobe_probe_success", "gauge",
+         "Whether the last run of the probe passed (1) or failed (0).");
   for (const auto& p : probes) {
     if (!p.last_result) continue;
     o << "imapprobe_probe_success{" << probe_labels(p) << "} "
       << (p.last_result->outcome == probe::Outcome::Failure ? 0 : 1) << '\n';
   }
   header(o, "imapprobe_probe_degraded", "gauge",
-         "Whether the last run passed but was slow, over its baseline or saw an expiring certificate.");
+         "Whether the last run passed but was slow, over its baseline or saw an expiring "
+         "certificate.");
   for (const auto& p : probes) {
-    if (p.last_result) o << "imapprobe_probe_degraded{" << probe_labels(p) << "} " << (p.degraded ? 1 : 0) << '\n';
+    if (p.last_result)
+      o << "imapprobe_probe_degraded{" << probe_labels(p) << "} " << (p.degraded ? 1 : 0) << '\n';
   }
-  header(o, "imapprobe_probe_step_duration_seconds", "gauge", "Duration of each step of the last run.");
+  header(o, "imapprobe_probe_step_duration_seconds", "gauge",
+         "Duration of each step of the last run.");
   for (const auto& p : probes) {
     if (!p.last_result) continue;
     for (const auto& [step, d] : p.last_result->durations) {
-      o << "imapprobe_probe_step_duration_seconds{" << probe_labels(p) << ",step=\"" << probe::to_string(step)
-        << "\"} " << num(std::chrono::duration<double>(d).count()) << '\n';
+      o << "imapprobe_probe_step_duration_seconds{" << probe_labels(p) << ",step=\""
+        << probe::to_string(step) << "\"} " << num(std::chrono::duration<double>(d).count())
+        << '\n';
     }
   }
   header(o, "imapprobe_probe_duration_seconds", "histogram", "Total duration of probe runs.");
@@ -73,12 +78,15 @@ std::string render_metrics(const OperatorMetrics& m) {
     std::uint64_t cumulative = 0;
     for (std::size_t i = 0; i < std::size(kDurationBuckets); ++i) {
       cumulative += p.duration_buckets[i];
-      o << "imapprobe_probe_duration_seconds_bucket{" << probe_labels(p) << ",le=\"" << num(kDurationBuckets[i])
-        << "\"} " << cumulative << '\n';
+      o << "imapprobe_probe_duration_seconds_bucket{" << probe_labels(p) << ",le=\""
+        << num(kDurationBuckets[i]) << "\"} " << cumulative << '\n';
     }
-    o << "imapprobe_probe_duration_seconds_bucket{" << probe_labels(p) << ",le=\"+Inf\"} " << p.duration_count << '\n';
-    o << "imapprobe_probe_duration_seconds_sum{" << probe_labels(p) << "} " << num(p.duration_sum) << '\n';
-    o << "imapprobe_probe_duration_seconds_count{" << probe_labels(p) << "} " << p.duration_count << '\n';
+    o << "imapprobe_probe_duration_seconds_bucket{" << probe_labels(p) << ",le=\"+Inf\"} "
+      << p.duration_count << '\n';
+    o << "imapprobe_probe_duration_seconds_sum{" << probe_labels(p) << "} " << num(p.duration_sum)
+      << '\n';
+    o << "imapprobe_probe_duration_seconds_count{" << probe_labels(p) << "} " << p.duration_count
+      << '\n';
   }
   header(o, "imapprobe_probe_certificate_expiry_timestamp_seconds", "gauge",
          "notAfter of the server certificate seen by the last TLS handshake, as a Unix time.");
@@ -87,54 +95,69 @@ std::string render_metrics(const OperatorMetrics& m) {
     const auto t = std::chrono::duration_cast<std::chrono::seconds>(
                        p.last_result->certificate->not_after.time_since_epoch())
                        .count();
-    o << "imapprobe_probe_certificate_expiry_timestamp_seconds{" << probe_labels(p) << "} " << t << '\n';
+    o << "imapprobe_probe_certificate_expiry_timestamp_seconds{" << probe_labels(p) << "} " << t
+      << '\n';
   }
   header(o, "imapprobe_probe_consecutive_failures", "gauge", "Failed runs in a row.");
   for (const auto& p : probes) {
-    if (p.last_result) o << "imapprobe_probe_consecutive_failures{" << probe_labels(p) << "} " << p.consecutive_failures << '\n';
+    if (p.last_result)
+      o << "imapprobe_probe_consecutive_failures{" << probe_labels(p) << "} "
+        << p.consecutive_failures << '\n';
   }
   header(o, "imapprobe_probe_runs_total", "counter", "Probe runs by outcome reason.");
   for (const auto& p : probes) {
     for (const auto& [reason, n] : p.runs_by_reason) {
-      o << "imapprobe_probe_runs_total{" << probe_labels(p) << ",reason=\"" << escape(reason) << "\"} " << n << '\n';
+      o << "imapprobe_probe_runs_total{" << probe_labels(p) << ",reason=\"" << escape(reason)
+        << "\"} " << n << '\n';
     }
   }
 
   header(o, "imapprobe_operator_info", "gauge", "Build information.");
   o << "imapprobe_operator_info{version=\"" << escape(m.version) << "\"} 1\n";
-  header(o, "imapprobe_operator_leader", "gauge", "Whether this replica holds the leader Lease and runs probes.");
+  header(o, "imapprobe_operator_leader", "gauge",
+         "Whether this replica holds the leader Lease and runs probes.");
   o << "imapprobe_operator_leader " << (m.leader ? 1 : 0) << '\n';
   header(o, "imapprobe_operator_probes", "gauge", "ImapProbes known to the operator.");
   o << "imapprobe_operator_probes " << m.stats.probes << '\n';
   header(o, "imapprobe_operator_runs_in_flight", "gauge", "Probe runs in progress.");
   o << "imapprobe_operator_runs_in_flight " << m.stats.in_flight << '\n';
-  header(o, "imapprobe_operator_status_writes_total", "counter", "Status writes to the API server.");
+  header(o, "imapprobe_operator_status_writes_total", "counter",
+         "Status writes to the API server.");
   o << "imapprobe_operator_status_writes_total " << m.stats.status_writes << '\n';
-  header(o, "imapprobe_operator_status_write_errors_total", "counter", "Failed status write attempts.");
+  header(o, "imapprobe_operator_status_write_errors_total", "counter",
+         "Failed status write attempts.");
   o << "imapprobe_operator_status_write_errors_total " << m.stats.status_write_errors << '\n';
   header(o, "imapprobe_operator_events_total", "counter", "Kubernetes Events recorded.");
   o << "imapprobe_operator_events_total " << m.stats.events << '\n';
-  header(o, "imapprobe_operator_watch_restarts_total", "counter", "Watches re-established after ending or failing.");
+  header(o, "imapprobe_operator_watch_restarts_total", "counter",
+         "Watches re-established after ending or failing.");
   o << "imapprobe_operator_watch_restarts_total " << m.watch_restarts << '\n';
-  header(o, "imapprobe_operator_relists_total", "counter", "Full relists (after 410 Gone or a lost resourceVersion).");
+  header(o, "imapprobe_operator_relists_total", "counter",
+         "Full relists (after 410 Gone or a lost resourceVersion).");
   o << "imapprobe_operator_relists_total " << m.relists << '\n';
-  header(o, "imapprobe_operator_api_requests_total", "counter", "Kubernetes API requests by verb and HTTP code (0: no response).");
+  header(o, "imapprobe_operator_api_requests_total", "counter",
+         "Kubernetes API requests by verb and HTTP code (0: no response).");
   for (const auto& [key, n] : m.api_requests) {
-    o << "imapprobe_operator_api_requests_total{verb=\"" << escape(key.first) << "\",code=\"" << key.second
-      << "\"} " << n << '\n';
+    o << "imapprobe_operator_api_requests_total{verb=\"" << escape(key.first) << "\",code=\""
+      << key.second << "\"} " << n << '\n';
   }
-  header(o, "imapprobe_operator_api_request_duration_seconds", "summary", "Kubernetes API request latency by verb (watches excluded).");
+  header(o, "imapprobe_operator_api_request_duration_seconds", "summary",
+         "Kubernetes API request latency by verb (watches excluded).");
   for (const auto& [verb, sc] : m.api_latency) {
-    o << "imapprobe_operator_api_request_duration_seconds_sum{verb=\"" << escape(verb) << "\"} " << num(sc.first) << '\n';
-    o << "imapprobe_operator_api_request_duration_seconds_count{verb=\"" << escape(verb) << "\"} " << sc.second << '\n';
+    o << "imapprobe_operator_api_request_duration_seconds_sum{verb=\"" << escape(verb) << "\"} "
+      << num(sc.first) << '\n';
+    o << "imapprobe_operator_api_request_duration_seconds_count{verb=\"" << escape(verb) << "\"} "
+      << sc.second << '\n';
   }
   header(o, "imapprobe_operator_schedule_lag_seconds", "summary",
          "How late probe runs started against their planned time (recent runs).");
   std::vector<double> lag = m.stats.recent_lag_seconds;
   std::sort(lag.begin(), lag.end());
   for (double q : {0.5, 0.9, 0.99}) {
-    const double v = lag.empty() ? 0 : lag[std::min(lag.size() - 1, static_cast<std::size_t>(q * lag.size()))];
-    o << "imapprobe_operator_schedule_lag_seconds{quantile=\"" << num(q) << "\"} " << num(v) << '\n';
+    const double v =
+        lag.empty() ? 0 : lag[std::min(lag.size() - 1, static_cast<std::size_t>(q * lag.size()))];
+    o << "imapprobe_operator_schedule_lag_seconds{quantile=\"" << num(q) << "\"} " << num(v)
+      << '\n';
   }
   double sum = 0;
   for (double v : lag) sum += v;

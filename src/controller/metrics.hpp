@@ -16,7 +16,7 @@ namespace imapprobe::controller {
 struct OperatorMetrics {
   ReconcilerStats stats;
   std::vector<ProbeSnapshot> probes;
-  std::map<std::pair<std::string, int>, std::uint64_t> api_requests;  // (verb, code)
+  std::map<std::pair<std::string, int>, std::uint64_t> api_requests;    // (verb, code)
   std::map<std::string, std::pair<double, std::uint64_t>> api_latency;  // verb -> (sum s, count)
   std::uint64_t watch_restarts = 0;
   std::uint64_t relists = 0;

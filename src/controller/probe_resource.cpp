@@ -75,7 +75,8 @@ ProbeDefinition parse_probe(const json& object) {
   if (const json& ca = child(server, "caBundleSecretRef"); !ca.empty()) {
     d.ca_bundle = SecretKeyRef{string_field(ca, "name", "spec.server.caBundleSecretRef"),
                                string_field(ca, "key", "spec.server.caBundleSecretRef", "ca.crt")};
-    if (d.ca_bundle->name.empty()) throw InvalidSpec("spec.server.caBundleSecretRef.name: required");
+    if (d.ca_bundle->name.empty())
+      throw InvalidSpec("spec.server.caBundleSecretRef.name: required");
   }
 
   const json& auth = child(spec, "auth");
@@ -84,14 +85,17 @@ ProbeDefinition parse_probe(const json& object) {
   if (const json& ref = child(auth, "secretRef"); !ref.empty()) {
     const std::string name = string_field(ref, "name", "spec.auth.secretRef");
     if (name.empty()) throw InvalidSpec("spec.auth.secretRef.name: required");
-    d.username = SecretKeyRef{name, string_field(ref, "usernameKey", "spec.auth.secretRef", "username")};
-    d.password = SecretKeyRef{name, string_field(ref, "passwordKey", "spec.auth.secretRef", "password")};
+    d.username =
+        SecretKeyRef{name, string_field(ref, "usernameKey", "spec.auth.secretRef", "username")};
+    d.password =
+        SecretKeyRef{name, string_field(ref, "passwordKey", "spec.auth.secretRef", "password")};
   } else if (s.mechanism != probe::Mechanism::None) {
     throw InvalidSpec("spec.auth.secretRef: required unless spec.auth.mechanism is None");
   }
 
   s.mailbox = string_field(spec, "mailbox", "spec", "INBOX");
-  if (s.mailbox.empty() || !one_line(s.mailbox)) throw InvalidSpec("spec.mailbox: must be one non-empty line");
+  if (s.mailbox.empty() || !one_line(s.mailbox))
+    throw InvalidSpec("spec.mailbox: must be one non-empty line");
   s.search = string_field(spec, "search", "spec");
   if (!one_line(s.search)) throw InvalidSpec("spec.search: must be one line");
   const json& fetch = child(spec, "fetch");
@@ -107,7 +111,8 @@ ProbeDefinition parse_probe(const json& object) {
   d.interval = duration_field(spec, "interval", "spec", "60s");
   s.timeout = duration_field(spec, "timeout", "spec", "30s");
   if (s.timeout <= probe::Duration::zero()) throw InvalidSpec("spec.timeout: must be positive");
-  if (s.timeout >= d.interval) throw InvalidSpec("spec.timeout: must be shorter than spec.interval");
+  if (s.timeout >= d.interval)
+    throw InvalidSpec("spec.timeout: must be shorter than spec.interval");
   s.step_timeout = s.timeout;
 
   const json& thresholds = child(spec, "thresholds");

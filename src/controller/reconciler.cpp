@@ -13,7 +13,6 @@ using nlohmann::json;
 
 struct Reconciler::Entry {
   explicit Entry(asio::io_context& io) : timer(io) {}
-  json object;
   ProbeRef ref;
   std::int64_t generation = -1;
   std::optional<ProbeDefinition> def;  // empty while the spec is invalid
@@ -126,7 +125,6 @@ void Reconciler::on_upsert(json object) {
   const std::int64_t generation = meta.value("generation", std::int64_t{0});
   e.ref = ProbeRef{meta.value("namespace", ""), meta.value("name", ""), meta.value("uid", "")};
   const bool spec_changed = generation != e.generation;
-  e.object = std::move(object);
   {
     std::lock_guard lock(stats_mu_);
     stats_.probes = entries_.size();
@@ -139,7 +137,9 @@ void Reconciler::on_upsert(json object) {
   ++e.epoch;
   e.timer.cancel();
   try {
-    e.def = parse_probe(e.object);
+    // Only the parsed definition is kept: thousands of probes must not hold
+    // thousands of JSON documents.
+    e.def = parse_probe(object);
     e.invalid_reason.clear();
   } catch (const std::exception& ex) {
     e.def.reset();
@@ -335,8 +335,9 @@ void Reconciler::finish_run(const std::string& key, std::uint64_t epoch, Clock::
   const auto now = Clock::now();
   if (next < now) next = now;
   next += jittered(std::chrono::duration_cast<Clock::duration>(e.def->interval * options_.jitter));
-  t.status.next_run_time = rfc3339(std::chrono::system_clock::now() +
-                                   std::chrono::duration_cast<std::chrono::system_clock::duration>(next - now));
+  t.status.next_run_time =
+      rfc3339(std::chrono::system_clock::now() +
+              std::chrono::duration_cast<std::chrono::system_clock::duration>(next - now));
   {
     std::lock_guard lock(stats_mu_);
     snapshots_[key].consecutive_failures = t.status.consecutive_failures;
@@ -382,7 +383,8 @@ void Reconciler::write(const Entry& e_const, const Transition& t) {
         if (ex.status() == 404) break;  // deleted meanwhile
         spdlog::warn("probe {}: status write failed (attempt {}/{}): {}", ref.key(), attempt,
                      attempts, ex.what());
-        if (attempt < attempts) std::this_thread::sleep_for(std::chrono::milliseconds(200 << attempt));
+        if (attempt < attempts)
+          std::this_thread::sleep_for(std::chrono::milliseconds(200 << attempt));
       }
     }
     for (const auto& ev : events) {

@@ -36,12 +36,12 @@
 
 namespace imapprobe::controller {
 
-using ProbeRunner = std::function<boost::asio::awaitable<probe::ProbeResult>(
-    probe::ProbeSpec, probe::Credentials)>;
+using ProbeRunner =
+    std::function<boost::asio::awaitable<probe::ProbeResult>(probe::ProbeSpec, probe::Credentials)>;
 
 struct ReconcilerOptions {
-  int concurrency = 64;          // probe runs in flight at once, across all probes
-  double jitter = 0.1;           // fraction of the interval a run may be shifted by
+  int concurrency = 64;  // probe runs in flight at once, across all probes
+  double jitter = 0.1;   // fraction of the interval a run may be shifted by
   std::chrono::milliseconds first_run_spread{2000};  // spread of runs at start-up/spec change
   std::chrono::milliseconds stalled_retry{30'000};   // retry of a probe that cannot run
   int status_write_attempts = 4;
@@ -108,8 +108,8 @@ class Reconciler {
   void schedule(Entry& e, Clock::time_point when);
   void due(const std::string& key, std::uint64_t epoch);
   void start_run(const std::string& key);
-  void run_with_credentials(const std::string& key, std::uint64_t epoch,
-                            probe::Credentials creds, std::string ca_pem);
+  void run_with_credentials(const std::string& key, std::uint64_t epoch, probe::Credentials creds,
+                            std::string ca_pem);
   void finish_run(const std::string& key, std::uint64_t epoch, Clock::time_point started,
                   const probe::ProbeResult& result);
   void stall(Entry& e, const std::string& reason, const std::string& message);

@@ -12,7 +12,8 @@ namespace {
 using nlohmann::json;
 
 std::string seconds_to_latency(double s) {
-  return format_latency(std::chrono::duration_cast<probe::Duration>(std::chrono::duration<double>(s)));
+  return format_latency(
+      std::chrono::duration_cast<probe::Duration>(std::chrono::duration<double>(s)));
 }
 
 double latency_to_seconds(const std::string& text) {
@@ -171,7 +172,8 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
                         : baseline_note;
   if (r.failed_step) last["failedStep"] = probe::to_string(*r.failed_step);
   json durations = json::object();
-  for (const auto& [step, d] : r.durations) durations[std::string(probe::to_string(step))] = format_latency(d);
+  for (const auto& [step, d] : r.durations)
+    durations[std::string(probe::to_string(step))] = format_latency(d);
   durations["total"] = format_latency(r.total);
   last["durations"] = durations;
   if (r.messages) last["messages"] = *r.messages;
@@ -201,20 +203,24 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
     s.consecutive_failures = 0;
     ++s.consecutive_successes;
     s.last_success_time = now_text;
-    set_condition(s.conditions,
-                  cond(kAvailable, "True", "Succeeded", r.outcome == probe::Outcome::Success ? r.message : "passed: " + result.message, gen),
-                  now_text);
+    set_condition(
+        s.conditions,
+        cond(kAvailable, "True", "Succeeded",
+             r.outcome == probe::Outcome::Success ? r.message : "passed: " + result.message, gen),
+        now_text);
     if (r.outcome == probe::Outcome::Degraded) {
       const std::string reason = last["reason"].get<std::string>();
       const std::string message = last["message"].get<std::string>();
       set_condition(s.conditions, cond(kDegraded, "True", reason, message, gen), now_text);
       if (was_degraded != "True") t.events.push_back({"Warning", reason, "Probe", message});
     } else {
-      set_condition(s.conditions, cond(kDegraded, "False", "AsExpected", "every step within its thresholds", gen), now_text);
+      set_condition(s.conditions,
+                    cond(kDegraded, "False", "AsExpected", "every step within its thresholds", gen),
+                    now_text);
     }
     if (was_available == "False") {
-      t.events.push_back({"Normal", "Recovered", "Probe",
-                          "IMAP service passes again: " + r.message});
+      t.events.push_back(
+          {"Normal", "Recovered", "Probe", "IMAP service passes again: " + r.message});
     }
   } else {
     ++s.consecutive_failures;
@@ -235,17 +241,23 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
         keep.observed_generation = gen;
         set_condition(s.conditions, keep, now_text);
       } else {
-        set_condition(s.conditions, cond(kAvailable, "Unknown", "FailureBelowThreshold", note, gen), now_text);
+        set_condition(s.conditions, cond(kAvailable, "Unknown", "FailureBelowThreshold", note, gen),
+                      now_text);
       }
     }
-    set_condition(s.conditions, cond(kDegraded, "False", "ProbeFailing", "the probe fails; see Available", gen), now_text);
+    set_condition(s.conditions,
+                  cond(kDegraded, "False", "ProbeFailing", "the probe fails; see Available", gen),
+                  now_text);
   }
   set_condition(s.conditions,
                 cond(kReady, "True", "Reporting",
-                     "probe ran for generation " + std::to_string(gen) + "; the service state is in Available",
+                     "probe ran for generation " + std::to_string(gen) +
+                         "; the service state is in Available",
                      gen),
                 now_text);
-  set_condition(s.conditions, cond(kStalled, "False", "Running", "spec valid and Secret readable", gen), now_text);
+  set_condition(s.conditions,
+                cond(kStalled, "False", "Running", "spec valid and Secret readable", gen),
+                now_text);
   (void)was_stalled;
   return t;
 }
@@ -265,7 +277,10 @@ Transition after_stall(const ProbeStatus& previous, std::int64_t generation,
     Condition keep = *a;
     set_condition(s.conditions, keep, now_text);
   } else {
-    set_condition(s.conditions, cond(kAvailable, "Unknown", "NotRun", "the probe cannot run: " + message, generation), now_text);
+    set_condition(
+        s.conditions,
+        cond(kAvailable, "Unknown", "NotRun", "the probe cannot run: " + message, generation),
+        now_text);
   }
   if (was_stalled != "True" || (stalled && stalled->reason != reason)) {
     t.events.push_back({"Warning", reason, "Reconcile", message});
@@ -280,10 +295,16 @@ Transition after_suspend(const ProbeStatus& previous, std::int64_t generation,
   const std::string now_text = rfc3339(now);
   s.observed_generation = generation;
   s.next_run_time.clear();
-  set_condition(s.conditions, cond(kReady, "True", "Suspended", "spec.suspend is true; no runs are scheduled", generation), now_text);
-  set_condition(s.conditions, cond(kStalled, "False", "Suspended", "suspended", generation), now_text);
+  set_condition(
+      s.conditions,
+      cond(kReady, "True", "Suspended", "spec.suspend is true; no runs are scheduled", generation),
+      now_text);
+  set_condition(s.conditions, cond(kStalled, "False", "Suspended", "suspended", generation),
+                now_text);
   if (!find_condition(s.conditions, kAvailable)) {
-    set_condition(s.conditions, cond(kAvailable, "Unknown", "Suspended", "the probe is suspended", generation), now_text);
+    set_condition(s.conditions,
+                  cond(kAvailable, "Unknown", "Suspended", "the probe is suspended", generation),
+                  now_text);
   }
   return t;
 }

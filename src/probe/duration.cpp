@@ -15,13 +15,8 @@ struct Unit {
 
 // Longest names first so "ms" is not read as "m".
 constexpr Unit kUnits[] = {
-    {"ns", 1},
-    {"us", 1'000},
-    {"\xC2\xB5s", 1'000},  // µs
-    {"ms", 1'000'000},
-    {"s", 1'000'000'000},
-    {"m", 60'000'000'000},
-    {"h", 3'600'000'000'000},
+    {"ns", 1},         {"us", 1'000},        {"\xC2\xB5s", 1'000},  // µs
+    {"ms", 1'000'000}, {"s", 1'000'000'000}, {"m", 60'000'000'000}, {"h", 3'600'000'000'000},
 };
 
 [[noreturn]] void fail(std::string_view text, std::string_view why) {

@@ -7,7 +7,8 @@ namespace imapprobe::probe {
 namespace {
 
 std::string over(std::string_view what, Duration took, Duration limit) {
-  return std::string(what) + " took " + format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(took)) +
+  return std::string(what) + " took " +
+         format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(took)) +
          " (threshold " + format_duration(limit) + ")";
 }
 
@@ -29,10 +30,8 @@ void evaluate(const ProbeSpec& spec, ProbeResult& result) {
 
   if (result.certificate && spec.tls != TlsMode::None) {
     const double days = result.certificate->days_remaining;
-    const double fail_days =
-        std::chrono::duration<double>(spec.cert_fail_before).count() / 86400.0;
-    const double warn_days =
-        std::chrono::duration<double>(spec.cert_warn_before).count() / 86400.0;
+    const double fail_days = std::chrono::duration<double>(spec.cert_fail_before).count() / 86400.0;
+    const double warn_days = std::chrono::duration<double>(spec.cert_warn_before).count() / 86400.0;
     if (days < fail_days) {
       critical.push_back("certificate expires in " + days_text(days) + " (failBefore " +
                          format_duration(spec.cert_fail_before) + ")");

@@ -163,29 +163,32 @@ class Session : public std::enable_shared_from_this<Session> {
   void arm(Clock::time_point deadline) {
     timed_out_ = false;
     watchdog_.expires_at(deadline);
-    watchdog_.async_wait([self = shared_from_this(), gen = ++arm_generation_](
-                             const boost::system::error_code& ec) {
-      if (ec || gen != self->arm_generation_) return;
-      self->timed_out_ = true;
-      self->resolver_.cancel();
-      boost::system::error_code ignored;
-      self->stream_.lowest_layer().cancel(ignored);
-      self->stream_.lowest_layer().close(ignored);
-    });
+    watchdog_.async_wait(
+        [self = shared_from_this(), gen = ++arm_generation_](const boost::system::error_code& ec) {
+          if (ec || gen != self->arm_generation_) return;
+          self->timed_out_ = true;
+          self->resolver_.cancel();
+          boost::system::error_code ignored;
+          self->stream_.lowest_layer().cancel(ignored);
+          self->stream_.lowest_layer().close(ignored);
+        });
   }
 
   Reason timeout_reason() const {
     switch (step_) {
-      case Step::Connect: return Reason::ConnectTimeout;
-      case Step::Greeting: return Reason::GreetingTimeout;
-      default: return Reason::Timeout;
+      case Step::Connect:
+        return Reason::ConnectTimeout;
+      case Step::Greeting:
+        return Reason::GreetingTimeout;
+      default:
+        return Reason::Timeout;
     }
   }
 
   [[noreturn]] void fail_io(const boost::system::error_code& ec, std::string_view doing) {
     if (timed_out_) {
-      const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
-                                                                                step_started_);
+      const auto waited =
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - step_started_);
       fail(timeout_reason(), "no answer " + std::string(doing) + " within " +
                                  format_duration(waited) + " (step " +
                                  std::string(to_string(step_)) + ")");
@@ -223,8 +226,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (timed_out_) fail(Reason::DNSFailed, "DNS lookup of " + spec_.host + " timed out");
     if (ec) fail(Reason::DNSFailed, "cannot resolve " + spec_.host + ": " + ec.message());
     if (results.empty()) {
-      fail(Reason::DNSFailed, "no " + std::string(to_string(spec_.ip_family)) + " address for " +
-                                  spec_.host);
+      fail(Reason::DNSFailed,
+           "no " + std::string(to_string(spec_.ip_family)) + " address for " + spec_.host);
     }
     end();
 
@@ -238,7 +241,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == asio::error::connection_refused) {
       fail(Reason::ConnectRefused, "connection to " + spec_.host + ":" + port + " refused");
     }
-    if (ec) fail(Reason::ConnectFailed, "cannot connect to " + spec_.host + ":" + port + ": " + ec.message());
+    if (ec)
+      fail(Reason::ConnectFailed,
+           "cannot connect to " + spec_.host + ":" + port + ": " + ec.message());
     result_.remote_address = connected.address().to_string() + ":" + port;
     stream_.lowest_layer().set_option(tcp::no_delay(true), ec);
     end();
@@ -269,7 +274,9 @@ class Session : public std::enable_shared_from_this<Session> {
     co_await stream_.async_handshake(asio::ssl::stream_base::client,
                                      asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
-      if (timed_out_) fail(Reason::Timeout, "TLS handshake did not finish within " + format_duration(spec_.step_timeout));
+      if (timed_out_)
+        fail(Reason::Timeout,
+             "TLS handshake did not finish within " + format_duration(spec_.step_timeout));
       fail(Reason::TLSHandshakeFailed, "TLS handshake with " + name + " failed: " + ec.message());
     }
     tls_active_ = true;
@@ -289,6 +296,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // Every caller passes a named string: GCC 12 destroys some temporaries in a
+  // co_await full-expression twice (a double free seen with a conditional
+  // operator), so no temporary ever crosses a co_await in this file.
   asio::awaitable<void> send(const std::string& data) {
     boost::system::error_code ec;
     if (tls_active_) {
@@ -332,7 +342,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // between ends the session (except during LOGOUT, where it is expected).
   asio::awaitable<Reply> command(const std::string& text, bool bye_expected = false) {
     const std::string tag = tags_.next();
-    co_await send(tag + " " + text + "\r\n");
+    const std::string out1 = tag + " " + text + "\r\n";
+    co_await send(out1);
     co_return co_await complete(tag, bye_expected);
   }
 
@@ -342,8 +353,8 @@ class Session : public std::enable_shared_from_this<Session> {
       imap::Response r = co_await receive();
       if (r.kind == imap::Response::Kind::Tagged) {
         if (r.tag != tag) {
-          fail(Reason::ProtocolError, "server answered tag " + printable(r.tag) + " while " + tag +
-                                          " was pending");
+          fail(Reason::ProtocolError,
+               "server answered tag " + printable(r.tag) + " while " + tag + " was pending");
         }
         update_capabilities(r);
         reply.tagged = std::move(r);
@@ -388,7 +399,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (r.kind != imap::Response::Kind::Untagged) {
       fail(Reason::ProtocolError, "expected a greeting, got: " + printable(r.text));
     }
-    if (r.status == imap::Status::Bye) fail(Reason::ServerBye, "server refused the session: " + server_text(r));
+    if (r.status == imap::Status::Bye)
+      fail(Reason::ServerBye, "server refused the session: " + server_text(r));
     if (r.status == imap::Status::PreAuth) {
       authenticated_ = true;
     } else if (r.status != imap::Status::Ok) {
@@ -401,7 +413,8 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<void> ensure_capabilities() {
     if (!caps_.empty()) co_return;
     begin(Step::Capability);
-    Reply reply = co_await command("CAPABILITY");
+    const std::string out2 = "CAPABILITY";
+    Reply reply = co_await command(out2);
     if (reply.tagged.status != imap::Status::Ok) {
       fail(Reason::ProtocolError, "CAPABILITY failed: " + server_text(reply.tagged));
     }
@@ -412,15 +425,17 @@ class Session : public std::enable_shared_from_this<Session> {
     if (authenticated_) {
       // RFC 3501: STARTTLS is only valid before authentication; a PREAUTH
       // server on a plain port cannot be upgraded.
-      fail(Reason::STARTTLSUnavailable, "server pre-authenticated the connection; STARTTLS is impossible");
+      fail(Reason::STARTTLSUnavailable,
+           "server pre-authenticated the connection; STARTTLS is impossible");
     }
     co_await ensure_capabilities();
     begin(Step::Tls);
     if (!has("STARTTLS")) {
-      fail(Reason::STARTTLSUnavailable, "server does not offer STARTTLS (capabilities: " +
-                                            printable(join_caps()) + ")");
+      fail(Reason::STARTTLSUnavailable,
+           "server does not offer STARTTLS (capabilities: " + printable(join_caps()) + ")");
     }
-    Reply reply = co_await command("STARTTLS");
+    const std::string out3 = "STARTTLS";
+    Reply reply = co_await command(out3);
     if (reply.tagged.status != imap::Status::Ok) {
       fail(Reason::STARTTLSUnavailable, "STARTTLS refused: " + server_text(reply.tagged));
     }
@@ -458,14 +473,20 @@ class Session : public std::enable_shared_from_this<Session> {
         reply = co_await login_command();
         break;
       }
-      case Mechanism::Plain:
+      case Mechanism::Plain: {
         require_mechanism("PLAIN");
-        reply = co_await authenticate("PLAIN", imap::sasl_plain(creds_.username, creds_.secret));
+        const std::string mech = "PLAIN";
+        const std::string initial = imap::sasl_plain(creds_.username, creds_.secret);
+        reply = co_await authenticate(mech, initial);
         break;
-      case Mechanism::XOAuth2:
+      }
+      case Mechanism::XOAuth2: {
         require_mechanism("XOAUTH2");
-        reply = co_await authenticate("XOAUTH2", imap::xoauth2_initial(creds_.username, creds_.secret));
+        const std::string mech = "XOAUTH2";
+        const std::string initial = imap::xoauth2_initial(creds_.username, creds_.secret);
+        reply = co_await authenticate(mech, initial);
         break;
+      }
       case Mechanism::CramMD5:
         require_mechanism("CRAM-MD5");
         reply = co_await authenticate_cram_md5();
@@ -478,8 +499,8 @@ class Session : public std::enable_shared_from_this<Session> {
         break;
     }
     if (reply.tagged.status != imap::Status::Ok) {
-      fail(Reason::AuthFailed, "login as " + printable(creds_.username) + " failed: " +
-                                   server_text(reply.tagged));
+      fail(Reason::AuthFailed,
+           "login as " + printable(creds_.username) + " failed: " + server_text(reply.tagged));
     }
     authenticated_ = true;
     end();
@@ -487,9 +508,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void require_mechanism(std::string_view name) {
     if (!has("AUTH=" + std::string(name))) {
-      fail(Reason::AuthMechanismUnavailable,
-           "server does not offer AUTH=" + std::string(name) + " (capabilities: " +
-               printable(join_caps()) + ")");
+      fail(Reason::AuthMechanismUnavailable, "server does not offer AUTH=" + std::string(name) +
+                                                 " (capabilities: " + printable(join_caps()) + ")");
     }
   }
 
@@ -511,7 +531,8 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       line += args[i].literal;
     }
-    co_await send(line + "\r\n");
+    const std::string out8 = line + "\r\n";
+    co_await send(out8);
     co_return co_await complete(tag);
   }
 
@@ -520,7 +541,8 @@ class Session : public std::enable_shared_from_this<Session> {
       imap::Response r = co_await receive();
       if (r.kind == imap::Response::Kind::Continuation) co_return r;
       if (r.kind == imap::Response::Kind::Tagged) co_return r;  // the caller sees NO/BAD
-      if (r.status == imap::Status::Bye) fail(Reason::ServerBye, "server said BYE: " + server_text(r));
+      if (r.status == imap::Status::Bye)
+        fail(Reason::ServerBye, "server said BYE: " + server_text(r));
       update_capabilities(r);
     }
   }
@@ -528,16 +550,20 @@ class Session : public std::enable_shared_from_this<Session> {
   // AUTHENTICATE with an initial response (SASL-IR when offered, else after
   // the first "+"). Any further challenge is an error report (XOAUTH2 sends
   // its JSON that way): answered with an empty line so the server finishes.
-  asio::awaitable<Reply> authenticate(std::string_view mech, const std::string& initial) {
+  asio::awaitable<Reply> authenticate(const std::string& mech, const std::string& initial) {
     const std::string tag = tags_.next();
     const std::string encoded = imap::base64_encode(initial);
     if (has("SASL-IR")) {
-      co_await send(tag + " AUTHENTICATE " + std::string(mech) + " " + (encoded.empty() ? "=" : encoded) + "\r\n");
+      const std::string out9 = tag + " AUTHENTICATE " + std::string(mech) + " " +
+                               (encoded.empty() ? "=" : encoded) + "\r\n";
+      co_await send(out9);
     } else {
-      co_await send(tag + " AUTHENTICATE " + std::string(mech) + "\r\n");
+      const std::string out10 = tag + " AUTHENTICATE " + std::string(mech) + "\r\n";
+      co_await send(out10);
       imap::Response r = co_await expect_continuation();
       if (r.kind == imap::Response::Kind::Tagged) co_return Reply{std::move(r), {}};
-      co_await send(encoded + "\r\n");
+      const std::string out11 = encoded + "\r\n";
+      co_await send(out11);
     }
     co_return co_await finish_sasl(tag);
   }
@@ -550,17 +576,22 @@ class Session : public std::enable_shared_from_this<Session> {
         update_capabilities(r);
         co_return Reply{std::move(r), {}};
       }
-      co_await send("\r\n");
+      const std::string out12 = "\r\n";
+      co_await send(out12);
     }
   }
 
   asio::awaitable<Reply> authenticate_cram_md5() {
     const std::string tag = tags_.next();
-    co_await send(tag + " AUTHENTICATE CRAM-MD5\r\n");
+    const std::string out13 = tag + " AUTHENTICATE CRAM-MD5\r\n";
+    co_await send(out13);
     imap::Response challenge = co_await expect_continuation();
     if (challenge.kind == imap::Response::Kind::Tagged) co_return Reply{std::move(challenge), {}};
     const std::string decoded = imap::base64_decode(challenge.text);
-    co_await send(imap::base64_encode(imap::cram_md5_response(creds_.username, creds_.secret, decoded)) + "\r\n");
+    const std::string out14 =
+        imap::base64_encode(imap::cram_md5_response(creds_.username, creds_.secret, decoded)) +
+        "\r\n";
+    co_await send(out14);
     co_return co_await finish_sasl(tag);
   }
 
@@ -569,16 +600,22 @@ class Session : public std::enable_shared_from_this<Session> {
     const std::string tag = tags_.next();
     const std::string first = imap::base64_encode(scram.client_first());
     if (has("SASL-IR")) {
-      co_await send(tag + " AUTHENTICATE SCRAM-SHA-256 " + first + "\r\n");
+      const std::string out15 = tag + " AUTHENTICATE SCRAM-SHA-256 " + first + "\r\n";
+      co_await send(out15);
     } else {
-      co_await send(tag + " AUTHENTICATE SCRAM-SHA-256\r\n");
+      const std::string out16 = tag + " AUTHENTICATE SCRAM-SHA-256\r\n";
+      co_await send(out16);
       imap::Response r = co_await expect_continuation();
       if (r.kind == imap::Response::Kind::Tagged) co_return Reply{std::move(r), {}};
-      co_await send(first + "\r\n");
+      const std::string out17 = first + "\r\n";
+      co_await send(out17);
     }
     imap::Response server_first = co_await expect_continuation();
-    if (server_first.kind == imap::Response::Kind::Tagged) co_return Reply{std::move(server_first), {}};
-    co_await send(imap::base64_encode(scram.client_final(imap::base64_decode(server_first.text))) + "\r\n");
+    if (server_first.kind == imap::Response::Kind::Tagged)
+      co_return Reply{std::move(server_first), {}};
+    const std::string out18 =
+        imap::base64_encode(scram.client_final(imap::base64_decode(server_first.text))) + "\r\n";
+    co_await send(out18);
     imap::Response server_final = co_await expect_continuation();
     if (server_final.kind == imap::Response::Kind::Tagged) {
       // Some servers put server-final-message in the tagged OK's text; a
@@ -589,7 +626,8 @@ class Session : public std::enable_shared_from_this<Session> {
       co_return Reply{std::move(server_final), {}};
     }
     scram.verify_server_final(imap::base64_decode(server_final.text));
-    co_await send("\r\n");
+    const std::string out19 = "\r\n";
+    co_await send(out19);
     co_return co_await finish_sasl(tag);
   }
 
@@ -598,7 +636,8 @@ class Session : public std::enable_shared_from_this<Session> {
     // EXAMINE keeps a monitoring login from changing \Recent and \Seen; the
     // round trip needs a writable mailbox.
     const char* verb = spec_.round_trip ? "SELECT " : "EXAMINE ";
-    Reply reply = co_await command(verb + mailbox_arg());
+    const std::string out20 = verb + mailbox_arg();
+    Reply reply = co_await command(out20);
     if (reply.tagged.status != imap::Status::Ok) {
       const std::string text = server_text(reply.tagged);
       const bool missing = reply.tagged.code == "NONEXISTENT" ||
@@ -621,13 +660,16 @@ class Session : public std::enable_shared_from_this<Session> {
 
   asio::awaitable<void> search() {
     begin(Step::Search);
-    Reply reply = co_await command("SEARCH " + spec_.search);
+    const std::string out21 = "SEARCH " + spec_.search;
+    Reply reply = co_await command(out21);
     if (reply.tagged.status != imap::Status::Ok) {
-      fail(Reason::SearchFailed, "SEARCH " + printable(spec_.search) + " failed: " + server_text(reply.tagged));
+      fail(Reason::SearchFailed,
+           "SEARCH " + printable(spec_.search) + " failed: " + server_text(reply.tagged));
     }
     std::uint32_t matches = 0;
     for (const auto& r : reply.untagged) {
-      if (r.keyword == "SEARCH") matches += static_cast<std::uint32_t>(imap::parse_search(r.text).size());
+      if (r.keyword == "SEARCH")
+        matches += static_cast<std::uint32_t>(imap::parse_search(r.text).size());
     }
     result_.search_matches = matches;
     end();
@@ -643,11 +685,19 @@ class Session : public std::enable_shared_from_this<Session> {
     const std::uint32_t first = exists_ > spec_.fetch_latest ? exists_ - spec_.fetch_latest + 1 : 1;
     std::string items;
     switch (spec_.fetch_what) {
-      case FetchWhat::Headers: items = "(UID RFC822.SIZE BODY.PEEK[HEADER])"; break;
-      case FetchWhat::Envelope: items = "(UID RFC822.SIZE ENVELOPE)"; break;
-      case FetchWhat::Full: items = "(UID RFC822.SIZE BODY.PEEK[])"; break;
+      case FetchWhat::Headers:
+        items = "(UID RFC822.SIZE BODY.PEEK[HEADER])";
+        break;
+      case FetchWhat::Envelope:
+        items = "(UID RFC822.SIZE ENVELOPE)";
+        break;
+      case FetchWhat::Full:
+        items = "(UID RFC822.SIZE BODY.PEEK[])";
+        break;
     }
-    Reply reply = co_await command("FETCH " + std::to_string(first) + ":" + std::to_string(exists_) + " " + items);
+    const std::string out22 =
+        "FETCH " + std::to_string(first) + ":" + std::to_string(exists_) + " " + items;
+    Reply reply = co_await command(out22);
     if (reply.tagged.status != imap::Status::Ok) {
       fail(Reason::FetchFailed, "FETCH failed: " + server_text(reply.tagged));
     }
@@ -668,10 +718,18 @@ class Session : public std::enable_shared_from_this<Session> {
     const std::string message =
         "From: imapprobe <imapprobe@probe.invalid>\r\n"
         "To: imapprobe <imapprobe@probe.invalid>\r\n"
-        "Subject: imapprobe canary " + token + "\r\n"
-        "Date: " + rfc5322_date() + "\r\n"
-        "Message-ID: <" + token + "@probe.invalid>\r\n"
-        "X-Imapprobe-Canary: " + token + "\r\n"
+        "Subject: imapprobe canary " +
+        token +
+        "\r\n"
+        "Date: " +
+        rfc5322_date() +
+        "\r\n"
+        "Message-ID: <" +
+        token +
+        "@probe.invalid>\r\n"
+        "X-Imapprobe-Canary: " +
+        token +
+        "\r\n"
         "\r\n"
         "Synthetic monitoring message; deleted by the probe that wrote it.\r\n";
     const bool plus = has("LITERAL+");
@@ -680,7 +738,8 @@ class Session : public std::enable_shared_from_this<Session> {
                              std::to_string(message.size()) + (plus ? "+" : "") + "}\r\n";
     Reply appended;
     if (plus) {
-      co_await send(head + message + "\r\n");
+      const std::string out23 = head + message + "\r\n";
+      co_await send(out23);
       appended = co_await complete(tag);
     } else {
       co_await send(head);
@@ -688,14 +747,16 @@ class Session : public std::enable_shared_from_this<Session> {
       if (go.kind == imap::Response::Kind::Tagged) {
         appended.tagged = std::move(go);
       } else {
-        co_await send(message + "\r\n");
+        const std::string out24 = message + "\r\n";
+        co_await send(out24);
         appended = co_await complete(tag);
       }
     }
     if (appended.tagged.status != imap::Status::Ok) {
       fail(Reason::RoundTripFailed, "APPEND failed: " + server_text(appended.tagged));
     }
-    Reply found = co_await command("UID SEARCH HEADER X-Imapprobe-Canary " + token);
+    const std::string out25 = "UID SEARCH HEADER X-Imapprobe-Canary " + token;
+    Reply found = co_await command(out25);
     std::vector<std::uint32_t> uids;
     for (const auto& r : found.untagged) {
       if (r.keyword == "SEARCH") uids = imap::parse_search(r.text);
@@ -703,7 +764,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (found.tagged.status != imap::Status::Ok || uids.empty()) {
       fail(Reason::RoundTripFailed, "the appended canary was not found by SEARCH");
     }
-    Reply all = co_await command("UID SEARCH HEADER X-Imapprobe-Canary \"\"");
+    const std::string out26 = "UID SEARCH HEADER X-Imapprobe-Canary \"\"";
+    Reply all = co_await command(out26);
     std::string set;
     for (const auto& r : all.untagged) {
       if (r.keyword != "SEARCH") continue;
@@ -713,13 +775,16 @@ class Session : public std::enable_shared_from_this<Session> {
       }
     }
     if (set.empty()) set = std::to_string(uids.front());
-    Reply stored = co_await command("UID STORE " + set + " +FLAGS.SILENT (\\Deleted)");
+    const std::string out27 = "UID STORE " + set + " +FLAGS.SILENT (\\Deleted)";
+    Reply stored = co_await command(out27);
     if (stored.tagged.status != imap::Status::Ok) {
-      fail(Reason::RoundTripFailed, "cannot flag the canary deleted: " + server_text(stored.tagged));
+      fail(Reason::RoundTripFailed,
+           "cannot flag the canary deleted: " + server_text(stored.tagged));
     }
     // UID EXPUNGE (UIDPLUS) removes only the canaries; plain EXPUNGE would
     // also remove anything else flagged \Deleted in the mailbox.
-    Reply expunged = co_await command(has("UIDPLUS") ? "UID EXPUNGE " + set : std::string("EXPUNGE"));
+    const std::string out28 = has("UIDPLUS") ? "UID EXPUNGE " + set : std::string("EXPUNGE");
+    Reply expunged = co_await command(out28);
     if (expunged.tagged.status != imap::Status::Ok) {
       fail(Reason::RoundTripFailed, "cannot expunge the canary: " + server_text(expunged.tagged));
     }
@@ -728,7 +793,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   asio::awaitable<void> logout() {
     begin(Step::Logout);
-    Reply reply = co_await command("LOGOUT", /*bye_expected=*/true);
+    const std::string out29 = "LOGOUT";
+    Reply reply = co_await command(out29, /*bye_expected=*/true);
     if (reply.tagged.status != imap::Status::Ok) {
       fail(Reason::ProtocolError, "LOGOUT failed: " + server_text(reply.tagged));
     }
@@ -750,8 +816,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string success_message() const {
     std::string msg = "logged in";
     if (spec_.mechanism == Mechanism::None) msg = "connected";
-    if (result_.messages) msg += ", " + std::to_string(*result_.messages) + " messages in " + spec_.mailbox;
-    if (result_.search_matches) msg += ", " + std::to_string(*result_.search_matches) + " matched search";
+    if (result_.messages)
+      msg += ", " + std::to_string(*result_.messages) + " messages in " + spec_.mailbox;
+    if (result_.search_matches)
+      msg += ", " + std::to_string(*result_.search_matches) + " matched search";
     if (result_.fetched) msg += ", fetched " + std::to_string(*result_.fetched);
     if (spec_.round_trip) msg += ", round trip ok";
     return msg;
@@ -812,14 +880,13 @@ ProbeResult run_probe(const ProbeSpec& spec, const Credentials& credentials) {
   Prober prober(io.get_executor());
   std::optional<ProbeResult> result;
   std::exception_ptr error;
-  asio::co_spawn(io, prober.run(spec, credentials),
-                 [&](std::exception_ptr e, ProbeResult r) {
-                   if (e) {
-                     error = e;
-                   } else {
-                     result = std::move(r);
-                   }
-                 });
+  asio::co_spawn(io, prober.run(spec, credentials), [&](std::exception_ptr e, ProbeResult r) {
+    if (e) {
+      error = e;
+    } else {
+      result = std::move(r);
+    }
+  });
   io.run();
   if (error) std::rethrow_exception(error);
   return std::move(*result);

@@ -4,17 +4,28 @@ namespace imapprobe::probe {
 
 std::string_view to_string(Step s) {
   switch (s) {
-    case Step::Dns: return "dns";
-    case Step::Connect: return "connect";
-    case Step::Tls: return "tls";
-    case Step::Greeting: return "greeting";
-    case Step::Capability: return "capability";
-    case Step::Login: return "login";
-    case Step::Select: return "select";
-    case Step::Search: return "search";
-    case Step::Fetch: return "fetch";
-    case Step::RoundTrip: return "roundTrip";
-    case Step::Logout: return "logout";
+    case Step::Dns:
+      return "dns";
+    case Step::Connect:
+      return "connect";
+    case Step::Tls:
+      return "tls";
+    case Step::Greeting:
+      return "greeting";
+    case Step::Capability:
+      return "capability";
+    case Step::Login:
+      return "login";
+    case Step::Select:
+      return "select";
+    case Step::Search:
+      return "search";
+    case Step::Fetch:
+      return "fetch";
+    case Step::RoundTrip:
+      return "roundTrip";
+    case Step::Logout:
+      return "logout";
   }
   return "unknown";
 }
@@ -28,9 +39,12 @@ std::optional<Step> step_from_string(std::string_view s) {
 
 std::string_view to_string(Outcome o) {
   switch (o) {
-    case Outcome::Success: return "Success";
-    case Outcome::Degraded: return "Degraded";
-    case Outcome::Failure: return "Failure";
+    case Outcome::Success:
+      return "Success";
+    case Outcome::Degraded:
+      return "Degraded";
+    case Outcome::Failure:
+      return "Failure";
   }
   return "Failure";
 }

@@ -28,9 +28,9 @@ enum class Step {
   RoundTrip,
   Logout,
 };
-inline constexpr Step kAllSteps[] = {Step::Dns,    Step::Connect,   Step::Tls,    Step::Greeting,
-                                     Step::Capability, Step::Login, Step::Select, Step::Search,
-                                     Step::Fetch,  Step::RoundTrip, Step::Logout};
+inline constexpr Step kAllSteps[] = {
+    Step::Dns,    Step::Connect, Step::Tls,   Step::Greeting,  Step::Capability, Step::Login,
+    Step::Select, Step::Search,  Step::Fetch, Step::RoundTrip, Step::Logout};
 std::string_view to_string(Step s);  // lowerCamel, as in status.lastRun.durations
 std::optional<Step> step_from_string(std::string_view s);
 

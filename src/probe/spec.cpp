@@ -43,7 +43,9 @@ constexpr std::array<std::pair<std::string_view, Mechanism>, 6> kMech{
      {"XOAuth2", Mechanism::XOAuth2},
      {"None", Mechanism::None}}};
 constexpr std::array<std::pair<std::string_view, FetchWhat>, 3> kFetch{
-    {{"Headers", FetchWhat::Headers}, {"Envelope", FetchWhat::Envelope}, {"Full", FetchWhat::Full}}};
+    {{"Headers", FetchWhat::Headers},
+     {"Envelope", FetchWhat::Envelope},
+     {"Full", FetchWhat::Full}}};
 
 template <typename E, std::size_t N>
 std::string_view name_of(E value, const std::array<std::pair<std::string_view, E>, N>& names) {

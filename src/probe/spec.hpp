@@ -48,8 +48,8 @@ struct ProbeSpec {
   std::uint16_t port = 0;  // 0: 993 for Implicit, 143 otherwise
   TlsMode tls = TlsMode::Implicit;
   IpFamily ip_family = IpFamily::Any;
-  std::string server_name;       // SNI and name verification; empty: host
-  std::string ca_pem;            // extra trust, PEM text (added to the system store)
+  std::string server_name;  // SNI and name verification; empty: host
+  std::string ca_pem;       // extra trust, PEM text (added to the system store)
   bool use_system_trust = true;
   bool insecure_skip_verify = false;
   std::string min_tls_version = "TLSv1.2";  // TLSv1.2 | TLSv1.3
@@ -58,7 +58,7 @@ struct ProbeSpec {
   bool allow_plaintext = false;  // credentials over an unencrypted connection
 
   std::string mailbox = "INBOX";
-  std::string search;  // IMAP SEARCH criteria; empty: no SEARCH
+  std::string search;              // IMAP SEARCH criteria; empty: no SEARCH
   std::uint32_t fetch_latest = 0;  // 0: no FETCH
   FetchWhat fetch_what = FetchWhat::Headers;
   bool round_trip = false;

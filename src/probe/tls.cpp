@@ -93,8 +93,8 @@ CertificateInfo describe_certificate(X509* cert, std::chrono::system_clock::time
   info.not_after = to_time_point(X509_get0_notAfter(cert));
   info.days_remaining =
       std::chrono::duration<double>(info.not_after - now).count() / (24.0 * 3600.0);
-  auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (names != nullptr) {
     for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names, i);

@@ -59,7 +59,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
           }
           auto out = std::make_shared<std::string>(
               "HTTP/1.1 " + std::to_string(resp.status) +
-              (resp.status == 200 ? " OK" : resp.status == 503 ? " Service Unavailable" : " Error") +
+              (resp.status == 200   ? " OK"
+               : resp.status == 503 ? " Service Unavailable"
+                                    : " Error") +
               "\r\nContent-Type: " + resp.content_type +
               "\r\nContent-Length: " + std::to_string(resp.body.size()) +
               "\r\nConnection: close\r\n\r\n" + (method == "HEAD" ? std::string() : resp.body));
@@ -81,20 +83,25 @@ namespace {
 
 tcp::endpoint parse_address(const std::string& address) {
   const auto colon = address.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error("address \"" + address + "\" needs host:port");
+  if (colon == std::string::npos)
+    throw std::runtime_error("address \"" + address + "\" needs host:port");
   std::string host = address.substr(0, colon);
   const std::string port_text = address.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   int port = 0;
   try {
     port = std::stoi(port_text);
   } catch (const std::exception&) {
     throw std::runtime_error("address \"" + address + "\" has no valid port");
   }
-  if (port < 0 || port > 65535) throw std::runtime_error("address \"" + address + "\" has no valid port");
+  if (port < 0 || port > 65535)
+    throw std::runtime_error("address \"" + address + "\" has no valid port");
   boost::system::error_code ec;
-  auto ip = host.empty() ? asio::ip::address(asio::ip::address_v4::any()) : asio::ip::make_address(host, ec);
-  if (ec) throw std::runtime_error("address \"" + address + "\": \"" + host + "\" is not an IP address");
+  auto ip = host.empty() ? asio::ip::address(asio::ip::address_v4::any())
+                         : asio::ip::make_address(host, ec);
+  if (ec)
+    throw std::runtime_error("address \"" + address + "\": \"" + host + "\" is not an IP address");
   return {ip, static_cast<unsigned short>(port)};
 }
 

@@ -31,10 +31,12 @@ class OperatorE2E : public ::testing::Test {
     int rc = 0;
     std::string out = cluster_->kubectl("apply -f " + kCrd, &rc);
     ASSERT_EQ(rc, 0) << out;
-    out = cluster_->kubectl("wait --for=condition=Established crd/imapprobes.imapprobe.dev --timeout=60s", &rc);
+    out = cluster_->kubectl(
+        "wait --for=condition=Established crd/imapprobes.imapprobe.dev --timeout=60s", &rc);
     ASSERT_EQ(rc, 0) << out;
     operator_a_ = start_operator("a");
-    ASSERT_TRUE(eventually([] { return operator_a_->log().find("is the leader") != std::string::npos; }, 30s))
+    ASSERT_TRUE(eventually(
+        [] { return operator_a_->log().find("is the leader") != std::string::npos; }, 30s))
         << operator_a_->log();
   }
   static void TearDownTestSuite() {
@@ -47,10 +49,10 @@ class OperatorE2E : public ::testing::Test {
   static std::unique_ptr<Process> start_operator(const std::string& id) {
     const std::string log = cluster_->workdir() + "/operator-" + id + ".log";
     return std::make_unique<Process>(
-        std::vector<std::string>{IMAPPROBE_BINARY, "operator", "--kubeconfig", cluster_->kubeconfig(),
-                                 "--leader-elect=true", "--leader-election-namespace", "default",
-                                 "--identity", "operator-" + id, "--health-addr", "127.0.0.1:0",
-                                 "--metrics-addr", "127.0.0.1:0"},
+        std::vector<std::string>{
+            IMAPPROBE_BINARY, "operator", "--kubeconfig", cluster_->kubeconfig(),
+            "--leader-elect=true", "--leader-election-namespace", "default", "--identity",
+            "operator-" + id, "--health-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"},
         log);
   }
 
@@ -76,27 +78,31 @@ class OperatorE2E : public ::testing::Test {
                      const std::string& password) {
     int rc = 0;
     kubectl("-n " + ns + " delete secret " + name + " --ignore-not-found", &rc);
-    const std::string out = kubectl("-n " + ns + " create secret generic " + name +
-                                        " --from-literal=username=" + user +
-                                        " --from-literal=password=" + password,
-                                    &rc);
+    const std::string out =
+        kubectl("-n " + ns + " create secret generic " + name + " --from-literal=username=" + user +
+                    " --from-literal=password=" + password,
+                &rc);
     ASSERT_EQ(rc, 0) << out;
   }
 
   static void ca_secret(const std::string& ns) {
     int rc = 0;
     const std::string out =
-        kubectl("-n " + ns + " create secret generic test-ca --from-file=ca.crt=" + dovecot_->get("CA_FILE"), &rc);
+        kubectl("-n " + ns +
+                    " create secret generic test-ca --from-file=ca.crt=" + dovecot_->get("CA_FILE"),
+                &rc);
     ASSERT_EQ(rc, 0) << out;
   }
 
-  static std::string probe_yaml(const std::string& ns, const std::string& name, const std::string& port_key,
-                                const std::string& extra = "") {
+  static std::string probe_yaml(const std::string& ns, const std::string& name,
+                                const std::string& port_key, const std::string& extra = "") {
     return "apiVersion: imapprobe.dev/v1alpha1\nkind: ImapProbe\nmetadata:\n  name: " + name +
-           "\n  namespace: " + ns + "\nspec:\n  server:\n    host: localhost\n    port: " +
-           dovecot_->get(port_key) +
-           "\n    caBundleSecretRef: {name: test-ca}\n  auth:\n    mechanism: Plain\n    secretRef: {name: creds}\n"
-           "  search: ALL\n  fetch: {latest: 3}\n  interval: 10s\n  timeout: 5s\n  failureThreshold: 1\n" +
+           "\n  namespace: " + ns +
+           "\nspec:\n  server:\n    host: localhost\n    port: " + dovecot_->get(port_key) +
+           "\n    caBundleSecretRef: {name: test-ca}\n  auth:\n    mechanism: Plain\n    "
+           "secretRef: {name: creds}\n"
+           "  search: ALL\n  fetch: {latest: 3}\n  interval: 10s\n  timeout: 5s\n  "
+           "failureThreshold: 1\n" +
            extra;
   }
 
@@ -111,7 +117,8 @@ class OperatorE2E : public ::testing::Test {
     }
   }
 
-  static std::string condition(const json& probe, const std::string& type, const char* field = "status") {
+  static std::string condition(const json& probe, const std::string& type,
+                               const char* field = "status") {
     if (!probe.contains("status") || !probe["status"].contains("conditions")) return "";
     for (const auto& c : probe["status"]["conditions"]) {
       if (c.value("type", "") == type) return c.value(field, "");
@@ -121,13 +128,16 @@ class OperatorE2E : public ::testing::Test {
 
   static json events(const std::string& ns, const std::string& name) {
     int rc = 0;
-    const std::string out = kubectl(
-        "-n " + ns + " get events.events.k8s.io --field-selector regarding.name=" + name + " -o json", &rc);
+    const std::string out =
+        kubectl("-n " + ns + " get events.events.k8s.io --field-selector regarding.name=" + name +
+                    " -o json",
+                &rc);
     if (rc != 0) return json::array();
     return json::parse(out).value("items", json::array());
   }
 
-  static int count_events(const std::string& ns, const std::string& name, const std::string& reason) {
+  static int count_events(const std::string& ns, const std::string& name,
+                          const std::string& reason) {
     int n = 0;
     for (const auto& e : events(ns, name)) n += e.value("reason", "") == reason;
     return n;
@@ -153,14 +163,16 @@ TEST_F(OperatorE2E, ProbeBecomesReadyAndAvailableWithStepDurations) {
   setup_namespace("e2e-ok");
   apply(probe_yaml("e2e-ok", "corp", "IMAPS_PORT"));
   int rc = 0;
-  std::string out = kubectl("-n e2e-ok wait --for=condition=Ready imapprobe/corp --timeout=60s", &rc);
+  std::string out =
+      kubectl("-n e2e-ok wait --for=condition=Ready imapprobe/corp --timeout=60s", &rc);
   ASSERT_EQ(rc, 0) << out << operator_a_->log();
   out = kubectl("-n e2e-ok wait --for=condition=Available imapprobe/corp --timeout=30s", &rc);
   ASSERT_EQ(rc, 0) << out;
   const json p = get("e2e-ok", "corp");
   EXPECT_EQ(p["status"]["observedGeneration"], p["metadata"]["generation"]);
   const json& d = p["status"]["lastRun"]["durations"];
-  for (const char* step : {"dns", "connect", "tls", "greeting", "login", "select", "search", "fetch", "logout", "total"}) {
+  for (const char* step : {"dns", "connect", "tls", "greeting", "login", "select", "search",
+                           "fetch", "logout", "total"}) {
     EXPECT_TRUE(d.contains(step)) << step << " missing in " << d.dump();
   }
   EXPECT_EQ(p["status"]["certificate"]["verified"], true);
@@ -168,7 +180,8 @@ TEST_F(OperatorE2E, ProbeBecomesReadyAndAvailableWithStepDurations) {
   const std::string table = kubectl("-n e2e-ok get imapprobes");
   EXPECT_NE(table.find("AVAILABLE"), std::string::npos) << table;
   EXPECT_NE(table.find("Succeeded"), std::string::npos) << table;
-  std::cout << "\n$ kubectl -n e2e-ok get imapprobes -o wide\n" << kubectl("-n e2e-ok get imapprobes -o wide");
+  std::cout << "\n$ kubectl -n e2e-ok get imapprobes -o wide\n"
+            << kubectl("-n e2e-ok get imapprobes -o wide");
   // Secrets never reach status or events.
   EXPECT_EQ(p.dump().find(dovecot_->get("PROBE_PASSWORD")), std::string::npos);
 
@@ -180,12 +193,17 @@ TEST_F(OperatorE2E, ProbeBecomesReadyAndAvailableWithStepDurations) {
   const auto from = at + marker.size();
   const std::string port = log.substr(from, log.find(')', from) - from);
   std::string metrics;
-  ASSERT_EQ(testing::run_command("curl -sf http://127.0.0.1:" + port + "/metrics", metrics), 0) << metrics;
-  EXPECT_NE(metrics.find("imapprobe_probe_success{namespace=\"e2e-ok\",name=\"corp\"} 1"), std::string::npos)
+  ASSERT_EQ(testing::run_command("curl -sf http://127.0.0.1:" + port + "/metrics", metrics), 0)
       << metrics;
-  EXPECT_NE(metrics.find("imapprobe_operator_api_requests_total{verb=\"PATCH\""), std::string::npos);
+  EXPECT_NE(metrics.find("imapprobe_probe_success{namespace=\"e2e-ok\",name=\"corp\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("imapprobe_operator_api_requests_total{verb=\"PATCH\""),
+            std::string::npos);
   std::string check;
-  EXPECT_EQ(testing::run_command("curl -sf http://127.0.0.1:" + port + "/metrics | promtool check metrics", check), 0)
+  EXPECT_EQ(testing::run_command(
+                "curl -sf http://127.0.0.1:" + port + "/metrics | promtool check metrics", check),
+            0)
       << check;
   EXPECT_EQ(metrics.find(dovecot_->get("PROBE_PASSWORD")), std::string::npos);
 }
@@ -197,21 +215,24 @@ TEST_F(OperatorE2E, BrokenPasswordIsAvailableFalseWithOneWarningThenRecovered) {
   kubectl("-n e2e-auth wait --for=condition=Available imapprobe/corp --timeout=60s", &rc);
   ASSERT_EQ(rc, 0) << operator_a_->log();
   secret("e2e-auth", "creds", dovecot_->get("PROBE_USER"), "wrong-password");
-  ASSERT_TRUE(eventually([] { return condition(get("e2e-auth", "corp"), "Available") == "False"; }, 40s));
+  ASSERT_TRUE(
+      eventually([] { return condition(get("e2e-auth", "corp"), "Available") == "False"; }, 40s));
   json p = get("e2e-auth", "corp");
   EXPECT_EQ(condition(p, "Available", "reason"), "AuthFailed");
   EXPECT_EQ(condition(p, "Ready"), "True") << "a mail outage must not make Ready False";
   EXPECT_EQ(p["status"]["lastRun"]["failedStep"], "login");
   // Let it fail once more: still one Warning, no storm.
   const std::string first_run = p["status"]["lastRun"]["time"];
-  ASSERT_TRUE(eventually([&] { return get("e2e-auth", "corp")["status"]["lastRun"]["time"] != first_run; }, 30s));
+  ASSERT_TRUE(eventually(
+      [&] { return get("e2e-auth", "corp")["status"]["lastRun"]["time"] != first_run; }, 30s));
   ASSERT_TRUE(eventually([] { return count_events("e2e-auth", "corp", "AuthFailed") >= 1; }, 10s));
   EXPECT_EQ(count_events("e2e-auth", "corp", "AuthFailed"), 1);
   for (const auto& e : events("e2e-auth", "corp")) {
     EXPECT_EQ(e.dump().find("wrong-password"), std::string::npos);
   }
   secret("e2e-auth", "creds", dovecot_->get("PROBE_USER"), dovecot_->get("PROBE_PASSWORD"));
-  ASSERT_TRUE(eventually([] { return condition(get("e2e-auth", "corp"), "Available") == "True"; }, 40s));
+  ASSERT_TRUE(
+      eventually([] { return condition(get("e2e-auth", "corp"), "Available") == "True"; }, 40s));
   ASSERT_TRUE(eventually([] { return count_events("e2e-auth", "corp", "Recovered") == 1; }, 10s));
   const std::string described = kubectl("-n e2e-auth describe imapprobe corp");
   EXPECT_NE(described.find("Recovered"), std::string::npos) << described;
@@ -220,7 +241,8 @@ TEST_F(OperatorE2E, BrokenPasswordIsAvailableFalseWithOneWarningThenRecovered) {
 TEST_F(OperatorE2E, ExpiredCertificateIsReported) {
   setup_namespace("e2e-cert");
   apply(probe_yaml("e2e-cert", "expired", "IMAPS_EXPIRED_PORT"));
-  ASSERT_TRUE(eventually([] { return condition(get("e2e-cert", "expired"), "Available") == "False"; }, 60s))
+  ASSERT_TRUE(
+      eventually([] { return condition(get("e2e-cert", "expired"), "Available") == "False"; }, 60s))
       << operator_a_->log();
   const json p = get("e2e-cert", "expired");
   EXPECT_EQ(condition(p, "Available", "reason"), "CertificateExpired");
@@ -232,7 +254,8 @@ TEST_F(OperatorE2E, MissingSecretIsStalled) {
   create_namespace("e2e-stall");
   ca_secret("e2e-stall");
   apply(probe_yaml("e2e-stall", "nosecret", "IMAPS_PORT"));
-  ASSERT_TRUE(eventually([] { return condition(get("e2e-stall", "nosecret"), "Stalled") == "True"; }, 60s));
+  ASSERT_TRUE(
+      eventually([] { return condition(get("e2e-stall", "nosecret"), "Stalled") == "True"; }, 60s));
   const json p = get("e2e-stall", "nosecret");
   EXPECT_EQ(condition(p, "Stalled", "reason"), "SecretNotFound");
   EXPECT_EQ(condition(p, "Ready"), "False");
@@ -243,8 +266,10 @@ TEST_F(OperatorE2E, MissingSecretIsStalled) {
 TEST_F(OperatorE2E, InvalidManifestIsRefusedByTheApiServer) {
   create_namespace("e2e-invalid");
   const std::string path = cluster_->workdir() + "/invalid.yaml";
-  std::ofstream(path) << "apiVersion: imapprobe.dev/v1alpha1\nkind: ImapProbe\nmetadata: {name: bad, namespace: e2e-invalid}\n"
-                         "spec:\n  server: {host: h, tls: SSL}\n  auth: {secretRef: {name: c}}\n  interval: 30s\n  timeout: 1m\n";
+  std::ofstream(path) << "apiVersion: imapprobe.dev/v1alpha1\nkind: ImapProbe\nmetadata: {name: "
+                         "bad, namespace: e2e-invalid}\n"
+                         "spec:\n  server: {host: h, tls: SSL}\n  auth: {secretRef: {name: c}}\n  "
+                         "interval: 30s\n  timeout: 1m\n";
   int rc = 0;
   const std::string out = kubectl("apply -f " + path, &rc);
   EXPECT_NE(rc, 0);
@@ -258,12 +283,18 @@ TEST_F(OperatorE2E, EditingTheSpecRunsPromptlyAndReschedules) {
   int rc = 0;
   kubectl("-n e2e-edit wait --for=condition=Ready imapprobe/corp --timeout=60s", &rc);
   ASSERT_EQ(rc, 0);
-  kubectl("-n e2e-edit patch imapprobe corp --type=merge -p '{\"spec\":{\"interval\":\"30s\",\"mailbox\":\"Archive\"}}'", &rc);
+  kubectl(
+      "-n e2e-edit patch imapprobe corp --type=merge -p "
+      "'{\"spec\":{\"interval\":\"30s\",\"mailbox\":\"Archive\"}}'",
+      &rc);
   ASSERT_EQ(rc, 0);
-  ASSERT_TRUE(eventually([] {
-    const json p = get("e2e-edit", "corp");
-    return p["status"].value("observedGeneration", 0) == p["metadata"].value("generation", -1);
-  }, 10s)) << "a spec change must run again promptly";
+  ASSERT_TRUE(eventually(
+      [] {
+        const json p = get("e2e-edit", "corp");
+        return p["status"].value("observedGeneration", 0) == p["metadata"].value("generation", -1);
+      },
+      10s))
+      << "a spec change must run again promptly";
   const json p = get("e2e-edit", "corp");
   EXPECT_EQ(p["status"]["lastRun"]["messages"], 0) << "the Archive folder is empty";
   // nextRunTime is about 30 s after lastRun.
@@ -282,13 +313,17 @@ TEST_F(OperatorE2E, SuspendAndDeleteStopTheSchedule) {
   kubectl("-n e2e-del wait --for=condition=Ready imapprobe/corp --timeout=60s", &rc);
   ASSERT_EQ(rc, 0);
   kubectl("-n e2e-del patch imapprobe corp --type=merge -p '{\"spec\":{\"suspend\":true}}'", &rc);
-  ASSERT_TRUE(eventually([] { return condition(get("e2e-del", "corp"), "Ready", "reason") == "Suspended"; }, 10s));
+  ASSERT_TRUE(eventually(
+      [] { return condition(get("e2e-del", "corp"), "Ready", "reason") == "Suspended"; }, 10s));
   const std::string suspended_run = get("e2e-del", "corp")["status"]["lastRun"]["time"];
   std::this_thread::sleep_for(12s);
-  EXPECT_EQ(get("e2e-del", "corp")["status"]["lastRun"]["time"], suspended_run) << "a suspended probe ran";
+  EXPECT_EQ(get("e2e-del", "corp")["status"]["lastRun"]["time"], suspended_run)
+      << "a suspended probe ran";
   kubectl("-n e2e-del delete imapprobe corp --wait=true", &rc);
   ASSERT_EQ(rc, 0);
-  ASSERT_TRUE(eventually([] { return operator_a_->log().find("probe e2e-del/corp: deleted") != std::string::npos; }, 10s));
+  ASSERT_TRUE(eventually(
+      [] { return operator_a_->log().find("probe e2e-del/corp: deleted") != std::string::npos; },
+      10s));
 }
 
 TEST_F(OperatorE2E, ApiServerRestartIsSurvived) {
@@ -297,7 +332,8 @@ TEST_F(OperatorE2E, ApiServerRestartIsSurvived) {
   // Created after the restart: only a resumed watch can see it.
   apply(probe_yaml("e2e-restart", "after", "IMAPS_PORT"));
   int rc = 0;
-  const std::string out = kubectl("-n e2e-restart wait --for=condition=Available imapprobe/after --timeout=120s", &rc);
+  const std::string out =
+      kubectl("-n e2e-restart wait --for=condition=Available imapprobe/after --timeout=120s", &rc);
   EXPECT_EQ(rc, 0) << out << operator_a_->log();
   EXPECT_TRUE(operator_a_->running());
 }
@@ -309,12 +345,14 @@ TEST_F(OperatorE2E, OnlyTheLeaderRunsProbesAndAStandbyTakesOver) {
   EXPECT_EQ(operator_b_->log().find("probe e2e-"), std::string::npos) << "the standby ran a probe";
   EXPECT_EQ(operator_a_->stop(), 0) << operator_a_->log();
   EXPECT_NE(operator_a_->log().find("stopped leading"), std::string::npos);
-  ASSERT_TRUE(eventually([] { return operator_b_->log().find("is the leader") != std::string::npos; }, 20s))
+  ASSERT_TRUE(
+      eventually([] { return operator_b_->log().find("is the leader") != std::string::npos; }, 20s))
       << operator_b_->log();
   setup_namespace("e2e-takeover");
   apply(probe_yaml("e2e-takeover", "corp", "IMAPS_PORT"));
   int rc = 0;
-  const std::string out = kubectl("-n e2e-takeover wait --for=condition=Available imapprobe/corp --timeout=60s", &rc);
+  const std::string out =
+      kubectl("-n e2e-takeover wait --for=condition=Available imapprobe/corp --timeout=60s", &rc);
   EXPECT_EQ(rc, 0) << out << operator_b_->log();
 }
 

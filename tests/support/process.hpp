@@ -37,7 +37,9 @@ bool eventually(P pred, std::chrono::milliseconds max) {
   const auto until = std::chrono::steady_clock::now() + max;
   while (std::chrono::steady_clock::now() < until) {
     if (pred()) return true;
-    struct timespec ts{0, 100'000'000};
+    struct timespec ts {
+      0, 100'000'000
+    };
     nanosleep(&ts, nullptr);
   }
   return pred();

@@ -53,10 +53,28 @@ int run(std::vector<std::string> args, Captured& cap, std::string& out, std::str
 TEST(CheckCommand, MapsFlagsToTheSpec) {
   Captured cap;
   std::string out, err;
-  const int code = run({"-H", "mail.example.org", "--tls", "starttls", "-m", "ScramSHA256", "-u",
-                        "monitor", "--password-env", "IMAP_PASSWORD", "--mailbox", "Archive",
-                        "--search", "UNSEEN", "--fetch", "3", "-w", "login=2s", "-c", "total=10s",
-                        "--timeout", "1m"},
+  const int code = run({"-H",
+                        "mail.example.org",
+                        "--tls",
+                        "starttls",
+                        "-m",
+                        "ScramSHA256",
+                        "-u",
+                        "monitor",
+                        "--password-env",
+                        "IMAP_PASSWORD",
+                        "--mailbox",
+                        "Archive",
+                        "--search",
+                        "UNSEEN",
+                        "--fetch",
+                        "3",
+                        "-w",
+                        "login=2s",
+                        "-c",
+                        "total=10s",
+                        "--timeout",
+                        "1m"},
                        cap, out, err);
   EXPECT_EQ(code, 0) << err;
   ASSERT_EQ(cap.calls, 1);
@@ -147,7 +165,8 @@ TEST(CheckCommand, UsageErrorsAreUnknownWithAClearMessage) {
     Captured cap;
     std::string out, err;
     EXPECT_EQ(run(c.args, cap, out, err), 3) << c.expect;
-    EXPECT_NE(err.find(c.expect), std::string::npos) << "expected \"" << c.expect << "\" in: " << err;
+    EXPECT_NE(err.find(c.expect), std::string::npos)
+        << "expected \"" << c.expect << "\" in: " << err;
     EXPECT_EQ(cap.calls, 0);
   }
 }

@@ -53,19 +53,28 @@ OperatorMetrics sample() {
 
 TEST(Metrics, RendersProbeAndOperatorSeries) {
   const std::string text = render_metrics(sample());
-  EXPECT_NE(text.find("imapprobe_probe_success{namespace=\"mail\",name=\"corp\"} 1\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("imapprobe_probe_success{namespace=\"mail\",name=\"we\\\"ird\"} 0\n"), std::string::npos);
-  EXPECT_NE(text.find("imapprobe_probe_step_duration_seconds{namespace=\"mail\",name=\"corp\",step=\"login\"} 0.04\n"),
+  EXPECT_NE(text.find("imapprobe_probe_success{namespace=\"mail\",name=\"corp\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("imapprobe_probe_success{namespace=\"mail\",name=\"we\\\"ird\"} 0\n"),
             std::string::npos);
-  EXPECT_NE(text.find("imapprobe_probe_duration_seconds_bucket{namespace=\"mail\",name=\"corp\",le=\"0.1\"} 3\n"),
+  EXPECT_NE(text.find("imapprobe_probe_step_duration_seconds{namespace=\"mail\",name=\"corp\",step="
+                      "\"login\"} 0.04\n"),
             std::string::npos);
-  EXPECT_NE(text.find("imapprobe_probe_duration_seconds_bucket{namespace=\"mail\",name=\"corp\",le=\"0.05\"} 0\n"),
+  EXPECT_NE(text.find("imapprobe_probe_duration_seconds_bucket{namespace=\"mail\",name=\"corp\",le="
+                      "\"0.1\"} 3\n"),
             std::string::npos);
-  EXPECT_NE(text.find("imapprobe_probe_certificate_expiry_timestamp_seconds{namespace=\"mail\",name=\"corp\"} 1800000000\n"),
+  EXPECT_NE(text.find("imapprobe_probe_duration_seconds_bucket{namespace=\"mail\",name=\"corp\",le="
+                      "\"0.05\"} 0\n"),
             std::string::npos);
-  EXPECT_NE(text.find("imapprobe_probe_runs_total{namespace=\"mail\",name=\"we\\\"ird\",reason=\"AuthFailed\"} 2\n"),
+  EXPECT_NE(text.find("imapprobe_probe_certificate_expiry_timestamp_seconds{namespace=\"mail\","
+                      "name=\"corp\"} 1800000000\n"),
             std::string::npos);
-  EXPECT_NE(text.find("imapprobe_operator_api_requests_total{verb=\"PATCH\",code=\"409\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("imapprobe_probe_runs_total{namespace=\"mail\",name=\"we\\\"ird\",reason="
+                      "\"AuthFailed\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("imapprobe_operator_api_requests_total{verb=\"PATCH\",code=\"409\"} 1\n"),
+            std::string::npos);
   EXPECT_NE(text.find("imapprobe_operator_leader 1\n"), std::string::npos);
 }
 
@@ -74,7 +83,8 @@ TEST(Metrics, PassesPromtoolCheck) {
   std::ofstream(path) << render_metrics(sample());
   std::string out;
   const int rc = testing::run_command("promtool check metrics < " + path, out);
-  EXPECT_EQ(rc, 0) << "promtool (Debian package prometheus, installed by tests/setup.sh) said:\n" << out;
+  EXPECT_EQ(rc, 0) << "promtool (Debian package prometheus, installed by tests/setup.sh) said:\n"
+                   << out;
 }
 
 }  // namespace

@@ -8,10 +8,11 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 json probe(json spec) {
-  return {{"apiVersion", "imapprobe.dev/v1alpha1"},
-          {"kind", "ImapProbe"},
-          {"metadata", {{"name", "corp"}, {"namespace", "mail"}, {"generation", 4}, {"uid", "u-1"}}},
-          {"spec", spec}};
+  return {
+      {"apiVersion", "imapprobe.dev/v1alpha1"},
+      {"kind", "ImapProbe"},
+      {"metadata", {{"name", "corp"}, {"namespace", "mail"}, {"generation", 4}, {"uid", "u-1"}}},
+      {"spec", spec}};
 }
 
 TEST(ProbeResource, ReadsEveryField) {
@@ -55,7 +56,8 @@ TEST(ProbeResource, ReadsEveryField) {
 }
 
 TEST(ProbeResource, DefaultsMatchTheCrd) {
-  const auto d = parse_probe(probe({{"server", {{"host", "h"}}}, {"auth", {{"secretRef", {{"name", "c"}}}}}}));
+  const auto d =
+      parse_probe(probe({{"server", {{"host", "h"}}}, {"auth", {{"secretRef", {{"name", "c"}}}}}}));
   EXPECT_EQ(d.spec.tls, probe::TlsMode::Implicit);
   EXPECT_EQ(d.spec.effective_port(), 993);
   EXPECT_EQ(d.spec.mechanism, probe::Mechanism::Plain);
@@ -70,14 +72,24 @@ TEST(ProbeResource, InvalidSpecsNameTheField) {
   const std::pair<json, std::string> cases[] = {
       {json::object(), "spec.server.host"},
       {{{"server", {{"host", "h"}}}}, "spec.auth.secretRef"},
-      {{{"server", {{"host", "h"}, {"tls", "SSL"}}}, {"auth", {{"mechanism", "None"}}}}, "spec.server.tls"},
-      {{{"server", {{"host", "h"}}}, {"auth", {{"mechanism", "None"}}}, {"interval", "1 minute"}}, "spec.interval"},
-      {{{"server", {{"host", "h"}}}, {"auth", {{"mechanism", "None"}}}, {"interval", "10s"}, {"timeout", "30s"}},
+      {{{"server", {{"host", "h"}, {"tls", "SSL"}}}, {"auth", {{"mechanism", "None"}}}},
+       "spec.server.tls"},
+      {{{"server", {{"host", "h"}}}, {"auth", {{"mechanism", "None"}}}, {"interval", "1 minute"}},
+       "spec.interval"},
+      {{{"server", {{"host", "h"}}},
+        {"auth", {{"mechanism", "None"}}},
+        {"interval", "10s"},
+        {"timeout", "30s"}},
        "spec.timeout: must be shorter"},
-      {{{"server", {{"host", "h"}}}, {"auth", {{"mechanism", "None"}}}, {"mailbox", "a\r\nb"}}, "spec.mailbox"},
-      {{{"server", {{"host", "h"}}}, {"auth", {{"mechanism", "None"}}}, {"thresholds", {{"lgin", "1s"}}}},
+      {{{"server", {{"host", "h"}}}, {"auth", {{"mechanism", "None"}}}, {"mailbox", "a\r\nb"}},
+       "spec.mailbox"},
+      {{{"server", {{"host", "h"}}},
+        {"auth", {{"mechanism", "None"}}},
+        {"thresholds", {{"lgin", "1s"}}}},
        "spec.thresholds.lgin"},
-      {{{"server", {{"host", "h"}}}, {"auth", {{"mechanism", "None"}}}, {"roundTrip", {{"enabled", true}}}},
+      {{{"server", {{"host", "h"}}},
+        {"auth", {{"mechanism", "None"}}},
+        {"roundTrip", {{"enabled", true}}}},
        "spec.roundTrip"},
   };
   for (const auto& [spec, expect] : cases) {

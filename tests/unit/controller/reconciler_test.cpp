@@ -53,17 +53,20 @@ class FakeCluster : public ClusterApi {
   int secret_reads = 0;
 };
 
-json probe_object(const std::string& name, std::int64_t generation, json spec_extra = json::object()) {
+json probe_object(const std::string& name, std::int64_t generation,
+                  json spec_extra = json::object()) {
   json spec = {{"server", {{"host", "imap.test"}}},
                {"auth", {{"secretRef", {{"name", "creds"}}}}},
                {"interval", "10s"},
                {"timeout", "5s"},
                {"failureThreshold", 1}};
   spec.merge_patch(spec_extra);
-  return {{"apiVersion", "imapprobe.dev/v1alpha1"},
-          {"kind", "ImapProbe"},
-          {"metadata", {{"name", name}, {"namespace", "mail"}, {"generation", generation}, {"uid", name + "-uid"}}},
-          {"spec", spec}};
+  return {
+      {"apiVersion", "imapprobe.dev/v1alpha1"},
+      {"kind", "ImapProbe"},
+      {"metadata",
+       {{"name", name}, {"namespace", "mail"}, {"generation", generation}, {"uid", name + "-uid"}}},
+      {"spec", spec}};
 }
 
 std::string condition(const json& status, const std::string& type, const char* field = "status") {
@@ -83,7 +86,8 @@ class ReconcilerTest : public ::testing::Test {
     options.concurrency = 2;
     reconciler = std::make_unique<Reconciler>(
         io, pool, cluster,
-        [this](probe::ProbeSpec spec, probe::Credentials creds) -> asio::awaitable<probe::ProbeResult> {
+        [this](probe::ProbeSpec spec,
+               probe::Credentials creds) -> asio::awaitable<probe::ProbeResult> {
           {
             std::lock_guard lock(cluster.mu);
             ++runs;
@@ -163,7 +167,8 @@ TEST_F(ReconcilerTest, MissingSecretIsStalledThenRecoversWhenItAppears) {
     cluster.secrets["mail/creds"] = {{"username", "probe"}, {"password", "pw"}};
   }
   ASSERT_TRUE(cluster.wait([&] {
-    return !cluster.statuses["mail/b"].empty() && condition(cluster.statuses["mail/b"].back(), "Ready") == "True";
+    return !cluster.statuses["mail/b"].empty() &&
+           condition(cluster.statuses["mail/b"].back(), "Ready") == "True";
   }));
 }
 
@@ -188,7 +193,8 @@ TEST_F(ReconcilerTest, FailureThenRecoveryEmitsOneWarningAndOneRecovered) {
   // A spec change runs again promptly.
   reconciler->upsert(probe_object("d", 2, {{"server", {{"host", "imap2.test"}}}}));
   ASSERT_TRUE(cluster.wait([&] {
-    return !cluster.statuses["mail/d"].empty() && cluster.statuses["mail/d"].back()["observedGeneration"] == 2;
+    return !cluster.statuses["mail/d"].empty() &&
+           cluster.statuses["mail/d"].back()["observedGeneration"] == 2;
   }));
   std::this_thread::sleep_for(100ms);  // events follow the status write
   std::lock_guard lock(cluster.mu);
@@ -221,7 +227,8 @@ TEST_F(ReconcilerTest, DeleteStopsTheSchedule) {
 TEST_F(ReconcilerTest, SyncDropsProbesDeletedWhileUnobserved) {
   reconciler->upsert(probe_object("g", 1));
   reconciler->upsert(probe_object("h", 1));
-  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/g") >= 1 && cluster.writes("mail/h") >= 1; }));
+  ASSERT_TRUE(
+      cluster.wait([&] { return cluster.writes("mail/g") >= 1 && cluster.writes("mail/h") >= 1; }));
   reconciler->sync("", {probe_object("g", 1)});
   std::this_thread::sleep_for(100ms);
   EXPECT_EQ(reconciler->stats().probes, 1u);

@@ -124,7 +124,8 @@ TEST(StatusPolicy, StatusRoundTripsThroughJsonSoARestartLosesNothing) {
 }
 
 TEST(StatusPolicy, StallIsStalledAndNotReadyWithOneEvent) {
-  auto t = after_stall({}, 2, "SecretNotFound", "Secret mail/creds (username) not found", Clock::now());
+  auto t =
+      after_stall({}, 2, "SecretNotFound", "Secret mail/creds (username) not found", Clock::now());
   EXPECT_EQ(get(t.status, kStalled).status, "True");
   EXPECT_EQ(get(t.status, kReady).status, "False");
   EXPECT_EQ(get(t.status, kReady).reason, "SecretNotFound");

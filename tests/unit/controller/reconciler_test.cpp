@@ -33,6 +33,7 @@ class FakeCluster : public ClusterApi {
   void emit_event(const ProbeRef& p, const Event& e) override {
     std::lock_guard lock(mu);
     events[p.key()].push_back(e);
+    cv.notify_all();
   }
   // Waits until `pred` holds (bounded).
   template <typename P>
@@ -155,7 +156,8 @@ TEST_F(ReconcilerTest, MissingSecretIsStalledThenRecoversWhenItAppears) {
     cluster.secrets.clear();
   }
   reconciler->upsert(probe_object("b", 1));
-  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/b") >= 1; }));
+  // Events follow their status write.
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/b") >= 1 && !cluster.events["mail/b"].empty(); }));
   {
     std::lock_guard lock(cluster.mu);
     const json& s = cluster.statuses["mail/b"].back();
@@ -196,7 +198,7 @@ TEST_F(ReconcilerTest, FailureThenRecoveryEmitsOneWarningAndOneRecovered) {
     return !cluster.statuses["mail/d"].empty() &&
            cluster.statuses["mail/d"].back()["observedGeneration"] == 2;
   }));
-  std::this_thread::sleep_for(100ms);  // events follow the status write
+  ASSERT_TRUE(cluster.wait([&] { return cluster.events["mail/d"].size() >= 2; }));
   std::lock_guard lock(cluster.mu);
   EXPECT_EQ(condition(cluster.statuses["mail/d"].back(), "Available"), "True");
   EXPECT_EQ(seen_hosts.back(), "imap2.test");

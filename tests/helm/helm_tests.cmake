@@ -1,0 +1,15 @@
+# Helm chart and Dockerfile tests (tests/helm). Included from tests/CMakeLists.txt.
+#
+# helm_chart: lint/template/schema, promtool alert tests, server dry runs,
+# helm install/upgrade/uninstall and the RBAC can-i proof against a real
+# kube-apiserver (tests/kube/cluster.sh). The first run builds helm from the
+# Go module proxy (tests/helm/build-helm.sh, ~3-4 min cold) and, if needed,
+# kube-apiserver/kubectl.
+add_test(NAME helm_chart COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/helm/chart_test.sh)
+set_tests_properties(helm_chart PROPERTIES LABELS "integration;kube;helm" TIMEOUT 1200)
+
+# helm_dockerfile: operator/Dockerfile checked without a container engine;
+# the runtime package list against `ldd` of the imapprobe binary built here.
+add_test(NAME helm_dockerfile
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/helm/dockerfile_test.sh $<TARGET_FILE:imapprobe>)
+set_tests_properties(helm_dockerfile PROPERTIES LABELS "helm;docker" TIMEOUT 300)

@@ -70,7 +70,9 @@ apiVersion: imapprobe.dev/v1alpha1
 kind: ImapProbe
 metadata: {name: demo-starttls, namespace: mail-monitoring}
 spec:
-  server: {host: localhost, port: $IMAP_PORT, tls: STARTTLS, caBundleSecretRef: {name: local-ca}}
+  # The harness serves plain IMAP on a second loopback address (see tests/servers/dovecot).
+  server: {host: $IMAP_HOST, port: $IMAP_PORT, tls: STARTTLS, serverName: localhost,
+           caBundleSecretRef: {name: local-ca}}
   auth: {mechanism: Plain, secretRef: {name: imap-probe-creds}}
   roundTrip: {enabled: true}
   interval: 30s

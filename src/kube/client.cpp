@@ -216,8 +216,9 @@ struct Client::Impl {
     return cfg;
   }
 
-  // The token file is re-read when it changes (kubelet rotates projected
-  // service account tokens) and at least every minute (mtime granularity).
+  // The token file is re-read when its mtime changes (kubelet rotates
+  // projected service account tokens) and at least once a minute, in case a
+  // rewrite kept the mtime.
   std::string bearer_token() {
     if (config_.token_file.empty()) return config_.token;
     std::lock_guard lock(token_mu_);
@@ -266,7 +267,15 @@ struct Client::Impl {
                       const char* content_type = nullptr) {
     http_request req(method);
     prepare(req, verb, path);
-    if (body != nullptr) req.set_body(*body, content_type);
+    if (body != nullptr) {
+      // Bytes rather than a std::string: cpprestsdk's string overload reads
+      // a char buffer through a uint8_t stream (undefined behaviour, which
+      // UBSan reports).
+      std::vector<unsigned char> bytes(body->begin(), body->end());
+      const auto size = bytes.size();
+      req.set_body(Concurrency::streams::bytestream::open_istream(std::move(bytes)), size,
+                   content_type);
+    }
     const auto started = std::chrono::steady_clock::now();
     http_response resp;
     std::string text;

@@ -62,10 +62,10 @@ class Client {
   // the server ends the stream, `stop` is requested, or on_event returns
   // false. ERROR events are passed through (the caller checks for 410).
   // Throws ApiError when the request itself fails.
-  void watch(const std::string& path,
-             const std::function<bool(const std::string& type, const nlohmann::json& object)>&
-                 on_event,
-             std::stop_token stop);
+  void watch(
+      const std::string& path,
+      const std::function<bool(const std::string& type, const nlohmann::json& object)>& on_event,
+      std::stop_token stop);
 
   const ClusterConfig& config() const { return config_; }
 

@@ -14,13 +14,13 @@ class ConfigError : public std::runtime_error {
 };
 
 struct ClusterConfig {
-  std::string server;            // https://host:port, no trailing slash
-  std::string ca_pem;            // empty: system trust store
+  std::string server;  // https://host:port, no trailing slash
+  std::string ca_pem;  // empty: system trust store
   bool insecure_skip_tls_verify = false;
-  std::string client_cert_pem;   // client certificate authentication
+  std::string client_cert_pem;  // client certificate authentication
   std::string client_key_pem;
-  std::string token;             // static bearer token
-  std::string token_file;        // bearer token re-read when it changes (rotation)
+  std::string token;       // static bearer token
+  std::string token_file;  // bearer token re-read when it changes (rotation)
   std::string default_namespace = "default";
 
   // Current context, or `context` when given. Supports certificate-authority

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# RBAC proven by use: the real operator runs against a real kube-apiserver
+# with a token for the chart's ServiceAccount (and nothing more), probes a
+# real Dovecot, and a probe becomes Ready and Available. Then one permission
+# is taken away (get secrets) and the operator must say so precisely, in the
+# probe's Stalled condition, without crashing.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+imapprobe=${1:?usage: operator_rbac_test.sh path/to/imapprobe}
+cluster=$root/tests/kube/cluster.sh
+harness=$root/tests/servers/dovecot/dovecot-harness.sh
+passed=0
+failed=0
+check() {
+  local what=$1
+  shift
+  if "$@"; then passed=$((passed + 1)); echo "ok: $what"; else failed=$((failed + 1)); echo "FAIL: $what"; fi
+}
+
+work=$(mktemp -d)
+chmod 755 "$work"
+operator_pid=""
+cleanup() {
+  [[ -n "$operator_pid" ]] && kill "$operator_pid" 2>/dev/null && wait "$operator_pid" 2>/dev/null
+  bash "$cluster" stop "$work/kube" >/dev/null 2>&1 || true
+  bash "$harness" stop "$work/dovecot" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+helm=$(bash "$root/tests/helm/build-helm.sh")
+bash "$harness" start "$work/dovecot" >/dev/null
+bash "$cluster" start "$work/kube" >/dev/null
+# shellcheck disable=SC1091
+source "$work/dovecot/env"
+k() { bash "$cluster" kubectl "$work/kube" "$@"; }
+
+ns="imapprobe-system"
+k apply -f "$root/crds/imapprobe.dev_imapprobes.yaml" >/dev/null
+k wait --for=condition=Established crd/imapprobes.imapprobe.dev --timeout=60s >/dev/null
+k create namespace "$ns" >/dev/null
+"$helm" template imapprobe "$root/charts/imap-probe-operator" -n "$ns" >"$work/rendered.yaml"
+k apply -n "$ns" -f "$work/rendered.yaml" >/dev/null
+sa=$(k -n "$ns" get serviceaccount -o jsonpath='{.items[?(@.metadata.name!="default")].metadata.name}')
+role=$(k get clusterrole -l app.kubernetes.io/instance=imapprobe -o name | grep -v -e '-view$' -e '-edit$' | head -1)
+bash "$cluster" sa-kubeconfig "$work/kube" "$ns" "$sa" "$work/sa.kubeconfig" >/dev/null
+
+k create namespace mail >/dev/null
+k -n mail create secret generic creds --from-literal=username="$PROBE_USER" \
+  --from-literal=password="$PROBE_PASSWORD" >/dev/null
+k -n mail create secret generic test-ca --from-file=ca.crt="$CA_FILE" >/dev/null
+k apply -f - >/dev/null <<YAML
+apiVersion: imapprobe.dev/v1alpha1
+kind: ImapProbe
+metadata: {name: corp, namespace: mail}
+spec:
+  server: {host: localhost, port: $IMAPS_PORT, caBundleSecretRef: {name: test-ca}}
+  auth: {secretRef: {name: creds}}
+  interval: 10s
+  timeout: 5s
+  failureThreshold: 1
+YAML
+
+# Exactly the flags the chart's Deployment passes, with the SA's credentials.
+"$imapprobe" operator --kubeconfig "$work/sa.kubeconfig" --leader-elect=true \
+  --leader-election-name=imap-probe-operator --leader-election-namespace="$ns" \
+  --identity=rbac-test --health-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 \
+  >"$work/operator.log" 2>&1 &
+operator_pid=$!
+
+check "probe Ready with the chart's ServiceAccount" \
+  k -n mail wait --for=condition=Ready imapprobe/corp --timeout=60s
+check "probe Available" k -n mail wait --for=condition=Available imapprobe/corp --timeout=30s
+check "operator took the chart's Lease" grep -q "rbac-test is the leader" "$work/operator.log"
+check "no permission errors in the log" bash -c "! grep -qi forbidden '$work/operator.log'"
+check "not Stalled" \
+  bash -c "[[ \$(bash '$cluster' kubectl '$work/kube' -n mail get imapprobe corp -o jsonpath='{.status.conditions[?(@.type==\"Stalled\")].status}') == False ]]"
+
+# Take 'get secrets' away from the operator's ClusterRole.
+k get "$role" -o json >"$work/role.json"
+python3 - "$work/role.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+role = json.load(open(path))
+role["rules"] = [r for r in role["rules"] if "secrets" not in r.get("resources", [])]
+for key in ("resourceVersion", "uid", "creationTimestamp", "managedFields"):
+    role["metadata"].pop(key, None)
+json.dump(role, open(path, "w"))
+PY
+k replace -f "$work/role.json" >/dev/null
+
+stalled_reason() { k -n mail get imapprobe corp -o jsonpath='{.status.conditions[?(@.type=="Stalled")].reason}'; }
+for _ in $(seq 60); do [[ $(stalled_reason) == SecretUnreadable ]] && break; sleep 1; done
+check "missing permission is Stalled/SecretUnreadable" test "$(stalled_reason)" = SecretUnreadable
+message=$(k -n mail get imapprobe corp -o jsonpath='{.status.conditions[?(@.type=="Stalled")].message}')
+echo "  message: $message"
+check "the message names the verb, resource and ServiceAccount" \
+  bash -c "[[ '$message' == *forbidden* && '$message' == *'get resource \"secrets\"'* && '$message' == *$sa* ]]"
+check "Ready=False with the same reason" \
+  test "$(k -n mail get imapprobe corp -o jsonpath='{.status.conditions[?(@.type=="Ready")].reason}')" = SecretUnreadable
+check "operator still running" kill -0 "$operator_pid"
+check "secret values never in the log" bash -c "! grep -q '$PROBE_PASSWORD' '$work/operator.log'"
+
+if ((failed > 0)); then
+  echo "--- operator log"
+  tail -n 40 "$work/operator.log"
+fi
+echo "operator_rbac: $passed passed, $failed failed"
+((failed == 0))

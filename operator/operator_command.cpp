@@ -1,6 +1,5 @@
 #include "operator_command.hpp"
 
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -22,6 +21,7 @@
 #include "kube/watch_loop.hpp"
 #include "probe/prober.hpp"
 #include "telemetry/http_server.hpp"
+#include "telemetry/logging.hpp"
 
 namespace imapprobe::operator_cmd {
 namespace asio = boost::asio;
@@ -43,21 +43,6 @@ struct Flags {
   std::string log_level = "info";
   int api_threads = 4;
 };
-
-void setup_logging(const Flags& f) {
-  auto logger = spdlog::stderr_logger_mt("imapprobe");
-  if (f.log_format == "json") {
-    // One JSON object per line; messages never carry quotes unescaped because
-    // spdlog's %v is inserted raw, so keep messages free of '"' (they are).
-    logger->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"%n","msg":"%v"})",
-                        spdlog::pattern_time_type::utc);
-  } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %v", spdlog::pattern_time_type::utc);
-  }
-  logger->set_level(spdlog::level::from_str(f.log_level));
-  logger->flush_on(spdlog::level::info);
-  spdlog::set_default_logger(logger);
-}
 
 std::string default_identity() {
   char host[256] = {};
@@ -110,7 +95,7 @@ int run_operator(const std::vector<std::string>& args) {
     std::cerr << "imapprobe operator: " << e.what() << "\n";
     return 2;
   }
-  setup_logging(f);
+  telemetry::setup_logging(f.log_format, f.log_level);
   if (f.identity.empty()) f.identity = default_identity();
 
   kube::ClusterConfig config;

@@ -16,3 +16,8 @@ target_compile_definitions(operator_e2e_test PRIVATE
 add_dependencies(operator_e2e_test imapprobe)
 add_test(NAME operator_e2e_test COMMAND operator_e2e_test)
 set_tests_properties(operator_e2e_test PROPERTIES LABELS "integration;kube;e2e" TIMEOUT 1200)
+
+add_executable(telemetry_unit_tests unit/telemetry/telemetry_test.cpp)
+target_link_libraries(telemetry_unit_tests PRIVATE imapprobe_telemetry imapprobe_test_support
+  nlohmann_json::nlohmann_json GTest::gtest_main)
+gtest_discover_tests(telemetry_unit_tests DISCOVERY_TIMEOUT 30)

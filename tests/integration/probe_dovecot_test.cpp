@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "probe/prober.hpp"
 #include "support/dovecot.hpp"
@@ -295,6 +297,65 @@ TEST_F(ProbeDovecotTest, ManyConcurrentProbesOnOneThread) {
   io.run();
   ASSERT_EQ(results.size(), 20u);
   for (const auto& r : results) expect_success(r);
+}
+
+}  // namespace
+}  // namespace imapprobe::probe
+
+namespace imapprobe::probe {
+namespace {
+
+// The one-shot command as a user runs it, in each output format.
+class CheckCommandDovecotTest : public ProbeDovecotTest {
+ protected:
+  std::string run(const std::string& extra, int& code) {
+    const std::string pw = dovecot_->workdir() + "/cli-password";
+    std::ofstream(pw) << dovecot_->get("PROBE_PASSWORD") << "\n";
+    std::string out;
+    code = testing::run_command(
+        std::string(IMAPPROBE_BINARY) + " check -H localhost -p " + dovecot_->get("IMAPS_PORT") +
+            " --ca-file " + dovecot_->get("CA_FILE") + " -u " + dovecot_->get("PROBE_USER") +
+            " --password-file " + pw + " --search ALL --fetch 3 " + extra,
+        out);
+    return out;
+  }
+};
+
+TEST_F(CheckCommandDovecotTest, NagiosOutputWithPerfdataForEveryStep) {
+  int code = -1;
+  const std::string out = run("-w login=5s", code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out.rfind("IMAP OK - logged in, 10 messages in INBOX, 10 matched search, fetched 3", 0),
+            0u)
+      << out;
+  for (const char* step : {" dns=", " connect=", " tls=", " greeting=", " login=", " select=",
+                           " search=", " fetch=", " logout=", " total=", " cert_days="}) {
+    EXPECT_NE(out.find(step), std::string::npos) << step << " missing: " << out;
+  }
+  EXPECT_NE(out.find(";5.000;"), std::string::npos)
+      << "login warning threshold in perfdata: " << out;
+}
+
+TEST_F(CheckCommandDovecotTest, JsonOutput) {
+  int code = -1;
+  const std::string out = run("-o json", code);
+  EXPECT_EQ(code, 0) << out;
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["outcome"], "Success");
+  EXPECT_GT(j["durations"]["login"].get<double>(), 0);
+  EXPECT_EQ(j["certificate"]["verified"], true);
+  EXPECT_EQ(out.find(dovecot_->get("PROBE_PASSWORD")), std::string::npos);
+}
+
+TEST_F(CheckCommandDovecotTest, TextOutputAndCriticalExitCode) {
+  int code = -1;
+  std::string out = run("-o text", code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("login"), std::string::npos);
+  EXPECT_NE(out.find("certificate:"), std::string::npos);
+  out = run("--mailbox Nope", code);
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("IMAP CRITICAL - MailboxNotFound"), std::string::npos) << out;
 }
 
 }  // namespace

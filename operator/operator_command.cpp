@@ -203,6 +203,7 @@ int run_operator(const std::vector<std::string>& args) {
                  m.stats = reconciler.stats();
                  m.probes = reconciler.snapshot();
                  m.api_requests = client.request_counts();
+                 m.api_latency = client.request_latency();
                  for (const auto& l : loops) {
                    m.watch_restarts += l->watch_restarts();
                    m.relists += l->relists();

@@ -289,6 +289,7 @@ struct Client::Impl {
     }
     const int status = resp.status_code();
     count(verb, status);
+    observe(verb, std::chrono::steady_clock::now() - started);
     spdlog::debug("kube: {} {} -> {} ({} ms)", verb, path, status,
                   std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - started)
@@ -303,6 +304,13 @@ struct Client::Impl {
                      verb + " " + path + ": " + std::to_string(status) + ": response is not JSON");
     }
     return parsed;
+  }
+
+  void observe(const std::string& verb, std::chrono::steady_clock::duration took) {
+    std::lock_guard lock(counts_mu_);
+    auto& [sum, n] = latency_[verb];
+    sum += std::chrono::duration<double>(took).count();
+    ++n;
   }
 
   void count(const std::string& verb, int status) {
@@ -323,6 +331,7 @@ struct Client::Impl {
 
   mutable std::mutex counts_mu_;
   std::map<std::pair<std::string, int>, std::uint64_t> counts_;
+  std::map<std::string, std::pair<double, std::uint64_t>> latency_;
 };
 
 Client::Client(ClusterConfig config, std::chrono::milliseconds request_timeout)
@@ -439,6 +448,11 @@ void Client::watch(
     if (stop.stop_requested()) return;
     throw detail::transport_error(verb, path, std::string("watch stream broken: ") + e.what());
   }
+}
+
+std::map<std::string, std::pair<double, std::uint64_t>> Client::request_latency() const {
+  std::lock_guard lock(impl_->counts_mu_);
+  return impl_->latency_;
 }
 
 std::map<std::pair<std::string, int>, std::uint64_t> Client::request_counts() const {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -72,6 +73,9 @@ class Client {
   // Requests made so far by verb ("GET", "PATCH", "WATCH"...) and status
   // code, for the operator's own metrics.
   std::map<std::pair<std::string, int>, std::uint64_t> request_counts() const;
+  // Seconds spent in completed requests (responses of any status) by verb,
+  // as (sum, count); watches are not included.
+  std::map<std::string, std::pair<double, std::uint64_t>> request_latency() const;
 
  private:
   struct Impl;

@@ -198,6 +198,8 @@ TEST_F(OperatorE2E, ProbeBecomesReadyAndAvailableWithStepDurations) {
   EXPECT_NE(metrics.find("imapprobe_probe_success{namespace=\"e2e-ok\",name=\"corp\"} 1"),
             std::string::npos)
       << metrics;
+  EXPECT_NE(metrics.find("imapprobe_operator_api_request_duration_seconds_count{verb=\"PATCH\"}"),
+            std::string::npos);
   EXPECT_NE(metrics.find("imapprobe_operator_api_requests_total{verb=\"PATCH\""),
             std::string::npos);
   std::string check;

@@ -108,6 +108,15 @@ for v in "${variants[@]}"; do
   fi
 done
 
+# Helm values a user copies from examples/ must lint too.
+for file in "$ROOT"/examples/*-values.yaml; do
+  [[ -e "$file" ]] || continue
+  if h lint --strict "$CHART" -f "$file" --namespace "$REL_NS" >"$WD/out" 2>&1; then
+    ok "helm lint --strict -f ${file#"$ROOT/"}"
+  else
+    bad "helm lint --strict -f ${file#"$ROOT/"}"; indent <"$WD/out"
+  fi
+done
 for v in "no-leader-election:leaderElection.enabled=false" "no-metrics:metrics.enabled=false"; do
   name="${v%%:*}"
   if h template "$REL" "$CHART" --set "${v#*:}" --namespace "$REL_NS" >"$WD/render-$name.yaml" 2>"$WD/out" \

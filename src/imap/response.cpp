@@ -87,6 +87,10 @@ std::optional<Status> status_of(std::string_view keyword) {
 // Finds the LF ending the line that starts at `from`. Returns npos when more
 // bytes are needed. Scans at most max_line + 2 bytes, so an endless line costs
 // bounded work per call and is rejected as soon as it is provably too long.
+// Bytes in [from, resume) must already have passed these checks in a call on
+// a shorter buffer (none of them an LF): only the rest is examined, so a line
+// arriving in many pieces costs work linear in its length. `scanned` counts
+// the bytes examined.
 // max_line applies to each line segment between literals: payloads are bounded
 // by max_literal instead, and the whole response by max_response.
 //
@@ -94,13 +98,15 @@ std::optional<Status> status_of(std::string_view keyword) {
 // the end of a line because some servers (and proxies) send it and nothing
 // else can be meant by it. A CR not followed by LF is rejected: it has no
 // meaning in the grammar and is a classic response-splitting vector.
-std::size_t find_line_end(std::string_view buf, std::size_t from, const Limits& limits) {
+std::size_t find_line_end(std::string_view buf, std::size_t from, std::size_t resume,
+                          const Limits& limits, std::size_t& scanned) {
   const std::size_t avail = buf.size() - from;
   const std::size_t stop =
       from + (limits.max_line < avail ? std::min(avail, limits.max_line + 2) : avail);
-  for (std::size_t i = from; i < stop; ++i) {
+  for (std::size_t i = resume; i < stop; ++i) {
     const char c = buf[i];
     if (c == '\n') {
+      scanned += i + 1 - resume;
       const std::size_t len = i - from - ((i > from && buf[i - 1] == '\r') ? 1 : 0);
       if (len > limits.max_line) {
         fail("line exceeds " + std::to_string(limits.max_line) + " bytes");
@@ -112,6 +118,7 @@ std::size_t find_line_end(std::string_view buf, std::size_t from, const Limits& 
       fail("CR without LF in line", buf.substr(from, i - from + 2));
     }
   }
+  if (stop > resume) scanned += stop - resume;
   std::size_t pending = buf.size() - from;
   if (pending > 0 && buf.back() == '\r') --pending;
   if (pending > limits.max_line) {
@@ -126,11 +133,13 @@ struct LiteralMark {
   std::uint64_t size = 0;
 };
 
-std::optional<LiteralMark> trailing_literal(std::string_view seg, std::size_t from) {
+std::optional<LiteralMark> trailing_literal(std::string_view seg, std::size_t from,
+                                            std::size_t& scanned) {
   // Quoted-string state decides whether a trailing "{n}" is syntax or data.
   // It only needs to be known at the end of the segment: no '"' or '\' can
   // occur between the '{' and the end, so the state there is the state at '{'.
   bool in_quote = false;
+  if (seg.size() > from) scanned += seg.size() - from;
   for (std::size_t i = from; i < seg.size(); ++i) {
     const char c = seg[i];
     if (in_quote) {
@@ -279,75 +288,112 @@ std::string_view line_text(std::string_view buf, std::size_t begin, std::size_t 
   return buf.substr(begin, end - begin);
 }
 
+// Where a scan stopped for want of bytes. Every state is one the scan passes
+// through whatever follows in the buffer, so resuming from it with more bytes
+// does exactly what a scan from the response's start would do: same result,
+// same error. Offsets are relative to the start of the response.
+struct ScanState {
+  enum class Stage : std::uint8_t { Start, Line, Literal };
+  Stage stage = Stage::Start;
+  bool may_have_literals = false;
+  std::size_t seg_start = 0;  // start of the current line segment
+  std::size_t line_pos = 0;   // where find_line_end resumes in it
+  std::size_t lit_end = 0;    // end of the literal payload being awaited
+};
+
 // Finds where the response at the front of `buf` ends and checks every bound,
-// without copying anything. Literal payloads are skipped, not scanned, so a
-// large pending literal costs O(lines) per call rather than O(bytes).
-// Segments are recorded only for building a complete response: a pending
-// response is rescanned on every feed, and that path should not allocate.
-Scan scan_response(std::string_view buf, const Limits& limits, bool record_segments) {
-  Scan scan;
-  if (buf.empty()) return scan;
-  // Rejects the commonest garbage before a whole line has to be buffered.
-  const char first = buf[0];
-  if (first != '*' && first != '+' && !is_tag_char(first)) fail("line is not a response", buf);
-
-  std::size_t lf = find_line_end(buf, 0, limits);
-  if (lf == std::string_view::npos) {
-    check_response_size(buf.size(), limits);
-    return scan;
-  }
-  const std::string_view first_line = line_text(buf, 0, lf);
-  scan.head = parse_head(first_line);
-  // Only untagged data responses (FETCH, LIST, ...) may carry literals; the
-  // free text of status responses and continuations may legitimately end in
-  // "{5}" and must not make us swallow the next response.
-  const bool may_have_literals =
-      scan.head.kind == Response::Kind::Untagged && !scan.head.status.has_value();
-
-  Segment seg;
-  seg.text_begin = scan.head.rest;
-  std::string_view text = first_line;
-  std::size_t seg_start = 0;
+// without copying anything, resuming from `st`. Returns the response's size
+// once it is complete, 0 while more bytes are needed (with `st` saying where
+// to resume). Literal payloads are skipped, not scanned, so a large pending
+// literal costs O(1) per call. Segments are recorded only into `rec`, for
+// building a complete response: the pending path should not allocate.
+std::size_t resume_scan(std::string_view buf, const Limits& limits, ScanState& st,
+                        std::size_t& scanned, Scan* rec) {
+  using Stage = ScanState::Stage;
   for (;;) {
-    const std::size_t from = seg.text_begin - seg_start;
-    seg.text_end = seg_start + text.size();
-    if (may_have_literals) {
-      if (const auto mark = trailing_literal(text, from)) {
-        if (mark->size > limits.max_literal) {
-          fail("literal of " + std::to_string(mark->size) + " bytes exceeds " +
-               std::to_string(limits.max_literal));
+    switch (st.stage) {
+      case Stage::Start: {
+        if (buf.empty()) return 0;
+        // Rejects the commonest garbage before a whole line has to be buffered.
+        const char first = buf[0];
+        if (first != '*' && first != '+' && !is_tag_char(first)) {
+          fail("line is not a response", buf);
         }
-        seg.text_end = seg_start + mark->brace;
-        seg.lit_size = mark->size;
-        seg.lit_begin = lf + 1;
+        st.stage = Stage::Line;
+        st.seg_start = 0;
+        st.line_pos = 0;
+        break;
+      }
+      case Stage::Literal:
+        if (buf.size() < st.lit_end) return 0;
+        st.stage = Stage::Line;
+        st.seg_start = st.lit_end;
+        st.line_pos = st.lit_end;
+        break;
+      case Stage::Line: {
+        const std::size_t lf = find_line_end(buf, st.seg_start, st.line_pos, limits, scanned);
+        if (lf == std::string_view::npos) {
+          // Everything up to here passed; a final CR is re-examined once its
+          // successor has arrived.
+          st.line_pos = buf.size();
+          if (st.line_pos > st.seg_start && buf.back() == '\r') --st.line_pos;
+          check_response_size(buf.size(), limits);
+          return 0;
+        }
+        const std::string_view text = line_text(buf, st.seg_start, lf);
+        std::size_t from = 0;
+        if (st.seg_start == 0) {
+          const Head head = parse_head(text);
+          // Only untagged data responses (FETCH, LIST, ...) may carry
+          // literals; the free text of status responses and continuations
+          // may legitimately end in "{5}" and must not make us swallow the
+          // next response.
+          st.may_have_literals = head.kind == Response::Kind::Untagged && !head.status.has_value();
+          from = head.rest;
+          if (rec) rec->head = head;
+        }
+        Segment seg;
+        seg.text_begin = st.seg_start + from;
+        seg.text_end = st.seg_start + text.size();
+        if (st.may_have_literals) {
+          if (const auto mark = trailing_literal(text, from, scanned)) {
+            if (mark->size > limits.max_literal) {
+              fail("literal of " + std::to_string(mark->size) + " bytes exceeds " +
+                   std::to_string(limits.max_literal));
+            }
+            seg.text_end = st.seg_start + mark->brace;
+            seg.lit_size = mark->size;
+            seg.lit_begin = lf + 1;
+          }
+        }
+        if (rec) rec->segments.push_back(seg);
+        if (!seg.lit_size) {
+          const std::size_t consumed = lf + 1;
+          check_response_size(consumed, limits);
+          return consumed;
+        }
+        // The announcement alone tells whether the response will fit: fail
+        // now rather than after buffering the payload.
+        const auto lit_size = static_cast<std::size_t>(*seg.lit_size);
+        if (seg.lit_begin > limits.max_response || lit_size > limits.max_response - seg.lit_begin) {
+          fail("literal of " + std::to_string(lit_size) + " bytes makes response exceed " +
+               std::to_string(limits.max_response) + " bytes");
+        }
+        st.stage = Stage::Literal;
+        st.lit_end = seg.lit_begin + lit_size;
+        break;
       }
     }
-    if (record_segments) scan.segments.push_back(seg);
-    if (!seg.lit_size) break;
-
-    // The announcement alone tells whether the response will fit: fail now
-    // rather than after buffering the payload.
-    const auto lit_size = static_cast<std::size_t>(*seg.lit_size);
-    if (seg.lit_begin > limits.max_response || lit_size > limits.max_response - seg.lit_begin) {
-      fail("literal of " + std::to_string(lit_size) + " bytes makes response exceed " +
-           std::to_string(limits.max_response) + " bytes");
-    }
-    const std::size_t lit_end = seg.lit_begin + lit_size;
-    if (buf.size() < lit_end) return scan;
-
-    seg_start = lit_end;
-    lf = find_line_end(buf, seg_start, limits);
-    if (lf == std::string_view::npos) {
-      check_response_size(buf.size(), limits);
-      return scan;
-    }
-    text = line_text(buf, seg_start, lf);
-    seg = Segment{};
-    seg.text_begin = seg_start;
   }
-  scan.consumed = lf + 1;
-  check_response_size(scan.consumed, limits);
-  scan.complete = true;
+}
+
+// The whole scan of the response at the front of `buf`, from its start.
+Scan scan_response(std::string_view buf, const Limits& limits, bool record_segments,
+                   std::size_t& scanned) {
+  Scan scan;
+  ScanState st;
+  scan.consumed = resume_scan(buf, limits, st, scanned, record_segments ? &scan : nullptr);
+  scan.complete = scan.consumed != 0;
   return scan;
 }
 
@@ -379,8 +425,9 @@ Response build_response(std::string_view buf, const Scan& scan) {
 }  // namespace
 
 ParseStep parse_response(std::string_view buf, const Limits& limits) {
-  if (!scan_response(buf, limits, false).complete) return {};
-  const Scan scan = scan_response(buf, limits, true);
+  std::size_t scanned = 0;
+  if (!scan_response(buf, limits, false, scanned).complete) return {};
+  const Scan scan = scan_response(buf, limits, true, scanned);
   ParseStep step;
   step.response = build_response(buf, scan);
   step.consumed = scan.consumed;
@@ -395,27 +442,75 @@ void ResponseReader::feed(std::string_view bytes) {
     fail("session exceeds " + std::to_string(limits_.max_total) + " bytes");
   }
   total_ += bytes.size();
-  buf_.append(bytes);
+  compact();
+  buf_.bytes.append(bytes);
   // Validate up to the pending (incomplete) response so that its bounds are
   // enforced now, even if the caller does not call next() in between.
-  // Cost is linear in what is buffered; callers feed socket-sized reads and
-  // drain next() after each feed, which keeps the buffer small.
-  std::string_view rest = buf_;
-  while (!rest.empty()) {
-    const Scan scan = scan_response(rest, limits_, false);
-    if (!scan.complete) break;
-    rest.remove_prefix(scan.consumed);
+  advance();
+}
+
+void ResponseReader::advance() {
+  // Each byte is scanned once here: complete responses are not revisited
+  // until next() builds them, and the pending one resumes where it stopped.
+  // The progress is stored only when the scan pauses, so after a throw it
+  // still names a state from which the same error is found again.
+  for (;;) {
+    ScanState st;
+    st.stage = static_cast<ScanState::Stage>(progress_.stage);
+    st.may_have_literals = progress_.may_have_literals;
+    st.seg_start = progress_.seg_start;
+    st.line_pos = progress_.line_pos;
+    st.lit_end = progress_.lit_end;
+    const std::string_view pending = std::string_view(buf_.bytes).substr(ready_end_);
+    const std::size_t consumed = resume_scan(pending, limits_, st, scanned_, nullptr);
+    if (consumed == 0) {
+      progress_.stage = static_cast<std::uint8_t>(st.stage);
+      progress_.may_have_literals = st.may_have_literals;
+      progress_.seg_start = st.seg_start;
+      progress_.line_pos = st.line_pos;
+      progress_.lit_end = st.lit_end;
+      return;
+    }
+    ready_end_ += consumed;
+    progress_ = Progress{};
   }
 }
 
-std::optional<Response> ResponseReader::next() {
-  ParseStep step = parse_response(buf_, limits_);
-  if (!step.response) return std::nullopt;
-  buf_.erase(0, step.consumed);
-  return std::move(step.response);
+void ResponseReader::compact() {
+  const std::size_t keep = buf_.bytes.size() - buf_.start;
+  if (buf_.start == 0 || buf_.start < keep) return;
+  buf_.bytes.erase(0, buf_.start);
+  scanned_ += keep;
+  ready_end_ -= buf_.start;
+  buf_.start = 0;
 }
 
-void ResponseReader::discard_buffered() { buf_.clear(); }
+std::optional<Response> ResponseReader::next() {
+  if (buf_.start == ready_end_) {
+    // Nothing complete. Normally a no-op; after a feed() that threw, this
+    // throws the same error again, as rescanning the buffer would.
+    advance();
+    if (buf_.start == ready_end_) return std::nullopt;
+  }
+  const std::string_view rest = std::string_view(buf_.bytes).substr(buf_.start);
+  const Scan scan = scan_response(rest, limits_, true, scanned_);
+  Response response = build_response(rest, scan);
+  buf_.start += scan.consumed;
+  if (buf_.start == buf_.bytes.size()) {
+    // All returned: empty the buffer without moving anything.
+    buf_.bytes.clear();
+    buf_.start = 0;
+    ready_end_ = 0;
+  }
+  return response;
+}
+
+void ResponseReader::discard_buffered() {
+  buf_.bytes.clear();
+  buf_.start = 0;
+  ready_end_ = 0;
+  progress_ = Progress{};
+}
 
 std::vector<std::string> parse_capabilities(std::string_view atoms) {
   std::vector<std::string> caps;

@@ -3,7 +3,10 @@
 // Besides "no crash, only ProtocolError", it checks that chunking does not
 // change the result: the same bytes fed whole and fed in pieces must give the
 // same responses, or both fail. The first input byte picks the limits and the
-// chunk pattern, so the fuzzer explores bounds and split points too.
+// chunk pattern, so the fuzzer explores bounds and split points too. The
+// chunked run sometimes leaves responses unread across feeds (as a caller
+// that does not drain would), and the whole run must agree with the pure
+// parse_response() applied repeatedly.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -43,8 +46,11 @@ void check_response(const Response& r, const Limits& limits) {
   }
 }
 
-// `chunk_seed` 0 feeds everything at once.
-Outcome run(std::string_view input, const Limits& limits, std::uint32_t chunk_seed) {
+// `chunk_seed` 0 feeds everything at once and drains after it; otherwise
+// chunks are random and, when `partial_drain`, so is the number of responses
+// read after each feed (the rest are read at the end).
+Outcome run(std::string_view input, const Limits& limits, std::uint32_t chunk_seed,
+            bool partial_drain) {
   Outcome out;
   ResponseReader reader(limits);
   std::size_t drained = 0;
@@ -59,11 +65,24 @@ Outcome run(std::string_view input, const Limits& limits, std::uint32_t chunk_se
       }
       reader.feed(input.substr(pos, n));
       pos += n;
-      while (auto r = reader.next()) {
+      std::uint32_t reads = ~0u;
+      if (partial_drain) {
+        state = state * 1103515245u + 12345u;
+        reads = (state >> 16) % 3;
+      }
+      for (; reads > 0; --reads) {
+        auto r = reader.next();
+        if (!r) break;
         check_response(*r, limits);
         drained += r->wire_bytes;
         out.responses.push_back(std::move(*r));
       }
+      check(reader.buffered() == pos - drained);
+    }
+    while (auto r = reader.next()) {
+      check_response(*r, limits);
+      drained += r->wire_bytes;
+      out.responses.push_back(std::move(*r));
     }
   } catch (const ProtocolError&) {
     out.failed = true;
@@ -72,6 +91,29 @@ Outcome run(std::string_view input, const Limits& limits, std::uint32_t chunk_se
   out.buffered = reader.buffered();
   check(drained + out.buffered == input.size());
   check(reader.total_bytes() == input.size());
+  return out;
+}
+
+// The pure parser, applied until it needs more bytes.
+Outcome run_pure(std::string_view input, const Limits& limits) {
+  Outcome out;
+  if (input.size() > limits.max_total) {
+    out.failed = true;
+    return out;
+  }
+  try {
+    for (;;) {
+      auto step = imapprobe::imap::parse_response(input, limits);
+      if (!step.response) break;
+      check(step.consumed == step.response->wire_bytes);
+      input.remove_prefix(step.consumed);
+      out.responses.push_back(std::move(*step.response));
+    }
+  } catch (const ProtocolError&) {
+    out.failed = true;
+    return out;
+  }
+  out.buffered = input.size();
   return out;
 }
 
@@ -96,16 +138,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     limits.max_response = 512;
     limits.max_total = 2048;
   }
-  const Outcome whole = run(input, limits, 0);
-  const Outcome chunked = run(input, limits, (control >> 1) + 1u);
+  const Outcome whole = run(input, limits, 0, false);
+  const Outcome chunked = run(input, limits, (control >> 2) + 1u, (control & 2) != 0);
+  const Outcome pure = run_pure(input, limits);
 
-  check(whole.failed == chunked.failed);
-  if (!whole.failed) {
-    check(whole.responses.size() == chunked.responses.size());
+  for (const Outcome* other : {&chunked, &pure}) {
+    check(whole.failed == other->failed);
+    if (whole.failed) continue;
+    check(whole.responses.size() == other->responses.size());
     for (std::size_t i = 0; i < whole.responses.size(); ++i) {
-      check(same(whole.responses[i], chunked.responses[i]));
+      check(same(whole.responses[i], other->responses[i]));
     }
-    check(whole.buffered == chunked.buffered);
+    check(whole.buffered == other->buffered);
   }
   return 0;
 }

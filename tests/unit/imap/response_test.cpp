@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
@@ -546,6 +548,139 @@ TEST(ResponseBounds, SessionTotalSurvivesDiscard) {
   reader.feed("* OK 0123456789");
   reader.discard_buffered();
   EXPECT_THROW(reader.feed("* OK 0123456789"), ProtocolError);
+}
+
+// ---- Work ----
+//
+// A hostile server controls how a response is split into reads and how many
+// responses arrive at once; the reader's work must stay linear in the bytes
+// received whatever it does. scanned_bytes() counts the bytes examined or
+// moved, so the bound does not depend on the machine's speed; the times are
+// printed only as a sanity check.
+
+struct Fed {
+  std::vector<Response> responses;
+  std::size_t scanned = 0;
+  double millis = 0;
+};
+
+// Feeds `wire` in `chunk`-sized reads (0: all at once), draining after each.
+Fed feed_in_chunks(std::string_view wire, std::size_t chunk, Limits limits = {}) {
+  Fed out;
+  ResponseReader reader(limits);
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::size_t step = chunk == 0 ? wire.size() : chunk;
+  for (std::size_t pos = 0; pos < wire.size(); pos += step) {
+    reader.feed(wire.substr(pos, step));
+    while (auto r = reader.next()) out.responses.push_back(std::move(*r));
+  }
+  out.millis =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  out.scanned = reader.scanned_bytes();
+  EXPECT_EQ(reader.buffered(), 0u);
+  return out;
+}
+
+void report(const char* what, std::size_t fed, const Fed& run) {
+  std::printf("[   work   ] %s: %zu bytes fed, %zu scanned (%.2fx), %.1f ms\n", what, fed,
+              run.scanned, static_cast<double>(run.scanned) / static_cast<double>(fed), run.millis);
+}
+
+TEST(ResponseWork, ManyTinyLiteralsInSmallReadsAreScannedOnce) {
+  // One FETCH of 2 MiB made of 1-byte literals, in 16 KiB reads: a reader
+  // that rescans the pending response on every feed does ~128 x 1 MiB.
+  std::string wire = "* 1 FETCH (BODY[] ";
+  const std::size_t n = 2 * 1024 * 1024 / 6;
+  for (std::size_t i = 0; i < n; ++i) wire += "{1}\r\nx";
+  wire += ")\r\n";
+  ASSERT_LE(wire.size(), Limits{}.max_response);
+
+  const Fed run = feed_in_chunks(wire, 16 * 1024);
+  report("2 MiB of tiny literals in 16 KiB reads", wire.size(), run);
+  ASSERT_EQ(run.responses.size(), 1u);
+  EXPECT_EQ(run.responses[0].literals.size(), n);
+  EXPECT_EQ(run.responses[0].wire_bytes, wire.size());
+  EXPECT_LE(run.scanned, 4 * wire.size());
+  // Resuming changes nothing: same as the pure parser on the whole buffer.
+  const auto whole = parse_response(wire, Limits{});
+  ASSERT_TRUE(whole.response.has_value());
+  expect_same(run.responses[0], *whole.response);
+}
+
+TEST(ResponseWork, ManySmallResponsesInOneFeedAreNotShifted) {
+  // 1 MiB of small untagged responses in one read: erasing each parsed
+  // response from the front of the buffer moves ~n^2/2 bytes.
+  std::string wire;
+  for (std::uint32_t i = 1; wire.size() < 1024 * 1024; ++i) {
+    wire += "* " + std::to_string(i) + " FETCH (FLAGS (\\Seen))\r\n";
+  }
+  const Fed run = feed_in_chunks(wire, 0);
+  report("1 MiB of small responses in one read", wire.size(), run);
+  ASSERT_FALSE(run.responses.empty());
+  EXPECT_EQ(run.responses.back().number, run.responses.size());
+  EXPECT_EQ(run.responses.back().text, "(FLAGS (\\Seen))");
+  EXPECT_LE(run.scanned, 4 * wire.size());
+}
+
+TEST(ResponseWork, LongLineInTinyReadsIsScannedOnce) {
+  // A line of max_line bytes one byte at a time: rescanning the line on
+  // every feed would be quadratic in max_line.
+  const Limits limits;
+  const std::string wire = "* OK " + std::string(limits.max_line - 5, 'x') + "\r\n";
+  const Fed run = feed_in_chunks(wire, 1, limits);
+  report("max_line line in 1-byte reads", wire.size(), run);
+  ASSERT_EQ(run.responses.size(), 1u);
+  EXPECT_EQ(run.responses[0].text.size(), limits.max_line - 5);
+  EXPECT_LE(run.scanned, 4 * wire.size());
+}
+
+TEST(ResponseWork, PartialDrainingKeepsResponsesInOrder) {
+  // next() called at most once per feed: the buffer keeps returned bytes in
+  // front of unreturned ones, and compaction must not lose or reorder any.
+  const auto expected = parse_all(kRfcSession + kRfcSession);
+  const std::string wire = kRfcSession + kRfcSession;
+  std::mt19937 rng(7);
+  for (int round = 0; round < 50; ++round) {
+    ResponseReader reader;
+    std::vector<Response> got;
+    std::size_t pos = 0;
+    while (pos < wire.size()) {
+      const std::size_t n = std::uniform_int_distribution<std::size_t>(1, 64)(rng);
+      reader.feed(std::string_view(wire).substr(pos, n));
+      pos += n;
+      if (auto r = reader.next()) got.push_back(std::move(*r));
+      std::size_t returned = 0;
+      for (const auto& r : got) returned += r.wire_bytes;
+      ASSERT_EQ(reader.buffered(), std::min(pos, wire.size()) - returned);
+    }
+    while (auto r = reader.next()) got.push_back(std::move(*r));
+    EXPECT_EQ(reader.buffered(), 0u);
+    ASSERT_EQ(got.size(), expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) expect_same(got[i], expected[i]);
+  }
+}
+
+TEST(ResponseWork, ErrorAfterCompleteResponsesIsReportedAgainByNext) {
+  // A feed that throws keeps the responses completed before the bad one;
+  // next() returns them, then throws the same error, as before resuming.
+  Limits limits;
+  limits.max_line = 32;
+  ResponseReader reader(limits);
+  std::string first_error;
+  try {
+    reader.feed("* 1 EXISTS\r\nA1 OK done\r\n* OK " + std::string(40, 'x'));
+    FAIL() << "no ProtocolError";
+  } catch (const ProtocolError& e) {
+    first_error = e.what();
+  }
+  ASSERT_TRUE(reader.next().has_value());
+  ASSERT_TRUE(reader.next().has_value());
+  try {
+    reader.next();
+    FAIL() << "no ProtocolError";
+  } catch (const ProtocolError& e) {
+    EXPECT_EQ(e.what(), first_error);
+  }
 }
 
 // ---- Garbage ----

@@ -5,6 +5,8 @@
 #include <limits>
 #include <utility>
 
+#include "imap/text.hpp"
+
 namespace imapprobe::imap {
 namespace {
 
@@ -13,23 +15,7 @@ constexpr std::size_t kExcerptMax = 60;
 // Error messages end up in logs and probe results, so peer bytes are escaped
 // and capped: a hostile server must not be able to inject terminal controls
 // or flood a log line.
-std::string excerpt(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  const std::size_t n = std::min(s.size(), kExcerptMax);
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += "\\x";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xf]);
-    }
-  }
-  if (s.size() > n) out += "...";
-  return out;
-}
+std::string excerpt(std::string_view s) { return escape_excerpt(s, kExcerptMax); }
 
 [[noreturn]] void fail(const std::string& what) { throw ProtocolError("IMAP: " + what); }
 

@@ -11,6 +11,8 @@
 #include <optional>
 #include <utility>
 
+#include "imap/text.hpp"
+
 namespace imapprobe::imap {
 namespace {
 
@@ -23,24 +25,7 @@ constexpr std::uint32_t kMaxIterations = 1'000'000;
 
 // Server-sent text quoted in errors: printable, capped, so it cannot forge
 // log lines.
-std::string excerpt(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  constexpr std::size_t kMax = 60;
-  std::string out;
-  const std::size_t n = std::min(s.size(), kMax);
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += "\\x";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xf]);
-    }
-  }
-  if (s.size() > n) out += "...";
-  return out;
-}
+std::string excerpt(std::string_view s) { return escape_excerpt(s, 60); }
 
 const unsigned char* bytes_of(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());

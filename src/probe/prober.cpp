@@ -22,6 +22,7 @@
 
 #include "imap/command.hpp"
 #include "imap/sasl.hpp"
+#include "imap/text.hpp"
 #include "probe/evaluate.hpp"
 
 namespace imapprobe::probe {
@@ -41,15 +42,7 @@ struct StepFailure {
   throw StepFailure{reason, std::move(message)};
 }
 
-std::string printable(std::string_view text, std::size_t max = 200) {
-  std::string out;
-  for (char c : text.substr(0, max)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u >= 0x20 && u < 0x7f) ? c : '?';
-  }
-  if (text.size() > max) out += "...";
-  return out;
-}
+std::string printable(std::string_view text) { return imap::escape_excerpt(text, 200); }
 
 std::string server_text(const imap::Response& r) {
   std::string out;

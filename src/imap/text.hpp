@@ -1,0 +1,15 @@
+// Server text made safe to show: in error messages, status, events and logs.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace imapprobe::imap {
+
+// Printable ASCII kept, anything else (and '\') as \xNN, cut at `max` bytes
+// with "..." so a hostile server can neither inject control characters nor
+// flood a message.
+std::string escape_excerpt(std::string_view s, std::size_t max = 60);
+
+}  // namespace imapprobe::imap

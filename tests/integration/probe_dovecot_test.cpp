@@ -256,6 +256,7 @@ TEST_F(ProbeDovecotTest, LoginDisabledBeforeStartTlsIsHonoured) {
 TEST_F(ProbeDovecotTest, RoundTripLeavesTheMailboxAsItWas) {
   const std::string user = dovecot_->get("PROBE_USER");
   const int before = dovecot_->count_messages(user);
+  ASSERT_EQ(before, 10) << "the seeded INBOX is not where the test looks";
   ProbeSpec spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
   spec.round_trip = true;
   const ProbeResult r = run_probe(spec, probe_user());

@@ -51,25 +51,24 @@ std::string render_metrics(const OperatorMetrics& m) {
   header(o, "imapprobe_probe_success", "gauge",
          "Whether the last run of the probe passed (1) or failed (0).");
   for (const auto& p : probes) {
-    if (!p.last_result) continue;
-    o << "imapprobe_probe_success{" << probe_labels(p) << "} "
-      << (p.last_result->outcome == probe::Outcome::Failure ? 0 : 1) << '\n';
+    if (!p.last_run) continue;
+    o << "imapprobe_probe_success{" << probe_labels(p) << "} " << (p.last_run->passed ? 1 : 0)
+      << '\n';
   }
   header(o, "imapprobe_probe_degraded", "gauge",
          "Whether the last run passed but was slow, over its baseline or saw an expiring "
          "certificate.");
   for (const auto& p : probes) {
-    if (p.last_result)
+    if (p.last_run)
       o << "imapprobe_probe_degraded{" << probe_labels(p) << "} " << (p.degraded ? 1 : 0) << '\n';
   }
   header(o, "imapprobe_probe_step_duration_seconds", "gauge",
          "Duration of each step of the last run.");
   for (const auto& p : probes) {
-    if (!p.last_result) continue;
-    for (const auto& [step, d] : p.last_result->durations) {
+    if (!p.last_run) continue;
+    for (const auto& [step, seconds] : p.last_run->step_seconds) {
       o << "imapprobe_probe_step_duration_seconds{" << probe_labels(p) << ",step=\""
-        << probe::to_string(step) << "\"} " << num(std::chrono::duration<double>(d).count())
-        << '\n';
+        << probe::to_string(step) << "\"} " << num(seconds) << '\n';
     }
   }
   header(o, "imapprobe_probe_duration_seconds", "histogram", "Total duration of probe runs.");
@@ -91,16 +90,13 @@ std::string render_metrics(const OperatorMetrics& m) {
   header(o, "imapprobe_probe_certificate_expiry_timestamp_seconds", "gauge",
          "notAfter of the server certificate seen by the last TLS handshake, as a Unix time.");
   for (const auto& p : probes) {
-    if (!p.last_result || !p.last_result->certificate) continue;
-    const auto t = std::chrono::duration_cast<std::chrono::seconds>(
-                       p.last_result->certificate->not_after.time_since_epoch())
-                       .count();
-    o << "imapprobe_probe_certificate_expiry_timestamp_seconds{" << probe_labels(p) << "} " << t
-      << '\n';
+    if (!p.last_run || !p.last_run->certificate_not_after) continue;
+    o << "imapprobe_probe_certificate_expiry_timestamp_seconds{" << probe_labels(p) << "} "
+      << *p.last_run->certificate_not_after << '\n';
   }
   header(o, "imapprobe_probe_consecutive_failures", "gauge", "Failed runs in a row.");
   for (const auto& p : probes) {
-    if (p.last_result)
+    if (p.last_run)
       o << "imapprobe_probe_consecutive_failures{" << probe_labels(p) << "} "
         << p.consecutive_failures << '\n';
   }

@@ -1,5 +1,6 @@
 #include "controller/reconciler.hpp"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -41,6 +42,21 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::st
 
 }  // namespace
 
+RunFacts facts_of(const probe::ProbeResult& result) {
+  RunFacts f;
+  f.passed = result.outcome != probe::Outcome::Failure;
+  f.step_seconds.reserve(result.durations.size());
+  for (const auto& [step, d] : result.durations) {
+    f.step_seconds.emplace_back(step, std::chrono::duration<double>(d).count());
+  }
+  if (result.certificate) {
+    f.certificate_not_after = std::chrono::duration_cast<std::chrono::seconds>(
+                                  result.certificate->not_after.time_since_epoch())
+                                  .count();
+  }
+  return f;
+}
+
 Reconciler::Reconciler(asio::io_context& io, asio::thread_pool& api_pool, ClusterApi& api,
                        ProbeRunner runner, ReconcilerOptions options)
     : io_(io),
@@ -73,6 +89,11 @@ void Reconciler::sync(const std::string& ns, std::vector<json> objects) {
       if (key.starts_with(prefix) && !present.contains(key)) gone.push_back(key);
     }
     for (const auto& key : gone) on_remove(key);
+    objects.clear();
+    objects.shrink_to_fit();
+    // A (re)list of thousands of objects leaves the heap full of freed JSON;
+    // hand it back to the system rather than carry it as RSS forever.
+    malloc_trim(0);
   });
 }
 
@@ -163,8 +184,8 @@ void Reconciler::on_upsert(json object) {
   // A restart with status current for this generation keeps the rhythm;
   // anything new or changed runs soon (spread so many probes do not fire together).
   auto when = Clock::now() + jittered(options_.first_run_spread);
-  if (fresh && e.status.observed_generation == generation && e.status.last_run.is_object()) {
-    if (auto last = parse_rfc3339(e.status.last_run.value("time", ""))) {
+  if (fresh && e.status.observed_generation == generation && !e.status.last_run_json.empty()) {
+    if (auto last = parse_rfc3339(e.status.last_run().value("time", ""))) {
       const auto due_in = *last + e.def->interval - std::chrono::system_clock::now();
       if (due_in > std::chrono::system_clock::duration::zero()) {
         when = Clock::now() + std::chrono::duration_cast<Clock::duration>(due_in);
@@ -221,8 +242,15 @@ void Reconciler::start_run(const std::string& key) {
     std::string stall_reason, stall_message;
     probe::Credentials creds;
     std::string ca_pem;
+    // One GET per distinct Secret per run: username, password and CA bundle
+    // usually live in the same Secret.
+    std::map<std::string, std::optional<std::map<std::string, std::string>>> fetched;
     auto read = [&](const SecretKeyRef& ref, std::string& out, const char* what) {
-      auto data = api_.get_secret(def.namespace_, ref.name);
+      auto it = fetched.find(ref.name);
+      if (it == fetched.end()) {
+        it = fetched.emplace(ref.name, api_.get_secret(def.namespace_, ref.name)).first;
+      }
+      const auto& data = it->second;
       if (!data) {
         stall_reason = "SecretNotFound";
         stall_message = "Secret " + def.namespace_ + "/" + ref.name + " (" + what + ") not found";
@@ -310,7 +338,7 @@ void Reconciler::finish_run(const std::string& key, std::uint64_t epoch, Clock::
     ++stats_.runs;
     ++stats_.runs_by_reason[std::string(probe::to_string(result.reason))];
     auto& snap = snapshots_[key];
-    snap.last_result = result;
+    snap.last_run = facts_of(result);
     ++snap.runs_by_reason[std::string(probe::to_string(result.reason))];
     const double total = std::chrono::duration<double>(result.total).count();
     for (std::size_t i = 0; i < std::size(kDurationBuckets); ++i) {

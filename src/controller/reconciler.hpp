@@ -63,11 +63,20 @@ struct ReconcilerStats {
 inline constexpr double kDurationBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                               0.5,   1,    2.5,   5,    10,  30};
 
+// What the metrics page needs of a run, and no more: thousands of probes
+// must not each keep a whole ProbeResult (capabilities, messages, SANs).
+struct RunFacts {
+  bool passed = false;
+  std::vector<std::pair<probe::Step, double>> step_seconds;
+  std::optional<std::int64_t> certificate_not_after;  // Unix seconds
+};
+RunFacts facts_of(const probe::ProbeResult& result);
+
 // Per-probe facts for the metrics endpoint.
 struct ProbeSnapshot {
   std::string namespace_;
   std::string name;
-  std::optional<probe::ProbeResult> last_result;
+  std::optional<RunFacts> last_run;
   int consecutive_failures = 0;
   bool degraded = false;  // as in the Degraded condition (thresholds, certificate, baseline)
   std::map<std::string, std::uint64_t> runs_by_reason;

@@ -94,13 +94,21 @@ std::string format_latency(probe::Duration d) {
 
 std::string rfc3339(std::chrono::system_clock::time_point t) { return probe::format_rfc3339(t); }
 
+json ProbeStatus::last_run() const {
+  return last_run_json.empty() ? json(nullptr) : json::parse(last_run_json);
+}
+
+json ProbeStatus::certificate() const {
+  return certificate_json.empty() ? json(nullptr) : json::parse(certificate_json);
+}
+
 ProbeStatus ProbeStatus::from_json(const json& status) {
   ProbeStatus s;
   if (!status.is_object()) return s;
   s.observed_generation = status.value("observedGeneration", std::int64_t{0});
   s.conditions = conditions_from_json(status);
-  if (status.contains("lastRun")) s.last_run = status["lastRun"];
-  if (status.contains("certificate")) s.certificate = status["certificate"];
+  if (status.contains("lastRun")) s.last_run_json = status["lastRun"].dump();
+  if (status.contains("certificate")) s.certificate_json = status["certificate"].dump();
   s.consecutive_failures = status.value("consecutiveFailures", 0);
   s.consecutive_successes = status.value("consecutiveSuccesses", 0);
   s.last_success_time = status.value("lastSuccessTime", "");
@@ -124,8 +132,8 @@ json ProbeStatus::to_json() const {
   json conds = json::array();
   for (const auto& c : conditions) conds.push_back(controller::to_json(c));
   j["conditions"] = conds;
-  if (!last_run.is_null()) j["lastRun"] = last_run;
-  if (!certificate.is_null()) j["certificate"] = certificate;
+  if (!last_run_json.empty()) j["lastRun"] = last_run();
+  if (!certificate_json.empty()) j["certificate"] = certificate();
   j["consecutiveFailures"] = consecutive_failures;
   j["consecutiveSuccesses"] = consecutive_successes;
   if (!last_success_time.empty()) j["lastSuccessTime"] = last_success_time;
@@ -178,21 +186,23 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
   last["durations"] = durations;
   if (r.messages) last["messages"] = *r.messages;
   if (!r.remote_address.empty()) last["remoteAddress"] = r.remote_address;
-  s.last_run = last;
+  s.last_run_json = last.dump();
 
   if (r.certificate) {
     const auto& c = *r.certificate;
-    s.certificate = {{"subject", c.subject},
-                     {"issuer", c.issuer},
-                     {"notBefore", rfc3339(c.not_before)},
-                     {"notAfter", rfc3339(c.not_after)},
-                     {"daysRemaining", static_cast<long>(std::floor(c.days_remaining))},
-                     {"verified", c.verified},
-                     {"tlsVersion", c.tls_version},
-                     {"cipher", c.cipher},
-                     {"dnsNames", c.dns_names}};
+    s.certificate_json = json{
+        {"subject", c.subject},
+        {"issuer", c.issuer},
+        {"notBefore", rfc3339(c.not_before)},
+        {"notAfter", rfc3339(c.not_after)},
+        {"daysRemaining", static_cast<long>(std::floor(c.days_remaining))},
+        {"verified", c.verified},
+        {"tlsVersion", c.tls_version},
+        {"cipher", c.cipher},
+        {"dnsNames",
+         c.dns_names}}.dump();
   } else if (def.spec.tls == probe::TlsMode::None) {
-    s.certificate = nullptr;
+    s.certificate_json.clear();
   }
 
   const std::string was_available = status_of(previous, kAvailable);

@@ -26,14 +26,19 @@ struct Baseline {
 struct ProbeStatus {
   std::int64_t observed_generation = 0;
   std::vector<Condition> conditions;
-  nlohmann::json last_run = nullptr;
-  nlohmann::json certificate = nullptr;
+  // Kept serialized: as JSON trees they cost kilobytes per probe, and the
+  // operator only reads them back at start-up and when writing status.
+  std::string last_run_json;
+  std::string certificate_json;
   int consecutive_failures = 0;
   int consecutive_successes = 0;
   std::string last_success_time;
   std::string last_failure_time;
   std::string next_run_time;
   Baseline baseline;
+
+  nlohmann::json last_run() const;     // null when there was none
+  nlohmann::json certificate() const;  // null when there was none
 
   static ProbeStatus from_json(const nlohmann::json& status);
   nlohmann::json to_json() const;

@@ -32,7 +32,7 @@ OperatorMetrics sample() {
   probe::CertificateInfo c;
   c.not_after = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
   r.certificate = c;
-  ok.last_result = r;
+  ok.last_run = facts_of(r);
   ok.runs_by_reason["Succeeded"] = 3;
   ok.duration_buckets[4] = 3;  // <= 0.1 s
   ok.duration_sum = 0.18;
@@ -44,7 +44,7 @@ OperatorMetrics sample() {
   f.outcome = probe::Outcome::Failure;
   f.reason = probe::Reason::AuthFailed;
   f.total = 10ms;
-  failing.last_result = f;
+  failing.last_run = facts_of(f);
   failing.consecutive_failures = 2;
   failing.runs_by_reason["AuthFailed"] = 2;
   m.probes = {ok, failing};

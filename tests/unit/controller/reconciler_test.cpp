@@ -147,6 +147,7 @@ TEST_F(ReconcilerTest, NewProbeRunsAndWritesStatusWithSecretFromTheCluster) {
   EXPECT_EQ(condition(s, "Available"), "True");
   EXPECT_EQ(seen_creds.username, "probe");
   EXPECT_EQ(seen_creds.secret, "pw");
+  EXPECT_EQ(cluster.secret_reads, 1) << "username and password share one Secret: one GET";
   EXPECT_EQ(s.dump().find("\"pw\""), std::string::npos) << "secret copied into status";
 }
 
@@ -157,7 +158,8 @@ TEST_F(ReconcilerTest, MissingSecretIsStalledThenRecoversWhenItAppears) {
   }
   reconciler->upsert(probe_object("b", 1));
   // Events follow their status write.
-  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/b") >= 1 && !cluster.events["mail/b"].empty(); }));
+  ASSERT_TRUE(cluster.wait(
+      [&] { return cluster.writes("mail/b") >= 1 && !cluster.events["mail/b"].empty(); }));
   {
     std::lock_guard lock(cluster.mu);
     const json& s = cluster.statuses["mail/b"].back();

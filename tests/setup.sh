@@ -19,6 +19,8 @@ packages=(
   prometheus
   # fuzzing and formatting
   clang libclang-rt-14-dev clang-format
+  # tests/bench/run.sh: the tools it compares with and its packet capture
+  prometheus-blackbox-exporter monitoring-plugins-standard tshark time python3
 )
 
 missing=()

@@ -1,0 +1,678 @@
+#!/usr/bin/env bash
+# tests/bench/run.sh - the project's benchmark (issue 5); docs/benchmarks.md.
+#
+#   bash tests/bench/run.sh            full run (~25 min on 2 cores)
+#   bash tests/bench/run.sh --quick    smaller counts (~5 min)
+#   bash tests/bench/run.sh --smoke    tiny counts, no targets (< 2 min once built): CI
+#   options: --parts abc (any subset)  --keep (keep the work directory)
+#            --enforce (exit 3 when a target is missed; full and quick runs only)
+#
+# Parts:
+#   a  engine cost: imapprobe_bench (full probe and tls-only) at concurrency
+#      1/10/50 against a private Dovecot, side by side with Debian's
+#      prometheus-blackbox-exporter (same IMAP exchange), check_imap -S
+#      (monitoring-plugins: one process per probe, no login) and the floor,
+#      openssl s_time (one TLS handshake per connection); Dovecot's own CPU
+#      per probe for each.
+#   b  operator scale: a real kube-apiserver, N ImapProbes, the real operator:
+#      time until every probe has run and written status, RSS per probe, CPU
+#      and API requests per run, schedule lag.
+#   c  timing truth: `imapprobe check --output json` step durations against
+#      packet timestamps captured with tshark on loopback (needs root).
+#
+# Everything talks to 127.0.0.1 only; every loop is bounded in count and time.
+# Output: a table per part and one `key=value` line per figure (prefix
+# `bench.`), also written to $BENCH_OUT (default: <build>/bench-results/).
+#
+# Environment: BENCH_BUILD_DIR (default <repo>/build), BENCH_OUT, BENCH_B_SIZES
+# (part b probe counts, e.g. "1000 2000"),
+# BENCH_WORKDIR_PARENT (default /tmp).
+set -euo pipefail
+set -E
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BENCH=$ROOT/tests/bench
+MODE=full PARTS=abc KEEP="" ENFORCE=""
+while (($#)); do
+  case $1 in
+    --quick) MODE=quick ;;
+    --smoke) MODE=smoke ;;
+    --full) MODE=full ;;
+    --parts) PARTS=${2:?--parts needs a value}; shift ;;
+    --parts=*) PARTS=${1#*=} ;;
+    --keep) KEEP=yes ;;
+    --enforce) ENFORCE=yes ;;
+    -h | --help) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+# ---------------------------------------------------------------- sizes ---
+case $MODE in
+  full)
+    A_COUNT=2000 A_CONC="1 10 50" STIME=10
+    B_SIZES="1000 5000 10000" B_STEADY=60 C_PROBES=20 ;;
+  quick)
+    A_COUNT=400 A_CONC="1 10 50" STIME=4
+    B_SIZES="200" B_STEADY=20 C_PROBES=20 ;;
+  smoke)
+    A_COUNT=40 A_CONC="1 10" STIME=1
+    B_SIZES="20" B_STEADY=5 C_PROBES=5 ;;
+esac
+B_SIZES=${BENCH_B_SIZES:-$B_SIZES} # e.g. BENCH_B_SIZES="1000 2000"
+B_NAMESPACES=4
+B_RATE_PER_MIN=1000 # probes per minute at steady state: interval = N * 60 / 1000 s (>= 10 s)
+B_STATUS_TIMEOUT=8s
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+now() { date +%s.%N; }
+calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }
+has_part() { [[ $PARTS == *$1* ]]; }
+
+# ------------------------------------------------------------- packages ---
+log "mode $MODE, parts $PARTS"
+bash "$ROOT/tests/setup.sh" >&2
+bench_packages=(prometheus-blackbox-exporter monitoring-plugins-standard tshark time python3)
+missing=()
+for p in "${bench_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing ${missing[*]}"
+  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO=sudo
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections 2>/dev/null || true
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+BLACKBOX=$(command -v prometheus-blackbox-exporter || true)
+CHECK_IMAP=/usr/lib/nagios/plugins/check_imap
+
+# ---------------------------------------------------------------- build ---
+BUILD=${BENCH_BUILD_DIR:-$ROOT/build}
+cmake_args=()
+# Until tests/CMakeLists.txt includes bench.cmake, inject it (include_guard'ed).
+grep -q 'bench/bench.cmake' "$ROOT/tests/CMakeLists.txt" 2>/dev/null \
+  || cmake_args+=("-DCMAKE_PROJECT_INCLUDE=$BENCH/bench.cmake")
+if [[ ! -f $BUILD/build.ninja && ! -f $BUILD/Makefile ]] || ((${#cmake_args[@]})); then
+  gen=(); [[ -f $BUILD/CMakeCache.txt ]] || gen=(-G Ninja)
+  nice -n 5 cmake -S "$ROOT" -B "$BUILD" "${gen[@]}" "${cmake_args[@]}" >&2
+fi
+log "building imapprobe_bench and imapprobe in $BUILD"
+nice -n 5 cmake --build "$BUILD" --target imapprobe_bench >&2 || die "imapprobe_bench does not build"
+BENCH_BIN=$BUILD/imapprobe_bench
+[[ -x $BENCH_BIN ]] || BENCH_BIN=$(find "$BUILD" -name imapprobe_bench -type f -perm -u+x | head -1)
+IMAPPROBE=$BUILD/operator/imapprobe
+if ! nice -n 5 cmake --build "$BUILD" --target imapprobe >&2; then
+  if [[ -x $IMAPPROBE ]] && "$IMAPPROBE" operator --help >/dev/null 2>&1; then
+    log "WARNING: imapprobe does not build now; using the existing $IMAPPROBE"
+  else
+    log "WARNING: imapprobe does not build; parts b and c are skipped"
+    PARTS=${PARTS//[bc]/}
+  fi
+fi
+
+# ------------------------------------------------------------- workdir ---
+W=$(mktemp -d "${BENCH_WORKDIR_PARENT:-/tmp}/imapprobe-bench.XXXXXX")
+chmod 0755 "$W" # the harness's Dovecot users must reach the Dovecot workdir below
+OUT_DIR=$(dirname "${BENCH_OUT:-$BUILD/bench-results/x}")
+mkdir -p "$OUT_DIR"
+OUT=${BENCH_OUT:-$OUT_DIR/bench-$MODE-$(date -u +%Y%m%dT%H%M%SZ).txt}
+FIG=$W/figures.kv TABLES=$W/tables.txt
+: >"$FIG"; : >"$TABLES"
+STARTED_PIDS=() KUBE_WDS=() DV_WD=""
+stop_pid() { # stop_pid PID [grace-seconds]: TERM, bounded wait, KILL; only our own pids
+  local pid=$1 grace=${2:-10} i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < grace * 10; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$? p k
+  for p in "${STARTED_PIDS[@]}"; do stop_pid "$p" 5; done
+  for k in "${KUBE_WDS[@]}"; do bash "$ROOT/tests/kube/cluster.sh" stop "$k" >/dev/null 2>&1 || true; done
+  [[ -n $DV_WD ]] && bash "$ROOT/tests/servers/dovecot/dovecot-harness.sh" stop "$DV_WD" >/dev/null 2>&1 || true
+  if [[ -n $KEEP ]]; then log "work directory kept: $W"; else rm -rf "$W"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "failed at line $LINENO: $BASH_COMMAND"' ERR
+trap 'exit 130' INT TERM
+
+fig() { # fig KEY VALUE: one machine-readable figure
+  printf 'bench.%s=%s\n' "$1" "$2" | tee -a "$FIG" >&2
+}
+kv() { # kv FILE KEY: value of KEY=... in FILE (empty if absent)
+  awk -F= -v k="$2" '$1 == k { sub(/^[^=]*=/, ""); print; exit }' "$1"
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+CLK_TCK=$(getconf CLK_TCK)
+proc_ticks() { # utime+stime of one process (ticks)
+  awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# -------------------------------------------------------------- machine ---
+fig machine.nproc "$(nproc)"
+fig machine.cpu "\"$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)\""
+fig machine.mem_gib "$(awk '/^MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)"
+fig machine.loadavg_at_start "$(cut -d' ' -f1 /proc/loadavg)"
+fig machine.openssl "\"$(openssl version | cut -d' ' -f1-2)\""
+fig mode "$MODE"
+
+# -------------------------------------------------------------- Dovecot ---
+max_conc=4
+for c in $A_CONC; do ((c > max_conc)) && max_conc=$c; done
+DV_WD=$W/dovecot
+log "starting Dovecot with $((max_conc + 4)) bench users"
+bash "$ROOT/tests/servers/dovecot/dovecot-harness.sh" start "$DV_WD" --users $((max_conc + 4)) >&2
+set -a; . "$DV_WD/env"; set +a
+DV_MASTER=${DOVECOT_PIDS%%,*}
+# The harness runs imap-login in high-performance mode (service_count = 0).
+grep -A1 'service imap-login' "$DOVECOT_CONF" | grep -q 'service_count = 0' \
+  && fig dovecot.login_high_performance 1 || fig dovecot.login_high_performance 0
+
+dv_ticks() { # CPU of the main Dovecot instance: master (with reaped children) + live children
+  local t f
+  t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$DV_MASTER/stat")
+  for f in $(pgrep -P "$DV_MASTER" 2>/dev/null); do
+    t=$((t + $(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$f/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+ms_per() { calc "($1) * 1000 / $CLK_TCK / $2"; } # ms_per TICKS COUNT
+
+FAILED=0
+declare -A A=() # part a figures for the table: A[tool.conc.field]
+
+# ------------------------------------------------------------- part a ---
+run_ours() { # run_ours MODE CONC
+  local mode=$1 c=$2 out=$W/a-ours-$1-$2.txt d0 d1 rc=0
+  d0=$(dv_ticks)
+  timeout 900 "$BENCH_BIN" --host 127.0.0.1 --port "$IMAPS_PORT" --ca-file "$CA_FILE" \
+    --user-prefix "$BENCH_USER_PREFIX" --password "$BENCH_PASSWORD" \
+    --count "$A_COUNT" --concurrency "$c" --mode "$mode" >"$out" || rc=$?
+  d1=$(dv_ticks)
+  local key=ours-$mode
+  A[$key.$c.pps]=$(kv "$out" probes_per_second)
+  A[$key.$c.cpu]=$(kv "$out" cpu_ms_per_probe)
+  A[$key.$c.rss]=$(kv "$out" peak_rss_kib)
+  A[$key.$c.p50]=$(kv "$out" total_ms_p50)
+  A[$key.$c.p99]=$(kv "$out" total_ms_p99)
+  A[$key.$c.fail]=$(kv "$out" failures)
+  A[$key.$c.dv]=$(ms_per "$d1 - $d0" "$(kv "$out" probes)")
+  if ((rc != 0)) || [[ ${A[$key.$c.fail]} != 0 ]]; then
+    FAILED=1
+    log "imapprobe_bench $mode c=$c failed (rc $rc): $(kv "$out" first_failure_reason) $(kv "$out" first_failure_message)"
+  fi
+  fig "a.imapprobe_$mode.c$c.probes_per_second" "${A[$key.$c.pps]}"
+  fig "a.imapprobe_$mode.c$c.cpu_ms_per_probe" "${A[$key.$c.cpu]}"
+  fig "a.imapprobe_$mode.c$c.peak_rss_kib" "${A[$key.$c.rss]}"
+  fig "a.imapprobe_$mode.c$c.total_ms_p50" "${A[$key.$c.p50]}"
+  fig "a.imapprobe_$mode.c$c.total_ms_p99" "${A[$key.$c.p99]}"
+  fig "a.imapprobe_$mode.c$c.failures" "${A[$key.$c.fail]}"
+  fig "a.imapprobe_$mode.c$c.dovecot_cpu_ms_per_probe" "${A[$key.$c.dv]}"
+  if [[ $mode == full ]]; then
+    local s
+    for s in tls login select search fetch; do
+      fig "a.imapprobe_full.c$c.step_${s}_ms_p50" "$(kv "$out" "step_${s}_ms_p50")"
+    done
+  fi
+}
+
+BB_PID=""
+start_blackbox() {
+  local conf=$W/blackbox.yml i b64 port
+  {
+    echo "modules:"
+    for ((i = 0; i < max_conc; i++)); do
+      b64=$(printf '\0%s%d\0%s' "$BENCH_USER_PREFIX" "$i" "$BENCH_PASSWORD" | base64 -w0)
+      cat <<EOF
+  imap$i:
+    prober: tcp
+    timeout: 20s
+    tcp:
+      tls: true
+      tls_config:
+        ca_file: $CA_FILE
+      query_response:
+        - expect: "^\\\\* OK"
+        - send: "a AUTHENTICATE PLAIN $b64"
+        - expect: "^a OK"
+        - send: "b EXAMINE INBOX"
+        - expect: "^b OK"
+        - send: "c SEARCH ALL"
+        - expect: "^c OK"
+        - send: "d FETCH 6:10 (UID RFC822.SIZE BODY.PEEK[HEADER])"
+        - expect: "^d OK"
+        - send: "e LOGOUT"
+        - expect: "^e OK"
+EOF
+    done
+  } >"$conf"
+  port=$(free_port)
+  "$BLACKBOX" --config.file="$conf" --web.listen-address="127.0.0.1:$port" --log.level=warn \
+    >"$W/blackbox.log" 2>&1 &
+  BB_PID=$!
+  STARTED_PIDS+=("$BB_PID")
+  BB_ADDR=127.0.0.1:$port
+  for ((i = 0; i < 100; i++)); do
+    curl -fsS "http://$BB_ADDR/-/healthy" >/dev/null 2>&1 && return 0
+    kill -0 "$BB_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$W/blackbox.log" >&2
+  die "blackbox_exporter did not start"
+}
+
+run_blackbox() { # run_blackbox CONC
+  local c=$1 out=$W/a-bb-$1.txt t0 t1 d0 d1 rc=0
+  t0=$(proc_ticks "$BB_PID"); d0=$(dv_ticks)
+  timeout 900 python3 "$BENCH/http_driver.py" --exporter "$BB_ADDR" --target "127.0.0.1:$IMAPS_PORT" \
+    --count "$A_COUNT" --concurrency "$c" --deadline 600 >"$out" || rc=$?
+  t1=$(proc_ticks "$BB_PID"); d1=$(dv_ticks)
+  local n; n=$(kv "$out" probes)
+  A[bb.$c.pps]=$(kv "$out" probes_per_second)
+  A[bb.$c.cpu]=$(ms_per "$t1 - $t0" "$n")
+  A[bb.$c.rss]=$(awk '/^VmHWM/ { print $2 }' "/proc/$BB_PID/status")
+  A[bb.$c.p50]=$(kv "$out" total_ms_p50)
+  A[bb.$c.p99]=$(kv "$out" total_ms_p99)
+  A[bb.$c.fail]=$(kv "$out" failures)
+  A[bb.$c.dv]=$(ms_per "$d1 - $d0" "$n")
+  if ((rc != 0)); then FAILED=1; log "blackbox c=$c: $(kv "$out" first_failure)"; fi
+  fig "a.blackbox.c$c.probes_per_second" "${A[bb.$c.pps]}"
+  fig "a.blackbox.c$c.cpu_ms_per_probe" "${A[bb.$c.cpu]}"
+  fig "a.blackbox.c$c.peak_rss_kib" "${A[bb.$c.rss]}"
+  fig "a.blackbox.c$c.total_ms_p50" "${A[bb.$c.p50]}"
+  fig "a.blackbox.c$c.total_ms_p99" "${A[bb.$c.p99]}"
+  fig "a.blackbox.c$c.failures" "${A[bb.$c.fail]}"
+  fig "a.blackbox.c$c.dovecot_cpu_ms_per_probe" "${A[bb.$c.dv]}"
+}
+
+run_check_imap() { # run_check_imap CONC: one process per probe, CPU of all children
+  local c=$1 out=$W/a-check-$1.txt tf=$W/a-check-$1.time d0 d1 t0 t1 rc=0
+  d0=$(dv_ticks); t0=$(now)
+  seq "$A_COUNT" | timeout 900 /usr/bin/time -f 'user=%U sys=%S maxrss=%M' -o "$tf" \
+    xargs -P "$c" -I{} "$CHECK_IMAP" -H 127.0.0.1 -p "$IMAPS_PORT" -S -t 20 >"$out" 2>&1 || rc=$?
+  t1=$(now); d1=$(dv_ticks)
+  local ok fail u s
+  ok=$(grep -c '^IMAP OK' "$out" || true)
+  fail=$((A_COUNT - ok))
+  u=$(sed -n 's/.*user=\([0-9.]*\).*/\1/p' "$tf"); s=$(sed -n 's/.*sys=\([0-9.]*\).*/\1/p' "$tf")
+  A[chk.$c.pps]=$(calc "$A_COUNT / ($t1 - $t0)" 1)
+  A[chk.$c.cpu]=$(calc "($u + $s) * 1000 / $A_COUNT")
+  A[chk.$c.rss]=$(sed -n 's/.*maxrss=\([0-9]*\).*/\1/p' "$tf")
+  A[chk.$c.p50]="" A[chk.$c.p99]=""
+  A[chk.$c.fail]=$fail
+  A[chk.$c.dv]=$(ms_per "$d1 - $d0" "$A_COUNT")
+  if ((fail > 0)); then FAILED=1; log "check_imap c=$c: $fail failed: $(grep -v '^IMAP OK' "$out" | head -1)"; fi
+  fig "a.check_imap.c$c.probes_per_second" "${A[chk.$c.pps]}"
+  fig "a.check_imap.c$c.cpu_ms_per_probe" "${A[chk.$c.cpu]}"
+  fig "a.check_imap.c$c.peak_rss_kib" "${A[chk.$c.rss]}"
+  fig "a.check_imap.c$c.failures" "$fail"
+  fig "a.check_imap.c$c.dovecot_cpu_ms_per_probe" "${A[chk.$c.dv]}"
+}
+
+run_openssl() { # the floor: one full TLS handshake per connection, nothing else
+  local out=$W/a-openssl.txt tf=$W/a-openssl.time d0 d1 n u s us
+  d0=$(dv_ticks)
+  timeout $((STIME + 60)) /usr/bin/time -f 'user=%U sys=%S maxrss=%M' -o "$tf" \
+    openssl s_time -connect "127.0.0.1:$IMAPS_PORT" -new -time "$STIME" -CAfile "$CA_FILE" \
+    >"$out" 2>&1 || true
+  d1=$(dv_ticks)
+  # "N connections in X.XXs; Y connections/user sec, bytes read 0"
+  n=$(sed -n 's/^\([0-9]*\) connections in \([0-9.]*\)s;.*/\1/p' "$out" | head -1)
+  us=$(sed -n 's/^\([0-9]*\) connections in \([0-9.]*\)s;.*/\2/p' "$out" | head -1)
+  [[ -n $n && $n -gt 0 ]] || { FAILED=1; log "openssl s_time gave no result: $(tail -3 "$out")"; return 0; }
+  u=$(sed -n 's/.*user=\([0-9.]*\).*/\1/p' "$tf"); s=$(sed -n 's/.*sys=\([0-9.]*\).*/\1/p' "$tf")
+  A[ssl.1.pps]=$(calc "$n / $STIME" 1)
+  A[ssl.1.cpu]=$(calc "($u + $s) * 1000 / $n")
+  A[ssl.1.user]=$(calc "$us * 1000 / $n")
+  A[ssl.1.rss]=$(sed -n 's/.*maxrss=\([0-9]*\).*/\1/p' "$tf")
+  A[ssl.1.fail]=0 A[ssl.1.p50]="" A[ssl.1.p99]=""
+  A[ssl.1.dv]=$(ms_per "$d1 - $d0" "$n")
+  fig a.openssl_s_time.connections "$n"
+  fig a.openssl_s_time.cpu_ms_per_handshake "${A[ssl.1.cpu]}"
+  fig a.openssl_s_time.user_ms_per_handshake "${A[ssl.1.user]}"
+  fig a.openssl_s_time.dovecot_cpu_ms_per_handshake "${A[ssl.1.dv]}"
+}
+
+ratio_target() { # ratio_target NAME NUM DEN LIMIT
+  local r met
+  [[ -n $2 && -n $3 ]] || return 0
+  r=$(calc "$2 / $3")
+  met=$(awk -v r="$r" -v l="$4" 'BEGIN { print (r <= l) ? "met" : "missed" }')
+  fig "target.$1" "$r"
+  if [[ $MODE != smoke ]]; then
+    fig "target.$1.limit" "$4"
+    fig "target.$1.status" "$met"
+    [[ $met == met ]] || TARGET_MISSED=1
+  fi
+}
+TARGET_MISSED=0
+
+if has_part a; then
+  log "part a: engine cost, $A_COUNT probes per run, concurrency $A_CONC"
+  "$BENCH_BIN" --port "$IMAPS_PORT" --ca-file "$CA_FILE" --count 4 --concurrency 2 >/dev/null \
+    || die "imapprobe_bench cannot probe the harness Dovecot"
+  [[ -n $BLACKBOX ]] || die "prometheus-blackbox-exporter is missing"
+  start_blackbox
+  for c in $A_CONC; do
+    log "part a: concurrency $c"
+    run_ours full "$c"
+    run_blackbox "$c"
+    run_ours tls-only "$c"
+    run_check_imap "$c"
+  done
+  run_openssl
+  stop_pid "$BB_PID"
+  {
+    echo
+    echo "Part a: engine cost ($A_COUNT probes per row; one io_context thread for imapprobe)"
+    printf '%-34s %4s %9s %12s %10s %12s %8s %8s %5s\n' tool conc probes/s "cpu ms/probe" "peak RSS" \
+      "dovecot ms" "p50 ms" "p99 ms" fail
+    row() { # row NAME KEY CONC
+      printf '%-34s %4s %9s %12s %10s %12s %8s %8s %5s\n' "$1" "$3" "${A[$2.$3.pps]}" \
+        "${A[$2.$3.cpu]}" "${A[$2.$3.rss]:-}" "${A[$2.$3.dv]}" "${A[$2.$3.p50]:--}" \
+        "${A[$2.$3.p99]:--}" "${A[$2.$3.fail]}"
+    }
+    for c in $A_CONC; do
+      row "imapprobe full probe" ours-full "$c"
+      row "blackbox_exporter (same exchange)" bb "$c"
+      row "imapprobe tls-only (no login)" ours-tls-only "$c"
+      row "check_imap -S (no login, 1 proc)" chk "$c"
+    done
+    [[ -n ${A[ssl.1.cpu]:-} ]] && row "openssl s_time (handshake only)" ssl 1
+    echo "(peak RSS in KiB: imapprobe_bench process, blackbox_exporter process, largest check_imap"
+    echo " process, openssl; dovecot ms = CPU of all Dovecot processes per probe)"
+  } >>"$TABLES"
+  for c in $A_CONC; do
+    ratio_target "ours_over_blackbox_cpu.c$c" "${A[ours-full.$c.cpu]}" "${A[bb.$c.cpu]}" 0.5
+    ratio_target "ours_over_openssl_handshake_cpu.c$c" "${A[ours-full.$c.cpu]}" "${A[ssl.1.cpu]}" 1.25
+  done
+fi
+
+# ------------------------------------------------------------- part b ---
+scrape() { curl -fsS --max-time 60 "http://127.0.0.1:$1/metrics" >"$2" 2>/dev/null || : >"$2"; }
+metric() { # metric FILE NAME-WITH-LABELS: the sample's value (0 if absent)
+  awk -v n="$2" '$1 == n { print $2; found = 1; exit } END { if (!found) print 0 }' "$1"
+}
+api_by_verb() { # api_by_verb FILE: "VERB COUNT" summed over codes
+  awk '/^imapprobe_operator_api_requests_total\{/ && match($0, /verb="[^"]*"/) {
+      c[substr($0, RSTART + 6, RLENGTH - 7)] += $NF } END { for (v in c) print v, c[v] }' "$1" | sort
+}
+
+RSS0=""
+run_scale() { # run_scale N
+  local n=$1 kwd=$W/kube-$1 kc interval i ns
+  interval=$((n * 60 / B_RATE_PER_MIN)); ((interval >= 10)) || interval=10
+  log "part b: $n probes, interval ${interval}s: starting kube-apiserver"
+  KUBE_WDS+=("$kwd")
+  bash "$ROOT/tests/kube/cluster.sh" start "$kwd" >&2
+  kc=("$(bash "$ROOT/tests/kube/cluster.sh" bin)/kubectl" --kubeconfig "$kwd/kubeconfig" --request-timeout=120s)
+  "${kc[@]}" apply --server-side -f "$ROOT/crds/imapprobe.dev_imapprobes.yaml" >&2
+  "${kc[@]}" wait --for=condition=Established crd/imapprobes.imapprobe.dev --timeout=60s >&2
+  for ((i = 0; i < B_NAMESPACES; i++)); do
+    "${kc[@]}" create namespace "bench-$i" >/dev/null
+    "${kc[@]}" -n "bench-$i" create secret generic imap-bench \
+      --from-literal=username="$BENCH_USER_PREFIX$i" --from-literal=password="$BENCH_PASSWORD" \
+      --from-file=ca.crt="$CA_FILE" >/dev/null
+  done
+
+  local mport op_log=$W/operator-$n.log op_pid t0
+  start_operator() {
+    mport=$(free_port)
+    "$IMAPPROBE" operator --kubeconfig "$kwd/kubeconfig" --leader-elect=false \
+      --health-addr 127.0.0.1:0 --metrics-addr "127.0.0.1:$mport" >"$op_log" 2>&1 &
+    op_pid=$!
+    STARTED_PIDS+=("$op_pid")
+  }
+  if [[ -z $RSS0 ]]; then
+    # the operator's RSS with no probe at all: the base of the per-probe slope
+    start_operator
+    for ((i = 0; i < 50; i++)); do
+      [[ -n $(curl -fsS "http://127.0.0.1:$mport/metrics" 2>/dev/null | head -c1) ]] && break
+      sleep 0.2
+    done
+    sleep 2
+    RSS0=$(awk '/^VmRSS/ { print $2 }' "/proc/$op_pid/status")
+    stop_pid "$op_pid" 30
+    fig b.operator_rss_kib_no_probes "$RSS0"
+  fi
+
+  # N probes over the namespaces, one shared Secret per namespace
+  local t_create=$(now)
+  for ((i = 0; i < B_NAMESPACES; i++)); do
+    python3 - "$n" "$B_NAMESPACES" "$i" "$IMAPS_PORT" "$interval" "$B_STATUS_TIMEOUT" \
+      >"$W/probes-$n-$i.yaml" <<'EOF'
+import sys
+n, nns, ns, port, interval, timeout = (int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]),
+                                       sys.argv[4], sys.argv[5], sys.argv[6])
+docs = []
+for k in range(ns, n, nns):
+    docs.append(f"""apiVersion: imapprobe.dev/v1alpha1
+kind: ImapProbe
+metadata:
+  name: p{k:05d}
+  namespace: bench-{ns}
+spec:
+  server:
+    host: 127.0.0.1
+    port: {port}
+    caBundleSecretRef:
+      name: imap-bench
+  auth:
+    mechanism: Plain
+    secretRef:
+      name: imap-bench
+  mailbox: INBOX
+  search: ALL
+  fetch:
+    latest: 5
+  interval: {interval}s
+  timeout: {timeout}
+""")
+print("---\n".join(docs))
+EOF
+  done
+  local pids=()
+  for ((i = 0; i < B_NAMESPACES; i++)); do
+    timeout 900 "${kc[@]}" create -f "$W/probes-$n-$i.yaml" >/dev/null 2>"$W/create-$n-$i.err" &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || { cat "$W"/create-"$n"-*.err >&2; die "creating probes failed"; }; done
+  local created; created=$("${kc[@]}" get imapprobes -A --no-headers 2>/dev/null | wc -l)
+  [[ $created -eq $n ]] || die "created $created probes, wanted $n"
+  fig "b.n$n.interval_seconds" "$interval"
+  fig "b.n$n.create_seconds" "$(calc "$(now) - $t_create" 1)"
+
+  # the operator, from start until every probe has status for its generation
+  local deadline_s=$((n / 25 + 120)) poll=2 conv="" done_n=0 m1=$W/metrics-$n-1.txt m2=$W/metrics-$n-2.txt
+  [[ $MODE == smoke ]] && deadline_s=90
+  local as_pid as0 dv0
+  as_pid=$(cat "$kwd/apiserver.pid")
+  as0=$(proc_ticks "$as_pid"); dv0=$(dv_ticks)
+  t0=$(now)
+  local t0_epoch; t0_epoch=$(date -u +%s)
+  start_operator
+  log "part b: operator pid $op_pid, waiting up to ${deadline_s}s for $n probes to report"
+  # Cheap trigger first (distinct probes with a finished run in the operator's
+  # log), then the API's word (observedGeneration == generation for all):
+  # listing 10000 objects every second would load the machine being measured.
+  local ran=0
+  while :; do
+    sleep 1
+    kill -0 "$op_pid" 2>/dev/null || { tail -20 "$op_log" >&2; die "the operator exited"; }
+    ran=$({ grep -oE 'probe [^ ]+: (Success|Degraded|Failure) ' "$op_log" || true; } | sort -u | wc -l)
+    if ((ran >= n)); then
+      done_n=$("${kc[@]}" get imapprobes -A \
+        -o jsonpath='{range .items[*]}{.metadata.generation} {.status.observedGeneration}{"\n"}{end}' \
+        2>/dev/null | awk '$1 == $2' | wc -l) || done_n=0
+      if ((done_n >= n)); then conv=$(calc "$(now) - $t0" 1); break; fi
+      sleep "$poll"
+    fi
+    if (($(calc "$(now) - $t0" 0) > deadline_s)); then
+      done_n=$("${kc[@]}" get imapprobes -A \
+        -o jsonpath='{range .items[*]}{.metadata.generation} {.status.observedGeneration}{"\n"}{end}' \
+        2>/dev/null | awk '$1 == $2' | wc -l) || done_n=0
+      break
+    fi
+  done
+  local as1 dv1; as1=$(proc_ticks "$as_pid"); dv1=$(dv_ticks)
+  scrape "$mport" "$m1"
+  local cpu1 runs1; cpu1=$(proc_ticks "$op_pid"); runs1=$(grep -c ': Success \|: Failure \|: Degraded ' "$op_log" || true)
+  # the precise end: the newest status.lastRun.time
+  local last_run
+  last_run=$("${kc[@]}" get imapprobes -A -o jsonpath='{range .items[*]}{.status.lastRun.time}{"\n"}{end}' \
+    | sort | tail -1)
+  fig "b.n$n.converged_probes" "$done_n"
+  if [[ -n $conv ]]; then
+    fig "b.n$n.converge_seconds_polled" "$conv"
+    [[ -n $last_run ]] && fig "b.n$n.converge_seconds_last_status" \
+      "$(calc "$(date -u -d "$last_run" +%s.%N) - $t0_epoch" 1)"
+    fig "b.n$n.first_runs_per_second" "$(calc "$n / $conv" 1)"
+    # where the machine's time went until then, per first run (watch list included)
+    fig "b.n$n.first_runs_operator_cpu_ms_per_run" "$(calc "$cpu1 * 1000 / $CLK_TCK / $n" 2)"
+    fig "b.n$n.first_runs_apiserver_cpu_ms_per_run" "$(calc "($as1 - $as0) * 1000 / $CLK_TCK / $n" 2)"
+    fig "b.n$n.first_runs_dovecot_cpu_ms_per_run" "$(calc "($dv1 - $dv0) * 1000 / $CLK_TCK / $n" 2)"
+  else
+    log "part b: only $done_n of $n probes reported within ${deadline_s}s"
+    FAILED=1
+  fi
+  # steady state after convergence (runs due in this window: N / interval per second)
+  sleep "$B_STEADY"
+  scrape "$mport" "$m2"
+  local cpu2 rss hwm runs2 s
+  cpu2=$(proc_ticks "$op_pid")
+  rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$op_pid/status")
+  hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$op_pid/status")
+  runs2=$(metric "$m2" imapprobe_operator_status_writes_total)
+  local runs_total; runs_total=$(grep -c ': Success \|: Failure \|: Degraded ' "$op_log" || true)
+  fig "b.n$n.runs" "$runs_total"
+  fig "b.n$n.status_writes" "$runs2"
+  fig "b.n$n.status_write_errors" "$(metric "$m2" imapprobe_operator_status_write_errors_total)"
+  fig "b.n$n.failed_runs" "$(grep -c ': Failure ' "$op_log" || true)"
+  fig "b.n$n.rss_kib" "$rss"
+  fig "b.n$n.hwm_kib" "$hwm"
+  fig "b.n$n.rss_kib_per_probe" "$(calc "($rss - $RSS0) / $n" 2)"
+  fig "b.n$n.cpu_ms_per_run" "$(calc "$cpu2 * 1000 / $CLK_TCK / ($runs_total > 0 ? $runs_total : 1)" 2)"
+  if ((runs_total - runs1 >= 20)); then
+    fig "b.n$n.steady_cpu_ms_per_run" "$(calc "($cpu2 - $cpu1) * 1000 / $CLK_TCK / ($runs_total - $runs1)" 2)"
+  fi
+  fig "b.n$n.steady_runs" "$((runs_total - runs1))"
+  for s in 0.5 0.9 0.99; do
+    fig "b.n$n.schedule_lag_seconds_q$s" "$(metric "$m2" "imapprobe_operator_schedule_lag_seconds{quantile=\"$s\"}")"
+  done
+  fig "b.n$n.schedule_lag_window_runs" "$(metric "$m2" imapprobe_operator_schedule_lag_seconds_count)"
+  local verb cnt
+  while read -r verb cnt; do
+    [[ -n $verb ]] || continue
+    fig "b.n$n.api_${verb}_per_run" "$(calc "$cnt / ($runs_total > 0 ? $runs_total : 1)" 3)"
+    fig "b.n$n.api_${verb}_total" "$cnt"
+  done < <(api_by_verb "$m2")
+  grep '^imapprobe_operator_api_requests_total' "$m2" | sed "s/^/# n=$n /" >>"$W/api-codes.txt" || true
+  stop_pid "$op_pid" 30
+  bash "$ROOT/tests/kube/cluster.sh" stop "$kwd" >&2 || true
+  rm -rf "$kwd"
+}
+
+if has_part b; then
+  for n in $B_SIZES; do run_scale "$n"; done
+  {
+    echo
+    echo "Part b: operator scale (real kube-apiserver; $B_NAMESPACES namespaces, one Secret each; steady window ${B_STEADY}s)"
+    printf '%7s %8s %8s %9s %8s %8s %8s %9s %8s %8s %8s %8s %8s %7s %7s\n' probes interval create_s \
+      converge_s runs/s RSS_MiB HWM_MiB KiB/probe cpu_ms/run lag_p50 lag_p90 lag_p99 GET/run PATCH/run POST/run
+    for n in $B_SIZES; do
+      g() { kv "$FIG" "bench.b.n$n.$1"; }
+      printf '%7s %8s %8s %9s %8s %8s %8s %9s %8s %8s %8s %8s %8s %7s %7s\n' "$n" "$(g interval_seconds)s" \
+        "$(g create_seconds)" "$(g converge_seconds_last_status)" "$(g first_runs_per_second)" \
+        "$(calc "$(g rss_kib) / 1024" 1)" "$(calc "$(g hwm_kib) / 1024" 1)" "$(g rss_kib_per_probe)" \
+        "$(g cpu_ms_per_run)" "$(calc "$(g schedule_lag_seconds_q0.5)+0" 2)" \
+        "$(calc "$(g schedule_lag_seconds_q0.9)+0" 2)" "$(calc "$(g schedule_lag_seconds_q0.99)+0" 2)" \
+        "$(calc "$(g api_GET_per_run)+0" 2)" "$(calc "$(g api_PATCH_per_run)+0" 2)" "$(calc "$(g api_POST_per_run)+0" 2)"
+    done
+    echo "(operator RSS with no probes: ${RSS0:-?} KiB; KiB/probe = (RSS - that) / probes; lag quantiles cover"
+    echo " the operator's last <= 4096 runs, i.e. mostly the start-up burst; GET includes Secret reads and the LIST)"
+  } >>"$TABLES"
+  set -- $B_SIZES
+  if (($# >= 2)); then
+    first=$1; for last; do :; done
+    fig b.rss_kib_per_probe_slope "$(calc "($(kv "$FIG" "bench.b.n$last.rss_kib") - $(kv "$FIG" "bench.b.n$first.rss_kib")) / ($last - $first)" 2)"
+  fi
+fi
+
+# ------------------------------------------------------------- part c ---
+if has_part c; then
+  if [[ $(id -u) -ne 0 ]]; then
+    log "part c skipped: capturing with a tcp port filter needs root (CI runs as root)"
+    fig c.skipped not-root
+  else
+    log "part c: $C_PROBES checks under tshark on lo, port $IMAPS_PORT"
+    cap=$W/c.pcapng tlog=$W/tshark.log
+    tshark -i lo -f "tcp port $IMAPS_PORT" -w "$cap" -q >"$tlog" 2>&1 &
+    TS_PID=$!
+    STARTED_PIDS+=("$TS_PID")
+    for ((i = 0; i < 100; i++)); do grep -q 'Capturing on' "$tlog" && break; sleep 0.1; done
+    sleep 0.5
+    results=()
+    for ((k = 1; k <= C_PROBES; k++)); do
+      timeout 60 "$IMAPPROBE" check -H 127.0.0.1 -p "$IMAPS_PORT" --ca-file "$CA_FILE" \
+        -u "${BENCH_USER_PREFIX}0" --password-env BENCH_PASSWORD --search ALL --fetch 5 \
+        -o json >"$W/c-$k.json" || true
+      results+=("$W/c-$k.json")
+      sleep 0.05
+    done
+    sleep 0.5
+    kill -INT "$TS_PID" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do kill -0 "$TS_PID" 2>/dev/null || break; sleep 0.1; done
+    stop_pid "$TS_PID" 2
+    tshark -r "$cap" -T fields -E separator=, -e frame.time_epoch -e tcp.stream -e tcp.srcport \
+      -e tcp.dstport -e tcp.flags.syn -e tcp.flags.ack -e tcp.flags.fin -e tcp.len >"$W/c.csv" 2>/dev/null
+    python3 "$BENCH/wire_timing.py" --csv "$W/c.csv" --port "$IMAPS_PORT" "${results[@]}" >"$W/c.kv" \
+      || { FAILED=1; log "part c: $(grep -E 'error|unmatched' "$W/c.kv" | tr '\n' ' ')"; }
+    while IFS='=' read -r k v; do fig "c.$k" "$v"; done <"$W/c.kv"
+    {
+      echo
+      echo "Part c: timing truth ($C_PROBES checks, imapprobe check --output json vs packets; engine reports whole ms)"
+      printf '%-10s %4s %16s %16s %12s\n' step n "max |diff| ms" "mean diff ms" "wire p50 ms"
+      for s in connect tls greeting login select search fetch logout total; do
+        [[ -n $(kv "$W/c.kv" "wire_${s}_n") ]] || continue
+        printf '%-10s %4s %16s %16s %12s\n' "$s" "$(kv "$W/c.kv" "wire_${s}_n")" \
+          "$(kv "$W/c.kv" "wire_${s}_max_abs_diff_ms")" "$(kv "$W/c.kv" "wire_${s}_mean_diff_ms")" \
+          "$(kv "$W/c.kv" "wire_${s}_p50_ms")"
+      done
+      echo "(diff = engine - wire; each check is a new process, so its first handshake pays OpenSSL's start-up)"
+    } >>"$TABLES"
+  fi
+fi
+
+# -------------------------------------------------------------- report ---
+fig machine.loadavg_at_end "$(cut -d' ' -f1 /proc/loadavg)"
+{
+  echo "imap-probe-operator benchmark, mode $MODE, $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "machine: $(nproc) CPUs, $(kv "$FIG" bench.machine.cpu), $(kv "$FIG" bench.machine.mem_gib) GiB;" \
+    "load average at start $(kv "$FIG" bench.machine.loadavg_at_start), at end $(kv "$FIG" bench.machine.loadavg_at_end)"
+  cat "$TABLES"
+  if grep -q '^bench.target\.' "$FIG"; then
+    echo
+    echo "Targets (CPU per probe):"
+    grep '^bench.target\.[^=]*=' "$FIG" | grep -v '\.limit=\|\.status=' | while IFS='=' read -r k v; do
+      name=${k#bench.target.}
+      st=$(kv "$FIG" "$k.status")
+      lim=$(kv "$FIG" "$k.limit")
+      printf '  %-42s %6s %s\n' "$name" "$v" "${st:+(limit $lim: $st)}"
+    done
+  fi
+  echo
+  echo "Figures:"
+  cat "$FIG"
+} >"$OUT"
+echo
+cat "$OUT"
+log "results: $OUT"
+if ((FAILED)); then log "some probes or parts failed (see above)"; exit 1; fi
+if [[ -n $ENFORCE && $MODE != smoke ]] && ((TARGET_MISSED)); then log "a target was missed"; exit 3; fi
+exit 0

@@ -108,8 +108,8 @@ for v in "${variants[@]}"; do
   fi
 done
 
-# Helm values a user copies from examples/ must lint too.
-for file in "$ROOT"/examples/*-values.yaml; do
+# Helm values a user copies from examples/helm/ must lint too.
+for file in "$ROOT"/examples/helm/*.yaml; do
   [[ -e "$file" ]] || continue
   if h lint --strict "$CHART" -f "$file" --namespace "$REL_NS" >"$WD/out" 2>&1; then
     ok "helm lint --strict -f ${file#"$ROOT/"}"

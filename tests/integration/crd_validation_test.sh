@@ -5,7 +5,7 @@
 #   - the chart's copy of the CRD is byte-identical;
 #   - every schema field has a description, and every field is documented in
 #     docs/crd-reference.md;
-#   - every manifest in examples/ is accepted (dry-run=server, then for real);
+#   - every manifest in examples/ (not examples/helm/, which holds Helm values) is accepted (dry-run=server, then for real);
 #   - a minimal probe gets all defaults filled in;
 #   - invalid probes are refused, each with its expected message;
 #   - a status written with server-side apply shows in the printer columns

@@ -310,7 +310,7 @@ void Reconciler::run_with_credentials(const std::string& key, std::uint64_t epoc
     lag.push_back(std::chrono::duration<double>(started - e.planned).count());
   }
   asio::co_spawn(io_, runner_(std::move(spec), std::move(creds)),
-                 [this, key, epoch, started](std::exception_ptr ex, probe::ProbeResult result) {
+                 [this, key, epoch](std::exception_ptr ex, probe::ProbeResult result) {
                    if (ex) {
                      // The engine reports every network outcome as a result;
                      // an exception here is a bug, reported as such.
@@ -322,11 +322,11 @@ void Reconciler::run_with_credentials(const std::string& key, std::uint64_t epoc
                        result.message = std::string("internal error in the probe: ") + err.what();
                      }
                    }
-                   finish_run(key, epoch, started, result);
+                   finish_run(key, epoch, result);
                  });
 }
 
-void Reconciler::finish_run(const std::string& key, std::uint64_t epoch, Clock::time_point started,
+void Reconciler::finish_run(const std::string& key, std::uint64_t epoch,
                             const probe::ProbeResult& result) {
   release_slot();
   auto it = entries_.find(key);
@@ -374,7 +374,6 @@ void Reconciler::finish_run(const std::string& key, std::uint64_t epoch, Clock::
   }
   spdlog::info("probe {}: {} {} in {}", key, probe::to_string(result.outcome),
                probe::to_string(result.reason), format_latency(result.total));
-  (void)started;
   write(e, t);
   if (!stopping_ && active_) schedule(e, next);
 }
@@ -386,10 +385,7 @@ void Reconciler::stall(Entry& e, const std::string& reason, const std::string& m
   if (e.def && !stopping_ && active_) schedule(e, Clock::now() + options_.stalled_retry);
 }
 
-void Reconciler::write(const Entry& e_const, const Transition& t) {
-  auto it = entries_.find(e_const.ref.key());
-  if (it == entries_.end()) return;
-  Entry& e = *it->second;
+void Reconciler::write(Entry& e, const Transition& t) {
   e.status = t.status;
   const ProbeRef ref = e.ref;
   const json status = t.status.to_json();

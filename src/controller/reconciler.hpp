@@ -119,10 +119,9 @@ class Reconciler {
   void start_run(const std::string& key);
   void run_with_credentials(const std::string& key, std::uint64_t epoch, probe::Credentials creds,
                             std::string ca_pem);
-  void finish_run(const std::string& key, std::uint64_t epoch, Clock::time_point started,
-                  const probe::ProbeResult& result);
+  void finish_run(const std::string& key, std::uint64_t epoch, const probe::ProbeResult& result);
   void stall(Entry& e, const std::string& reason, const std::string& message);
-  void write(const Entry& e, const Transition& t);
+  void write(Entry& e, const Transition& t);
   void release_slot();
   Clock::duration jittered(Clock::duration base);
 

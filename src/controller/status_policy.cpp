@@ -207,7 +207,6 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
 
   const std::string was_available = status_of(previous, kAvailable);
   const std::string was_degraded = status_of(previous, kDegraded);
-  const std::string was_stalled = status_of(previous, kStalled);
 
   if (passed) {
     s.consecutive_failures = 0;
@@ -268,7 +267,6 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
   set_condition(s.conditions,
                 cond(kStalled, "False", "Running", "spec valid and Secret readable", gen),
                 now_text);
-  (void)was_stalled;
   return t;
 }
 

@@ -30,6 +30,10 @@ class Peer {
   std::string received_;
 };
 
+// A loopback port nothing listens on (bound, read, released): for
+// "connection refused" cases and for servers started on a chosen port.
+std::uint16_t unused_loopback_port();
+
 class FakeServer {
  public:
   using Behaviour = std::function<void(Peer&)>;

@@ -17,6 +17,7 @@
 
 #include "kube/events.hpp"
 #include "kube/watch_loop.hpp"
+#include "support/fake_server.hpp"
 #include "unit/kube/fake_http.hpp"
 
 namespace imapprobe::kube {
@@ -33,17 +34,7 @@ ClusterConfig plain_config(std::uint16_t port) {
   return cfg;
 }
 
-std::uint16_t closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+std::uint16_t closed_port() { return imapprobe::testing::unused_loopback_port(); }
 
 TEST(KubeClient, NotFoundStatusBecomesApiError) {
   RequestLog log;

@@ -17,6 +17,7 @@
 
 #include "kube/client.hpp"
 #include "support/dovecot.hpp"
+#include "support/fake_server.hpp"
 
 namespace imapprobe::kube {
 namespace {
@@ -30,17 +31,7 @@ std::string slurp(const fs::path& p) {
   return s.str();
 }
 
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+std::uint16_t free_port() { return imapprobe::testing::unused_loopback_port(); }
 
 void sh(const std::string& command) {
   std::string out;

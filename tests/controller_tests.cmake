@@ -1,10 +1,9 @@
-add_executable(controller_unit_tests
-  unit/controller/metrics_test.cpp
-  unit/controller/probe_resource_test.cpp
-  unit/controller/reconciler_test.cpp
-  unit/controller/status_policy_test.cpp)
-target_link_libraries(controller_unit_tests PRIVATE imapprobe_controller imapprobe_test_support GTest::gtest_main)
-gtest_discover_tests(controller_unit_tests DISCOVERY_TIMEOUT 30)
+imapprobe_unit_test(controller_unit_tests
+  SOURCES unit/controller/metrics_test.cpp unit/controller/probe_resource_test.cpp
+          unit/controller/reconciler_test.cpp unit/controller/status_policy_test.cpp
+          unit/controller/run_scheduler_test.cpp unit/controller/status_writer_test.cpp
+          unit/controller/credentials_test.cpp
+  LIBS imapprobe_controller imapprobe_test_support)
 
 # The operator binary end to end: real kube-apiserver, real Dovecot, kubectl.
 target_sources(imapprobe_test_support PRIVATE support/process.cpp)
@@ -15,9 +14,8 @@ target_compile_definitions(operator_e2e_test PRIVATE
   IMAPPROBE_BINARY="$<TARGET_FILE:imapprobe>")
 add_dependencies(operator_e2e_test imapprobe)
 add_test(NAME operator_e2e_test COMMAND operator_e2e_test)
-set_tests_properties(operator_e2e_test PROPERTIES LABELS "integration;kube;e2e" TIMEOUT 1200)
+set_tests_properties(operator_e2e_test PROPERTIES LABELS "e2e;kube;dovecot" TIMEOUT 1200)
 
-add_executable(telemetry_unit_tests unit/telemetry/telemetry_test.cpp)
-target_link_libraries(telemetry_unit_tests PRIVATE imapprobe_telemetry imapprobe_test_support
-  nlohmann_json::nlohmann_json GTest::gtest_main)
-gtest_discover_tests(telemetry_unit_tests DISCOVERY_TIMEOUT 30)
+imapprobe_unit_test(telemetry_unit_tests
+  SOURCES unit/telemetry/telemetry_test.cpp
+  LIBS imapprobe_telemetry imapprobe_test_support nlohmann_json::nlohmann_json)

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iomanip>
 
+#include "encoding/time.hpp"
 #include "probe/result_json.hpp"
 
 namespace imapprobe::cli {
@@ -32,6 +33,8 @@ std::string one_line(std::string s) {
 }  // namespace
 
 PluginState plugin_state(const probe::ProbeResult& r) {
+  // Our own bug says nothing about the server: neither OK nor CRITICAL.
+  if (r.reason == probe::Reason::InternalError) return PluginState::Unknown;
   switch (r.outcome) {
     case probe::Outcome::Success:
       return PluginState::Ok;
@@ -99,7 +102,7 @@ void write_text(std::ostream& out, const probe::ProbeSpec& spec, const probe::Pr
     out << "\ncertificate:\n"
         << "  subject:   " << c.subject << '\n'
         << "  issuer:    " << c.issuer << '\n'
-        << "  notAfter:  " << probe::format_rfc3339(c.not_after) << " (" << days(c.days_remaining)
+        << "  notAfter:  " << encoding::format_rfc3339(c.not_after) << " (" << days(c.days_remaining)
         << " days)\n"
         << "  verified:  " << (c.verified ? "yes" : "no, " + c.verify_error) << '\n'
         << "  tls:       " << c.tls_version << ' ' << c.cipher << '\n';

@@ -30,10 +30,18 @@ class ClusterApiError : public std::runtime_error {
   int status_;
 };
 
+// A Secret's data that is not valid base64. The message names the Secret
+// and key only, never the data.
+class InvalidSecretData : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 class ClusterApi {
  public:
   virtual ~ClusterApi() = default;
-  // Decoded Secret data; nullopt when the Secret does not exist.
+  // Decoded Secret data; nullopt when the Secret does not exist. Throws
+  // ClusterApiError (status 0 when there was no response) or InvalidSecretData.
   virtual std::optional<std::map<std::string, std::string>> get_secret(const std::string& ns,
                                                                        const std::string& name) = 0;
   // Writes status through the status subresource (server-side apply, one

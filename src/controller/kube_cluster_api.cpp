@@ -1,6 +1,6 @@
 #include "controller/kube_cluster_api.hpp"
 
-#include "imap/sasl.hpp"
+#include "controller/credentials.hpp"
 
 namespace imapprobe::controller {
 
@@ -24,25 +24,16 @@ std::optional<std::map<std::string, std::string>> KubeClusterApi::get_secret(
     throw ClusterApiError(e.status(), "cannot read Secret " + ns + "/" + name + ": " +
                                           (e.api_message().empty() ? e.what() : e.api_message()));
   }
-  std::map<std::string, std::string> out;
-  if (secret.contains("data") && secret["data"].is_object()) {
-    for (const auto& [k, v] : secret["data"].items()) {
-      if (v.is_string()) out[k] = imap::base64_decode(v.get<std::string>());
-    }
-  }
-  if (secret.contains("stringData") && secret["stringData"].is_object()) {
-    for (const auto& [k, v] : secret["stringData"].items()) {
-      if (v.is_string()) out[k] = v.get<std::string>();
-    }
-  }
-  return out;
+  return decode_secret_data(ns, name, secret);
 }
 
 void KubeClusterApi::apply_status(const ProbeRef& probe, const nlohmann::json& status) {
   const nlohmann::json body = {
       {"apiVersion", kApiVersion},
       {"kind", kKind},
-      {"metadata", {{"name", probe.name}, {"namespace", probe.namespace_}}},
+      // The uid is a precondition: a status meant for a deleted probe must
+      // never land on a new one re-created under the same name (409).
+      {"metadata", {{"name", probe.name}, {"namespace", probe.namespace_}, {"uid", probe.uid}}},
       {"status", status},
   };
   try {

@@ -121,10 +121,20 @@ std::string render_metrics(const OperatorMetrics& m) {
          "Status writes to the API server.");
   o << "imapprobe_operator_status_writes_total " << m.stats.status_writes << '\n';
   header(o, "imapprobe_operator_status_write_errors_total", "counter",
-         "Failed status write attempts.");
+         "Failed status write attempts (each is retried with backoff until it lands or is "
+         "superseded).");
   o << "imapprobe_operator_status_write_errors_total " << m.stats.status_write_errors << '\n';
   header(o, "imapprobe_operator_events_total", "counter", "Kubernetes Events recorded.");
   o << "imapprobe_operator_events_total " << m.stats.events << '\n';
+  header(o, "imapprobe_operator_event_errors_total", "counter",
+         "Kubernetes Events that could not be recorded.");
+  o << "imapprobe_operator_event_errors_total " << m.stats.event_errors << '\n';
+  header(o, "imapprobe_operator_secret_read_errors_total", "counter",
+         "Secret reads the API server did not answer usefully (no response, 429, 5xx).");
+  o << "imapprobe_operator_secret_read_errors_total " << m.stats.api_read_errors << '\n';
+  header(o, "imapprobe_operator_runs_skipped_total", "counter",
+         "Runs skipped because no credentials could be read and none were known.");
+  o << "imapprobe_operator_runs_skipped_total " << m.stats.runs_skipped_api_down << '\n';
   header(o, "imapprobe_operator_watch_restarts_total", "counter",
          "Watches re-established after ending or failing.");
   o << "imapprobe_operator_watch_restarts_total " << m.watch_restarts << '\n';

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "controller/reconciler.hpp"
+#include "controller/run_metrics.hpp"
 
 namespace imapprobe::controller {
 

@@ -5,57 +5,16 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
-#include <ctime>
-#include <thread>
+#include <set>
+#include <variant>
+
+#include "controller/reasons.hpp"
+#include "encoding/time.hpp"
+#include "probe/prober.hpp"
 
 namespace imapprobe::controller {
 namespace asio = boost::asio;
 using nlohmann::json;
-
-struct Reconciler::Entry {
-  explicit Entry(asio::io_context& io) : timer(io) {}
-  ProbeRef ref;
-  std::int64_t generation = -1;
-  std::optional<ProbeDefinition> def;  // empty while the spec is invalid
-  std::string invalid_reason;
-  ProbeStatus status;
-  asio::steady_timer timer;
-  std::uint64_t epoch = 0;  // bumped on spec change/removal: stale callbacks drop out
-  bool running = false;
-  bool rerun = false;  // spec changed during a run: run again right after
-  Clock::time_point planned{};
-};
-
-namespace {
-
-std::string key_of(const json& object) {
-  const json& m = object.contains("metadata") ? object["metadata"] : json::object();
-  return m.value("namespace", "") + "/" + m.value("name", "");
-}
-
-std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& text) {
-  std::tm tm{};
-  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (end == nullptr) return std::nullopt;
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
-}
-
-}  // namespace
-
-RunFacts facts_of(const probe::ProbeResult& result) {
-  RunFacts f;
-  f.passed = result.outcome != probe::Outcome::Failure;
-  f.step_seconds.reserve(result.durations.size());
-  for (const auto& [step, d] : result.durations) {
-    f.step_seconds.emplace_back(step, std::chrono::duration<double>(d).count());
-  }
-  if (result.certificate) {
-    f.certificate_not_after = std::chrono::duration_cast<std::chrono::seconds>(
-                                  result.certificate->not_after.time_since_epoch())
-                                  .count();
-  }
-  return f;
-}
 
 Reconciler::Reconciler(asio::io_context& io, asio::thread_pool& api_pool, ClusterApi& api,
                        ProbeRunner runner, ReconcilerOptions options)
@@ -64,36 +23,44 @@ Reconciler::Reconciler(asio::io_context& io, asio::thread_pool& api_pool, Cluste
       api_(api),
       runner_(std::move(runner)),
       options_(options),
-      rng_(std::random_device{}()) {}
+      scheduler_(RunScheduler::Options{options.concurrency}),
+      writer_(api_pool, api, metrics_, options.writer),
+      wake_timer_(io) {}
 
 Reconciler::~Reconciler() = default;
 
 void Reconciler::upsert(json object) {
-  asio::post(io_, [this, o = std::move(object)]() mutable { on_upsert(std::move(o)); });
+  asio::post(io_, [this, o = std::move(object)] {
+    on_upsert(o);
+    rearm();
+  });
 }
 
 void Reconciler::remove(const std::string& ns, const std::string& name) {
-  asio::post(io_, [this, key = ns + "/" + name] { on_remove(key); });
+  asio::post(io_, [this, key = ns + "/" + name] {
+    on_remove(key);
+    rearm();
+  });
 }
 
 void Reconciler::sync(const std::string& ns, std::vector<json> objects) {
   asio::post(io_, [this, prefix = ns.empty() ? std::string() : ns + "/",
                    objects = std::move(objects)]() mutable {
-    std::map<std::string, bool> present;
+    std::set<std::string> present;
     for (auto& o : objects) {
-      present[key_of(o)] = true;
-      on_upsert(std::move(o));
+      present.insert(key_of(o));
+      on_upsert(o);
+      o = json();  // free as we go: a relist of thousands must not double its peak
     }
-    std::vector<std::string> gone;
-    for (const auto& [key, e] : entries_) {
-      if (key.starts_with(prefix) && !present.contains(key)) gone.push_back(key);
+    for (const auto& key : table_.keys_with_prefix(prefix)) {
+      if (!present.contains(key)) on_remove(key);
     }
-    for (const auto& key : gone) on_remove(key);
     objects.clear();
     objects.shrink_to_fit();
     // A (re)list of thousands of objects leaves the heap full of freed JSON;
     // hand it back to the system rather than carry it as RSS forever.
     malloc_trim(0);
+    rearm();
   });
 }
 
@@ -102,363 +69,237 @@ void Reconciler::set_active(bool active) {
     if (active_ == active) return;
     active_ = active;
     spdlog::info("reconciler {}", active ? "active: scheduling probes" : "standing by");
-    for (auto& [key, e] : entries_) {
-      e->timer.cancel();
-      ++e->epoch;
-      if (active && e->def && !e->def->suspend) {
-        schedule(*e, Clock::now() + jittered(options_.first_run_spread));
-      }
+    // Results of runs started under the other role are dropped. A run still
+    // in flight keeps its probe busy: the scheduler starts the next one only
+    // once it has finished, so a leadership flap never doubles a run.
+    table_.bump_all_epochs();
+    scheduler_.cancel_all();
+    if (active) {
+      table_.for_each([&](ProbeEntry& e) {
+        if (e.def && !e.def->suspend) {
+          scheduler_.plan(e.ref.key(),
+                          Clock::now() + scheduler_.jitter(options_.first_run_spread));
+        }
+      });
     }
+    rearm();
   });
 }
 
 void Reconciler::shutdown(std::function<void()> done) {
   asio::post(io_, [this, done = std::move(done)]() mutable {
     stopping_ = true;
-    waiting_.clear();
-    for (auto& [key, e] : entries_) e->timer.cancel();
+    scheduler_.cancel_all();
+    wake_timer_.cancel();
     on_drained_ = std::move(done);
-    if (in_flight_ == 0 && pending_writes_ == 0) {
-      auto cb = std::move(on_drained_);
-      on_drained_ = nullptr;
-      cb();
-    }
+    check_drained();
   });
 }
 
-Reconciler::Clock::duration Reconciler::jittered(Clock::duration base) {
-  if (base <= Clock::duration::zero()) return base;
-  std::uniform_int_distribution<Clock::rep> d(0, base.count());
-  return Clock::duration(d(rng_));
+void Reconciler::check_drained() {
+  if (!stopping_ || !on_drained_ || scheduler_.in_flight() > 0) return;
+  writer_.drain([this, done = std::move(on_drained_)]() mutable { asio::post(io_, done); });
+  on_drained_ = nullptr;
 }
 
-void Reconciler::on_upsert(json object) {
-  const std::string key = key_of(object);
-  auto [it, fresh] = entries_.try_emplace(key, nullptr);
-  if (fresh) {
-    it->second = std::make_unique<Entry>(io_);
-    // Status survives restarts: the baseline and counters come back from it.
-    it->second->status =
-        ProbeStatus::from_json(object.contains("status") ? object["status"] : json::object());
+void Reconciler::on_upsert(const json& object) {
+  auto [e, change] = table_.upsert(object);
+  const std::string key = e.ref.key();
+  switch (change) {
+    case ProbeTable::Change::Unchanged:
+      return;  // our own status write, or a metadata change
+    case ProbeTable::Change::Added:
+      metrics_.probe_added(key, e.ref.namespace_, e.ref.name);
+      break;
+    case ProbeTable::Change::Recreated:
+      spdlog::info("probe {}: re-created (uid {}): starting afresh", key, e.ref.uid);
+      writer_.forget(key);
+      metrics_.probe_reset(key, e.ref.namespace_, e.ref.name);
+      break;
+    case ProbeTable::Change::SpecChanged:
+      break;
   }
-  Entry& e = *it->second;
-  const json& meta = object["metadata"];
-  const std::int64_t generation = meta.value("generation", std::int64_t{0});
-  e.ref = ProbeRef{meta.value("namespace", ""), meta.value("name", ""), meta.value("uid", "")};
-  const bool spec_changed = generation != e.generation;
-  {
-    std::lock_guard lock(stats_mu_);
-    stats_.probes = entries_.size();
-    snapshots_[key].namespace_ = e.ref.namespace_;
-    snapshots_[key].name = e.ref.name;
-  }
-  if (!spec_changed) return;  // our own status write, or a metadata change
-
-  e.generation = generation;
-  ++e.epoch;
-  e.timer.cancel();
-  try {
-    // Only the parsed definition is kept: thousands of probes must not hold
-    // thousands of JSON documents.
-    e.def = parse_probe(object);
-    e.invalid_reason.clear();
-  } catch (const std::exception& ex) {
-    e.def.reset();
-    e.invalid_reason = ex.what();
-  }
+  scheduler_.cancel(key);
   if (stopping_) return;
   if (!e.def) {
     spdlog::warn("probe {}: invalid spec: {}", key, e.invalid_reason);
-    stall(e, "InvalidSpec", e.invalid_reason);
+    stall(e, reasons::kInvalidSpec, e.invalid_reason);
     return;
   }
   if (e.def->suspend) {
-    write(e, after_suspend(e.status, generation, std::chrono::system_clock::now()));
+    submit(e, after_suspend(e.status, e.generation, std::chrono::system_clock::now()));
     return;
   }
-  if (e.running) {
-    e.rerun = true;
-    return;
-  }
-  if (!active_) return;
+  if (active_) plan_first_run(e, change != ProbeTable::Change::SpecChanged);
+}
+
+void Reconciler::plan_first_run(ProbeEntry& e, bool fresh) {
   // A restart with status current for this generation keeps the rhythm;
   // anything new or changed runs soon (spread so many probes do not fire together).
-  auto when = Clock::now() + jittered(options_.first_run_spread);
-  if (fresh && e.status.observed_generation == generation && !e.status.last_run_json.empty()) {
-    if (auto last = parse_rfc3339(e.status.last_run().value("time", ""))) {
+  auto when = Clock::now() + scheduler_.jitter(options_.first_run_spread);
+  if (fresh && e.status.observed_generation == e.generation && !e.status.last_run_json.empty()) {
+    if (auto last = encoding::parse_rfc3339(e.status.last_run().value("time", ""))) {
       const auto due_in = *last + e.def->interval - std::chrono::system_clock::now();
       if (due_in > std::chrono::system_clock::duration::zero()) {
         when = Clock::now() + std::chrono::duration_cast<Clock::duration>(due_in);
       }
     }
   }
-  schedule(e, when);
+  scheduler_.plan(e.ref.key(), when);
 }
 
 void Reconciler::on_remove(const std::string& key) {
-  auto it = entries_.find(key);
-  if (it == entries_.end()) return;
-  it->second->timer.cancel();
-  ++it->second->epoch;
+  if (!table_.find(key)) return;
   spdlog::info("probe {}: deleted, schedule stopped", key);
-  entries_.erase(it);
-  waiting_.erase(std::remove_if(waiting_.begin(), waiting_.end(),
-                                [&](const auto& w) { return w.first == key; }),
-                 waiting_.end());
-  std::lock_guard lock(stats_mu_);
-  stats_.probes = entries_.size();
-  snapshots_.erase(key);
+  table_.erase(key);
+  scheduler_.cancel(key);
+  writer_.forget(key);
+  metrics_.probe_removed(key);
 }
 
-void Reconciler::schedule(Entry& e, Clock::time_point when) {
-  e.planned = when;
-  e.timer.expires_at(when);
-  const std::string key = e.ref.key();
-  const std::uint64_t epoch = e.epoch;
-  e.timer.async_wait([this, key, epoch](const boost::system::error_code& ec) {
-    if (!ec) due(key, epoch);
+void Reconciler::rearm() {
+  if (stopping_) return;
+  const auto next = scheduler_.next_wakeup(Clock::now());
+  if (!next) {
+    wake_timer_.cancel();
+    return;
+  }
+  if (wake_timer_.expiry() == *next) return;
+  wake_timer_.expires_at(*next);
+  wake_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) wake();
   });
 }
 
-void Reconciler::due(const std::string& key, std::uint64_t epoch) {
-  auto it = entries_.find(key);
-  if (it == entries_.end() || it->second->epoch != epoch || stopping_ || !active_) return;
-  if (in_flight_ >= options_.concurrency) {
-    waiting_.emplace_back(key, epoch);
-    return;
-  }
-  start_run(key);
+void Reconciler::wake() {
+  if (stopping_ || !active_) return;
+  for (const auto& start : scheduler_.take_due(Clock::now())) start_run(start);
+  metrics_.set_in_flight(scheduler_.in_flight());
+  rearm();
 }
 
-void Reconciler::start_run(const std::string& key) {
-  Entry& e = *entries_.at(key);
-  e.running = true;
-  ++in_flight_;
-  const std::uint64_t epoch = e.epoch;
-  const ProbeDefinition def = *e.def;
+bool Reconciler::current(const RunToken& token) {
+  const ProbeEntry* e = table_.find(token.key);
+  return e != nullptr && e->ref.uid == token.uid && e->epoch == token.epoch;
+}
+
+void Reconciler::start_run(const RunScheduler::Start& start) {
+  ProbeEntry* e = table_.find(start.key);
+  if (e == nullptr || !e->def) {  // cannot happen: erasing cancels the plan
+    release(start.key);
+    return;
+  }
+  RunToken token{start.key, e->ref.uid, e->epoch, start.planned};
   // Secrets are read at run time (a rotated password is picked up at the
   // next run) on the API pool, never on the probe thread.
-  asio::post(api_pool_, [this, key, epoch, def] {
-    std::string stall_reason, stall_message;
-    probe::Credentials creds;
-    std::string ca_pem;
-    // One GET per distinct Secret per run: username, password and CA bundle
-    // usually live in the same Secret.
-    std::map<std::string, std::optional<std::map<std::string, std::string>>> fetched;
-    auto read = [&](const SecretKeyRef& ref, std::string& out, const char* what) {
-      auto it = fetched.find(ref.name);
-      if (it == fetched.end()) {
-        it = fetched.emplace(ref.name, api_.get_secret(def.namespace_, ref.name)).first;
-      }
-      const auto& data = it->second;
-      if (!data) {
-        stall_reason = "SecretNotFound";
-        stall_message = "Secret " + def.namespace_ + "/" + ref.name + " (" + what + ") not found";
-        return false;
-      }
-      auto v = data->find(ref.key);
-      if (v == data->end()) {
-        stall_reason = "SecretKeyMissing";
-        stall_message = "Secret " + def.namespace_ + "/" + ref.name + " has no key \"" + ref.key +
-                        "\" (" + what + ")";
-        return false;
-      }
-      out = v->second;
-      return true;
-    };
-    try {
-      bool ok = true;
-      if (def.username) ok = read(*def.username, creds.username, "username");
-      if (ok && def.password) ok = read(*def.password, creds.secret, "password or token");
-      if (ok && def.ca_bundle) ok = read(*def.ca_bundle, ca_pem, "CA bundle");
-    } catch (const std::exception& ex) {
-      stall_reason = "SecretUnreadable";
-      stall_message = ex.what();
-    }
-    asio::post(io_, [this, key, epoch, creds = std::move(creds), ca_pem = std::move(ca_pem),
-                     stall_reason = std::move(stall_reason),
-                     stall_message = std::move(stall_message)]() mutable {
-      auto it = entries_.find(key);
-      if (it == entries_.end() || it->second->epoch != epoch) {
-        if (it != entries_.end()) it->second->running = false;
-        release_slot();
-        return;
-      }
-      if (!stall_reason.empty()) {
-        Entry& e = *it->second;
-        e.running = false;
-        release_slot();
-        spdlog::warn("probe {}: cannot run: {}", key, stall_message);
-        stall(e, stall_reason, stall_message);
-        return;
-      }
-      run_with_credentials(key, epoch, std::move(creds), std::move(ca_pem));
+  asio::post(api_pool_, [this, token, def = *e->def] {
+    CredentialResolution resolution = resolve_credentials(def, api_);
+    asio::post(io_, [this, token, resolution = std::move(resolution)]() mutable {
+      on_credentials(token, std::move(resolution));
     });
   });
 }
 
-void Reconciler::run_with_credentials(const std::string& key, std::uint64_t epoch,
-                                      probe::Credentials creds, std::string ca_pem) {
-  Entry& e = *entries_.at(key);
-  probe::ProbeSpec spec = e.def->spec;
-  if (!ca_pem.empty()) spec.ca_pem = std::move(ca_pem);
-  const auto started = Clock::now();
-  {
-    std::lock_guard lock(stats_mu_);
-    auto& lag = stats_.recent_lag_seconds;
-    if (lag.size() >= 4096) lag.erase(lag.begin(), lag.begin() + 2048);
-    lag.push_back(std::chrono::duration<double>(started - e.planned).count());
+void Reconciler::on_credentials(const RunToken& token, CredentialResolution resolution) {
+  if (!current(token) || stopping_) {
+    release(token.key);
+    return;
   }
-  asio::co_spawn(io_, runner_(std::move(spec), std::move(creds)),
-                 [this, key, epoch](std::exception_ptr ex, probe::ProbeResult result) {
-                   if (ex) {
-                     // The engine reports every network outcome as a result;
-                     // an exception here is a bug, reported as such.
-                     try {
-                       std::rethrow_exception(ex);
-                     } catch (const std::exception& err) {
-                       result = probe::ProbeResult{};
-                       result.reason = probe::Reason::ProtocolError;
-                       result.message = std::string("internal error in the probe: ") + err.what();
-                     }
-                   }
-                   finish_run(key, epoch, result);
+  ProbeEntry& e = *table_.find(token.key);
+  if (auto* resolved = std::get_if<ResolvedCredentials>(&resolution)) {
+    e.last_credentials = *resolved;
+    run(token, std::move(*resolved));
+    return;
+  }
+  if (auto* stalled = std::get_if<CredentialStall>(&resolution)) {
+    e.last_credentials.reset();
+    release(token.key);
+    spdlog::warn("probe {}: cannot run: {}", token.key, stalled->message);
+    stall(e, stalled->reason, stalled->message);
+    rearm();
+    return;
+  }
+  // The API server is unwell: not the probe's fault, so no condition moves.
+  const auto& down = std::get<ApiUnavailable>(resolution);
+  metrics_.api_read_failed();
+  if (e.last_credentials) {
+    spdlog::warn("probe {}: Secret not readable now ({}); running with the credentials last read",
+                 token.key, down.message);
+    run(token, *e.last_credentials);
+    return;
+  }
+  metrics_.run_skipped_api_down();
+  spdlog::warn("probe {}: run skipped, Secret not readable and none read before: {}", token.key,
+               down.message);
+  release(token.key);
+  if (active_) scheduler_.plan(token.key, Clock::now() + options_.stalled_retry);
+  rearm();
+}
+
+void Reconciler::run(const RunToken& token, ResolvedCredentials resolved) {
+  const ProbeEntry& e = *table_.find(token.key);
+  probe::ProbeSpec spec = e.def->spec;
+  if (!resolved.ca_pem.empty()) spec.ca_pem = std::move(resolved.ca_pem);
+  metrics_.run_started(std::chrono::duration<double>(Clock::now() - token.planned).count());
+  asio::co_spawn(io_, runner_(std::move(spec), std::move(resolved.credentials)),
+                 [this, token](std::exception_ptr ex, probe::ProbeResult result) {
+                   // The engine reports every network outcome as a result; an
+                   // exception is our bug, never blamed on the server.
+                   if (ex) result = probe::internal_error_result(ex);
+                   finish_run(token, result);
                  });
 }
 
-void Reconciler::finish_run(const std::string& key, std::uint64_t epoch,
-                            const probe::ProbeResult& result) {
-  release_slot();
-  auto it = entries_.find(key);
-  if (it == entries_.end()) return;  // deleted while running: nothing to write
-  Entry& e = *it->second;
-  e.running = false;
-  {
-    std::lock_guard lock(stats_mu_);
-    ++stats_.runs;
-    ++stats_.runs_by_reason[std::string(probe::to_string(result.reason))];
-    auto& snap = snapshots_[key];
-    snap.last_run = facts_of(result);
-    ++snap.runs_by_reason[std::string(probe::to_string(result.reason))];
-    const double total = std::chrono::duration<double>(result.total).count();
-    for (std::size_t i = 0; i < std::size(kDurationBuckets); ++i) {
-      if (total <= kDurationBuckets[i]) {
-        ++snap.duration_buckets[i];
-        break;
-      }
-    }
-    snap.duration_sum += total;
-    ++snap.duration_count;
+void Reconciler::finish_run(const RunToken& token, const probe::ProbeResult& result) {
+  if (!current(token)) {
+    release(token.key);
+    return;  // deleted, re-created, changed or handed over meanwhile
   }
-  if (e.epoch != epoch) {
-    // The spec changed during the run: this result describes the old spec.
-    if (e.rerun && active_ && !stopping_ && e.def && !e.def->suspend) schedule(e, Clock::now());
-    e.rerun = false;
-    return;
-  }
+  ProbeEntry& e = *table_.find(token.key);
   Transition t = after_run(e.status, *e.def, result, std::chrono::system_clock::now());
   // Fixed rate from the planned start, so runs do not drift later and later;
   // a run that overran its slot starts the next one at once.
-  auto next = e.planned + e.def->interval;
   const auto now = Clock::now();
-  if (next < now) next = now;
-  next += jittered(std::chrono::duration_cast<Clock::duration>(e.def->interval * options_.jitter));
-  t.status.next_run_time =
-      rfc3339(std::chrono::system_clock::now() +
-              std::chrono::duration_cast<std::chrono::system_clock::duration>(next - now));
-  {
-    std::lock_guard lock(stats_mu_);
-    snapshots_[key].consecutive_failures = t.status.consecutive_failures;
-    const Condition* degraded = find_condition(t.status.conditions, kDegraded);
-    snapshots_[key].degraded = degraded != nullptr && degraded->status == "True";
-  }
-  spdlog::info("probe {}: {} {} in {}", key, probe::to_string(result.outcome),
+  auto next = std::max(token.planned + e.def->interval, now);
+  next += scheduler_.jitter(
+      std::chrono::duration_cast<Clock::duration>(e.def->interval * options_.jitter));
+  t.status.next_run_time = encoding::format_rfc3339(
+      std::chrono::system_clock::now() +
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(next - now));
+  const Condition* degraded = find_condition(t.status.conditions, kDegraded);
+  metrics_.run_finished(token.key, result, t.status.consecutive_failures,
+                        degraded != nullptr && degraded->status == "True");
+  spdlog::info("probe {}: {} {} in {}", token.key, probe::to_string(result.outcome),
                probe::to_string(result.reason), format_latency(result.total));
-  write(e, t);
-  if (!stopping_ && active_) schedule(e, next);
+  // Submitted before the run is released: a shutdown waits for this write.
+  submit(e, std::move(t));
+  if (active_ && !stopping_) scheduler_.plan(token.key, next);
+  release(token.key);
 }
 
-void Reconciler::stall(Entry& e, const std::string& reason, const std::string& message) {
-  write(e, after_stall(e.status, e.generation, reason, message, std::chrono::system_clock::now()));
+void Reconciler::release(const std::string& key) {
+  scheduler_.finished(key);
+  metrics_.set_in_flight(scheduler_.in_flight());
+  check_drained();
+  rearm();
+}
+
+void Reconciler::stall(ProbeEntry& e, const std::string& reason, const std::string& message) {
+  submit(e, after_stall(e.status, e.generation, reason, message, std::chrono::system_clock::now()));
   // A missing Secret may appear; an invalid spec only changes with a new
   // generation (which reschedules by itself).
-  if (e.def && !stopping_ && active_) schedule(e, Clock::now() + options_.stalled_retry);
+  if (e.def && !stopping_ && active_) {
+    scheduler_.plan(e.ref.key(), Clock::now() + options_.stalled_retry);
+  }
 }
 
-void Reconciler::write(Entry& e, const Transition& t) {
+void Reconciler::submit(ProbeEntry& e, Transition t) {
   e.status = t.status;
-  const ProbeRef ref = e.ref;
-  const json status = t.status.to_json();
-  const std::vector<Event> events = t.events;
-  const int attempts = options_.status_write_attempts;
-  ++pending_writes_;
-  asio::post(api_pool_, [this, ref, status, events, attempts] {
-    for (int attempt = 1; attempt <= attempts; ++attempt) {
-      try {
-        api_.apply_status(ref, status);
-        std::lock_guard lock(stats_mu_);
-        ++stats_.status_writes;
-        break;
-      } catch (const ClusterApiError& ex) {
-        {
-          std::lock_guard lock(stats_mu_);
-          ++stats_.status_write_errors;
-        }
-        if (ex.status() == 404) break;  // deleted meanwhile
-        spdlog::warn("probe {}: status write failed (attempt {}/{}): {}", ref.key(), attempt,
-                     attempts, ex.what());
-        if (attempt < attempts)
-          std::this_thread::sleep_for(std::chrono::milliseconds(200 << attempt));
-      }
-    }
-    for (const auto& ev : events) {
-      try {
-        api_.emit_event(ref, ev);
-        std::lock_guard lock(stats_mu_);
-        ++stats_.events;
-      } catch (const std::exception& ex) {
-        spdlog::warn("probe {}: event {} not recorded: {}", ref.key(), ev.reason, ex.what());
-      }
-    }
-    asio::post(io_, [this] {
-      --pending_writes_;
-      if (stopping_ && in_flight_ == 0 && pending_writes_ == 0 && on_drained_) {
-        auto cb = std::move(on_drained_);
-        on_drained_ = nullptr;
-        cb();
-      }
-    });
-  });
+  writer_.submit(e.ref, t.status.to_json(), std::move(t.events));
 }
 
-void Reconciler::release_slot() {
-  --in_flight_;
-  while (!stopping_ && in_flight_ < options_.concurrency && !waiting_.empty()) {
-    auto [key, epoch] = waiting_.front();
-    waiting_.pop_front();
-    auto it = entries_.find(key);
-    if (it != entries_.end() && it->second->epoch == epoch && !it->second->running) start_run(key);
-  }
-  if (stopping_ && in_flight_ == 0 && pending_writes_ == 0 && on_drained_) {
-    auto cb = std::move(on_drained_);
-    on_drained_ = nullptr;
-    cb();
-  }
-}
+ReconcilerStats Reconciler::stats() const { return metrics_.stats(); }
 
-ReconcilerStats Reconciler::stats() const {
-  std::lock_guard lock(stats_mu_);
-  ReconcilerStats s = stats_;
-  s.in_flight = in_flight_;
-  return s;
-}
-
-std::vector<ProbeSnapshot> Reconciler::snapshot() const {
-  std::lock_guard lock(stats_mu_);
-  std::vector<ProbeSnapshot> out;
-  out.reserve(snapshots_.size());
-  for (const auto& [key, s] : snapshots_) out.push_back(s);
-  return out;
-}
+std::vector<ProbeSnapshot> Reconciler::snapshot() const { return metrics_.snapshot(); }
 
 }  // namespace imapprobe::controller

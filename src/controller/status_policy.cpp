@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "controller/reasons.hpp"
+#include "encoding/time.hpp"
 #include "probe/result_json.hpp"
 
 namespace imapprobe::controller {
@@ -92,7 +94,7 @@ std::string format_latency(probe::Duration d) {
   return buf;
 }
 
-std::string rfc3339(std::chrono::system_clock::time_point t) { return probe::format_rfc3339(t); }
+std::string rfc3339(std::chrono::system_clock::time_point t) { return encoding::format_rfc3339(t); }
 
 json ProbeStatus::last_run() const {
   return last_run_json.empty() ? json(nullptr) : json::parse(last_run_json);
@@ -174,7 +176,7 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
   last["outcome"] = probe::to_string(r.outcome);
   last["reason"] = baseline_note.empty() || result.outcome != probe::Outcome::Success
                        ? std::string(probe::to_string(r.reason))
-                       : std::string("OverBaseline");
+                       : std::string(reasons::kOverBaseline);
   last["message"] = baseline_note.empty() || result.outcome != probe::Outcome::Success
                         ? r.message
                         : baseline_note;
@@ -214,7 +216,7 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
     s.last_success_time = now_text;
     set_condition(
         s.conditions,
-        cond(kAvailable, "True", "Succeeded",
+        cond(kAvailable, "True", reasons::kSucceeded,
              r.outcome == probe::Outcome::Success ? r.message : "passed: " + result.message, gen),
         now_text);
     if (r.outcome == probe::Outcome::Degraded) {
@@ -224,12 +226,12 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
       if (was_degraded != "True") t.events.push_back({"Warning", reason, "Probe", message});
     } else {
       set_condition(s.conditions,
-                    cond(kDegraded, "False", "AsExpected", "every step within its thresholds", gen),
+                    cond(kDegraded, "False", reasons::kAsExpected, "every step within its thresholds", gen),
                     now_text);
     }
     if (was_available == "False") {
       t.events.push_back(
-          {"Normal", "Recovered", "Probe", "IMAP service passes again: " + r.message});
+          {"Normal", reasons::kRecovered, "Probe", "IMAP service passes again: " + r.message});
     }
   } else {
     ++s.consecutive_failures;
@@ -250,22 +252,22 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
         keep.observed_generation = gen;
         set_condition(s.conditions, keep, now_text);
       } else {
-        set_condition(s.conditions, cond(kAvailable, "Unknown", "FailureBelowThreshold", note, gen),
+        set_condition(s.conditions, cond(kAvailable, "Unknown", reasons::kFailureBelowThreshold, note, gen),
                       now_text);
       }
     }
     set_condition(s.conditions,
-                  cond(kDegraded, "False", "ProbeFailing", "the probe fails; see Available", gen),
+                  cond(kDegraded, "False", reasons::kProbeFailing, "the probe fails; see Available", gen),
                   now_text);
   }
   set_condition(s.conditions,
-                cond(kReady, "True", "Reporting",
+                cond(kReady, "True", reasons::kReporting,
                      "probe ran for generation " + std::to_string(gen) +
                          "; the service state is in Available",
                      gen),
                 now_text);
   set_condition(s.conditions,
-                cond(kStalled, "False", "Running", "spec valid and Secret readable", gen),
+                cond(kStalled, "False", reasons::kRunning, "spec valid and Secret readable", gen),
                 now_text);
   return t;
 }
@@ -287,7 +289,7 @@ Transition after_stall(const ProbeStatus& previous, std::int64_t generation,
   } else {
     set_condition(
         s.conditions,
-        cond(kAvailable, "Unknown", "NotRun", "the probe cannot run: " + message, generation),
+        cond(kAvailable, "Unknown", reasons::kNotRun, "the probe cannot run: " + message, generation),
         now_text);
   }
   if (was_stalled != "True" || (stalled && stalled->reason != reason)) {
@@ -305,13 +307,13 @@ Transition after_suspend(const ProbeStatus& previous, std::int64_t generation,
   s.next_run_time.clear();
   set_condition(
       s.conditions,
-      cond(kReady, "True", "Suspended", "spec.suspend is true; no runs are scheduled", generation),
+      cond(kReady, "True", reasons::kSuspended, "spec.suspend is true; no runs are scheduled", generation),
       now_text);
-  set_condition(s.conditions, cond(kStalled, "False", "Suspended", "suspended", generation),
+  set_condition(s.conditions, cond(kStalled, "False", reasons::kSuspended, "suspended", generation),
                 now_text);
   if (!find_condition(s.conditions, kAvailable)) {
     set_condition(s.conditions,
-                  cond(kAvailable, "Unknown", "Suspended", "the probe is suspended", generation),
+                  cond(kAvailable, "Unknown", reasons::kSuspended, "the probe is suspended", generation),
                   now_text);
   }
   return t;

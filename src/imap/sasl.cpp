@@ -11,6 +11,7 @@
 #include <optional>
 #include <utility>
 
+#include "encoding/base64.hpp"
 #include "imap/text.hpp"
 
 namespace imapprobe::imap {
@@ -29,11 +30,6 @@ std::string excerpt(std::string_view s) { return escape_excerpt(s, 60); }
 
 const unsigned char* bytes_of(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
-}
-
-bool is_base64_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-         c == '/';
 }
 
 // Wipes key material when it goes out of scope, including on a throw.
@@ -149,45 +145,15 @@ std::uint32_t parse_iterations(std::string_view text) {
 
 }  // namespace
 
-std::string base64_encode(std::string_view bytes) {
-  // EVP_EncodeBlock takes an int length; chunks that are a multiple of 3
-  // encode without padding, so concatenating them is exact.
-  constexpr std::size_t kChunk = 3 * 1024;
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  unsigned char buf[kChunk / 3 * 4 + 1];
-  for (std::size_t pos = 0; pos < bytes.size(); pos += kChunk) {
-    const std::size_t n = std::min(kChunk, bytes.size() - pos);
-    const int len = EVP_EncodeBlock(buf, bytes_of(bytes.substr(pos)), static_cast<int>(n));
-    out.append(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(len));
-  }
-  return out;
-}
+std::string base64_encode(std::string_view bytes) { return encoding::base64_encode(bytes); }
 
 std::string base64_decode(std::string_view text) {
-  // EVP_DecodeBlock is lenient (skips surrounding whitespace) and reports
-  // padding as zero bytes, so strictness and padding are handled here.
-  if (text.size() % 4 != 0) {
-    throw SaslError("invalid base64 (length not a multiple of 4): \"" + excerpt(text) + "\"");
+  try {
+    return encoding::base64_decode(text, encoding::Base64Syntax::Strict);
+  } catch (const encoding::Base64Error& e) {
+    // Server text, never a credential: quoted to show what the server sent.
+    throw SaslError(std::string(e.what()) + ": \"" + excerpt(text) + "\"");
   }
-  std::size_t pad = 0;
-  while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
-  const std::string_view body = text.substr(0, text.size() - pad);
-  if (!std::all_of(body.begin(), body.end(), is_base64_char)) {
-    throw SaslError("invalid base64: \"" + excerpt(text) + "\"");
-  }
-  constexpr std::size_t kChunk = 4 * 1024;
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  unsigned char buf[kChunk / 4 * 3];
-  for (std::size_t pos = 0; pos < text.size(); pos += kChunk) {
-    const std::size_t n = std::min(kChunk, text.size() - pos);
-    const int len = EVP_DecodeBlock(buf, bytes_of(text.substr(pos)), static_cast<int>(n));
-    if (len < 0) throw SaslError("invalid base64: \"" + excerpt(text) + "\"");
-    out.append(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(len));
-  }
-  out.resize(out.size() - pad);
-  return out;
 }
 
 std::string sasl_plain(std::string_view user, std::string_view password, std::string_view authzid) {

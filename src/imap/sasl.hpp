@@ -14,8 +14,9 @@ class SaslError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// encoding/base64 for SASL: strict syntax, and a decoding error is a
+// SaslError quoting (an excerpt of) the server's text.
 std::string base64_encode(std::string_view bytes);
-// Throws SaslError on invalid base64.
 std::string base64_decode(std::string_view text);
 
 // RFC 4616: authzid NUL authcid NUL passwd.

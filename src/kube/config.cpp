@@ -9,6 +9,7 @@
 #include <sstream>
 #include <vector>
 
+#include "encoding/base64.hpp"
 #include "kube/detail.hpp"
 
 namespace imapprobe::kube {
@@ -73,7 +74,7 @@ std::string pem_field(const YAML::Node& node, const std::string& key, const fs::
   const std::string data = scalar(node, (key + "-data").c_str());
   if (!data.empty()) {
     try {
-      return detail::base64_decode(data);
+      return encoding::base64_decode(data, encoding::Base64Syntax::Lenient);
     } catch (const std::invalid_argument&) {
       throw ConfigError(where + ": " + key + "-data is not valid base64");
     }

@@ -1,5 +1,7 @@
 #include "kube/detail.hpp"
 
+#include "encoding/time.hpp"
+
 #include <algorithm>
 #include <array>
 #include <condition_variable>
@@ -16,119 +18,8 @@ std::string path_without_query(const std::string& path) {
   return q == std::string::npos ? path : path.substr(0, q);
 }
 
-bool parse_digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
-  if (pos + n > s.size()) return false;
-  int v = 0;
-  for (std::size_t i = pos; i < pos + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    v = v * 10 + (s[i] - '0');
-  }
-  out = v;
-  return true;
-}
 
 }  // namespace
-
-std::string format_micro_time(std::chrono::system_clock::time_point t) {
-  using namespace std::chrono;
-  const auto us = floor<microseconds>(t);
-  const auto secs = floor<seconds>(us);
-  const auto frac = (us - secs).count();
-  const std::time_t tt = system_clock::to_time_t(secs);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  std::array<char, 96> buf{};
-  std::snprintf(buf.data(), buf.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(frac));
-  return buf.data();
-}
-
-std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view s) {
-  int year = 0, mon = 0, day = 0, hour = 0, min = 0, sec = 0;
-  if (!parse_digits(s, 0, 4, year) || s.size() < 20 || s[4] != '-' || !parse_digits(s, 5, 2, mon) ||
-      s[7] != '-' || !parse_digits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't') ||
-      !parse_digits(s, 11, 2, hour) || s[13] != ':' || !parse_digits(s, 14, 2, min) ||
-      s[16] != ':' || !parse_digits(s, 17, 2, sec)) {
-    return std::nullopt;
-  }
-  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) {
-    return std::nullopt;
-  }
-  std::size_t pos = 19;
-  std::chrono::nanoseconds frac{0};
-  if (pos < s.size() && s[pos] == '.') {
-    ++pos;
-    long long scale = 100'000'000;
-    const std::size_t start = pos;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      frac += std::chrono::nanoseconds((s[pos] - '0') * scale);
-      scale /= 10;
-      ++pos;
-    }
-    if (pos == start) return std::nullopt;
-  }
-  std::chrono::seconds offset{0};
-  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-    ++pos;
-  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-    int oh = 0, om = 0;
-    if (!parse_digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
-        !parse_digits(s, pos + 4, 2, om)) {
-      return std::nullopt;
-    }
-    offset = std::chrono::hours(oh) + std::chrono::minutes(om);
-    if (s[pos] == '-') offset = -offset;
-    pos += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (pos != s.size()) return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = year - 1900;
-  tm.tm_mon = mon - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = min;
-  tm.tm_sec = sec;
-  const std::time_t tt = timegm(&tm);
-  return std::chrono::system_clock::from_time_t(tt) - offset +
-         std::chrono::duration_cast<std::chrono::system_clock::duration>(frac);
-}
-
-std::string base64_decode(std::string_view in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  unsigned int acc = 0;
-  int bits = 0;
-  bool padding = false;
-  for (char c : in) {
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    if (c == '=') {
-      padding = true;
-      continue;
-    }
-    const int v = value(c);
-    if (v < 0 || padding) throw std::invalid_argument("invalid base64 data");
-    acc = (acc << 6) | static_cast<unsigned int>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  // 6 leftover bits cannot come from whole bytes: the input was truncated.
-  if (bits >= 6) throw std::invalid_argument("invalid base64 data (truncated)");
-  return out;
-}
 
 std::string url_encode(std::string_view in) {
   static constexpr char kHex[] = "0123456789ABCDEF";
@@ -225,7 +116,7 @@ bool lease_expired(const nlohmann::json& spec, std::chrono::system_clock::time_p
       !duration->is_number_integer()) {
     return true;
   }
-  const auto renewed = parse_rfc3339(renew->get<std::string>());
+  const auto renewed = encoding::parse_rfc3339(renew->get<std::string>());
   if (!renewed) return true;
   return *renewed + std::chrono::seconds(duration->get<long long>()) < now;
 }

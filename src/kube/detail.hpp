@@ -17,17 +17,6 @@
 
 namespace imapprobe::kube::detail {
 
-// MicroTime as the API requires it: UTC, exactly six fractional digits,
-// e.g. "2026-11-25T21:00:00.000000Z".
-std::string format_micro_time(std::chrono::system_clock::time_point t);
-
-// RFC 3339 with or without a fraction, "Z" or a numeric offset.
-std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view s);
-
-// Standard alphabet; whitespace (kubeconfigs wrap long values) is ignored.
-// Throws std::invalid_argument on anything else that is not base64.
-std::string base64_decode(std::string_view in);
-
 // Percent-encodes everything outside RFC 3986's unreserved set, so opaque
 // values (continue tokens, resourceVersions) survive as one query value.
 std::string url_encode(std::string_view in);

@@ -1,3 +1,4 @@
+#include "encoding/time.hpp"
 #include "kube/events.hpp"
 
 #include <spdlog/spdlog.h>
@@ -5,6 +6,7 @@
 #include <cstdio>
 
 #include "kube/detail.hpp"
+#include "telemetry/logging.hpp"
 
 namespace imapprobe::kube {
 namespace {
@@ -44,7 +46,7 @@ void EventRecorder::emit(const ObjectRef& regarding, const std::string& type,
                          const std::string& reason, const std::string& action,
                          const std::string& note) {
   const auto now = std::chrono::system_clock::now();
-  const std::string now_text = detail::format_micro_time(now);
+  const std::string now_text = encoding::format_micro_time(now);
   // Events of cluster-scoped objects live in "default", as with client-go.
   const std::string ns = regarding.namespace_.empty() ? "default" : regarding.namespace_;
   const std::string key = regarding.uid + '\x1f' + regarding.api_version + '\x1f' + regarding.kind +
@@ -67,8 +69,9 @@ void EventRecorder::emit(const ObjectRef& regarding, const std::string& type,
         client_.patch(events_path(ns) + "/" + k.event_name, patch, PatchType::Merge);
         ++k.count;
         k.last = now;
-        spdlog::debug("event {}/{}: {} {} repeated ({} times)", ns, k.event_name, type, reason,
-                      k.count);
+        telemetry::debug(
+            {.namespace_ = regarding.namespace_, .name = regarding.name, .reason = reason},
+            "{} event {}/{} repeated ({} times)", type, ns, k.event_name, k.count);
         return;
       } catch (const ApiError& e) {
         if (!e.not_found()) throw;
@@ -105,7 +108,8 @@ void EventRecorder::emit(const ObjectRef& regarding, const std::string& type,
     };
     client_.create(events_path(ns), event);
     known_[key] = Known{name, 1, now};
-    spdlog::debug("event {}/{}: {} {} created", ns, name, type, reason);
+    telemetry::debug({.namespace_ = regarding.namespace_, .name = regarding.name, .reason = reason},
+                     "{} event {}/{} created", type, ns, name);
   } catch (const ApiError&) {
     throw;
   } catch (const std::exception& e) {

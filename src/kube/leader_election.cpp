@@ -1,3 +1,4 @@
+#include "encoding/time.hpp"
 #include "kube/leader_election.hpp"
 
 #include <spdlog/spdlog.h>
@@ -39,7 +40,7 @@ void LeaderElector::run(std::stop_token stop, const std::function<void()>& on_st
   // fail with 409 instead of both succeeding.
   auto try_acquire_or_renew = [&]() -> Attempt {
     const auto now = std::chrono::system_clock::now();
-    const std::string now_text = detail::format_micro_time(now);
+    const std::string now_text = encoding::format_micro_time(now);
     const auto duration = static_cast<int>(options_.lease_duration.count());
     try {
       nlohmann::json lease;
@@ -111,7 +112,7 @@ void LeaderElector::run(std::stop_token stop, const std::function<void()>& on_st
       if (!spec.is_object() || spec.value("holderIdentity", std::string{}) != options_.identity) {
         return;
       }
-      const std::string now_text = detail::format_micro_time(std::chrono::system_clock::now());
+      const std::string now_text = encoding::format_micro_time(std::chrono::system_clock::now());
       spec["holderIdentity"] = "";
       spec["leaseDurationSeconds"] = 1;
       spec["acquireTime"] = now_text;

@@ -5,16 +5,22 @@
 #include <random>
 
 #include "kube/detail.hpp"
+#include "telemetry/logging.hpp"
 
 namespace imapprobe::kube {
 namespace {
 
-std::string object_label(const nlohmann::json& object) {
+// The object a watch event is about, for the log fields.
+struct ObjectKey {
+  std::string namespace_;
+  std::string name;
+  telemetry::LogFields fields() const { return {.namespace_ = namespace_, .name = name}; }
+};
+
+ObjectKey object_key(const nlohmann::json& object) {
   const auto meta = object.find("metadata");
-  if (meta == object.end() || !meta->is_object()) return "?";
-  const std::string ns = meta->value("namespace", std::string{});
-  const std::string name = meta->value("name", std::string{});
-  return ns.empty() ? name : ns + "/" + name;
+  if (meta == object.end() || !meta->is_object()) return {};
+  return {meta->value("namespace", std::string{}), meta->value("name", std::string{})};
 }
 
 std::string resource_version(const nlohmann::json& object) {
@@ -34,12 +40,14 @@ bool is_gone_status(const nlohmann::json& status) {
 
 // Handler exceptions are the caller's bugs: logged, and the stream goes on,
 // since a throw from here would otherwise be taken for a broken watch.
+// `about`: the object handled, when there is one.
 template <typename F>
-void call_handler(const std::string& collection, const char* what, F&& f) {
+void call_handler(const std::string& collection, const char* what,
+                  const telemetry::LogFields& about, F&& f) {
   try {
     f();
   } catch (const std::exception& e) {
-    spdlog::error("watch {}: {} handler failed: {}", collection, what, e.what());
+    telemetry::error(about, "watch {}: {} handler failed: {}", collection, what, e.what());
   }
 }
 
@@ -110,7 +118,7 @@ void WatchLoop::run(std::stop_token stop) {
         spdlog::info("watch {}: listed {} objects at resourceVersion {}", collection_,
                      listed.items.size(), rv);
         if (handlers_.on_sync)
-          call_handler(collection_, "sync", [&] { handlers_.on_sync(listed.items); });
+          call_handler(collection_, "sync", {}, [&] { handlers_.on_sync(listed.items); });
         synced_ = true;
         failures = 0;
       }
@@ -138,14 +146,17 @@ void WatchLoop::run(std::stop_token stop) {
               spdlog::debug("watch {}: BOOKMARK resourceVersion {}", collection_, rv);
               return !stop.stop_requested();
             }
-            spdlog::debug("watch {}: {} {} resourceVersion {}", collection_, type,
-                          object_label(object), new_rv);
+            const ObjectKey key = object_key(object);
+            telemetry::debug(key.fields(), "watch {}: {} resourceVersion {}", collection_, type,
+                             new_rv);
             if (type == "ADDED" || type == "MODIFIED") {
               if (handlers_.on_upsert)
-                call_handler(collection_, "upsert", [&] { handlers_.on_upsert(object); });
+                call_handler(collection_, "upsert", key.fields(),
+                             [&] { handlers_.on_upsert(object); });
             } else if (type == "DELETED") {
               if (handlers_.on_delete)
-                call_handler(collection_, "delete", [&] { handlers_.on_delete(object); });
+                call_handler(collection_, "delete", key.fields(),
+                             [&] { handlers_.on_delete(object); });
             } else {
               spdlog::warn("watch {}: ignoring event of unknown type {}", collection_, type);
             }

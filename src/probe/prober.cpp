@@ -870,6 +870,20 @@ asio::awaitable<ProbeResult> Prober::run(ProbeSpec spec, Credentials credentials
   co_return co_await session->run();
 }
 
+ProbeResult internal_error_result(std::exception_ptr error) {
+  ProbeResult r;
+  r.outcome = Outcome::Failure;
+  r.reason = Reason::InternalError;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    r.message = std::string("internal error in imapprobe (not the server's fault): ") + e.what();
+  } catch (...) {
+    r.message = "internal error in imapprobe (not the server's fault): unknown exception";
+  }
+  return r;
+}
+
 ProbeResult run_probe(const ProbeSpec& spec, const Credentials& credentials) {
   asio::io_context io;
   Prober prober(io.get_executor());
@@ -883,7 +897,7 @@ ProbeResult run_probe(const ProbeSpec& spec, const Credentials& credentials) {
     }
   });
   io.run();
-  if (error) std::rethrow_exception(error);
+  if (error) return internal_error_result(error);
   return std::move(*result);
 }
 

@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 // clang-format on
 #include <boost/asio/io_context.hpp>
+#include <exception>
 #include <memory>
 
 #include "imap/response.hpp"
@@ -33,7 +34,12 @@ class Prober {
   std::shared_ptr<TlsContextCache> tls_;
 };
 
+// The result for an exception that escaped the engine: reason InternalError,
+// the exception's text, never blamed on the server.
+ProbeResult internal_error_result(std::exception_ptr error);
+
 // Convenience for one-shot callers (the CLI): runs a private io_context.
+// An escaped exception (a bug) becomes internal_error_result.
 ProbeResult run_probe(const ProbeSpec& spec, const Credentials& credentials);
 
 }  // namespace imapprobe::probe

@@ -80,6 +80,7 @@ std::string_view to_string(Reason r) {
     IMAPPROBE_REASON(ProtocolError)
     IMAPPROBE_REASON(Timeout)
     IMAPPROBE_REASON(SlowResponse)
+    IMAPPROBE_REASON(InternalError)
 #undef IMAPPROBE_REASON
   }
   return "Unknown";

@@ -66,6 +66,8 @@ enum class Reason {
   ProtocolError,
   Timeout,
   SlowResponse,
+  // A failure inside imapprobe itself (a bug), never blamed on the server.
+  InternalError,
 };
 std::string_view to_string(Reason r);
 

@@ -1,26 +1,19 @@
 #include "probe/result_json.hpp"
 
+#include "encoding/time.hpp"
+
 #include <cmath>
 #include <ctime>
 
 namespace imapprobe::probe {
-
-std::string format_rfc3339(std::chrono::system_clock::time_point t) {
-  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 nlohmann::json to_json(const CertificateInfo& cert) {
   return {
       {"subject", cert.subject},
       {"issuer", cert.issuer},
       {"dnsNames", cert.dns_names},
-      {"notBefore", format_rfc3339(cert.not_before)},
-      {"notAfter", format_rfc3339(cert.not_after)},
+      {"notBefore", encoding::format_rfc3339(cert.not_before)},
+      {"notAfter", encoding::format_rfc3339(cert.not_after)},
       {"daysRemaining", std::floor(cert.days_remaining * 10) / 10},
       {"verified", cert.verified},
       {"verifyError", cert.verify_error},

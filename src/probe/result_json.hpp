@@ -10,6 +10,5 @@ namespace imapprobe::probe {
 
 nlohmann::json to_json(const ProbeResult& result);
 nlohmann::json to_json(const CertificateInfo& cert);
-std::string format_rfc3339(std::chrono::system_clock::time_point t);
 
 }  // namespace imapprobe::probe

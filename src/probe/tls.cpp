@@ -38,7 +38,29 @@ std::string openssl_error_text() {
   return text.empty() ? "unknown OpenSSL error" : text;
 }
 
+constexpr const char* kNoPemCertificate = "the CA bundle holds no PEM certificate";
+
+// Calls `f` for each certificate of a PEM bundle; returns how many.
+template <typename F>
+int for_each_pem_certificate(const std::string& pem, F f) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  int count = 0;
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    f(cert);
+    X509_free(cert);
+    ++count;
+  }
+  ERR_clear_error();  // the read that ends the loop leaves a "no start line" error
+  return count;
+}
+
 }  // namespace
+
+std::optional<std::string> check_ca_bundle(const std::string& pem) {
+  if (for_each_pem_certificate(pem, [](X509*) {}) == 0) return std::string(kNoPemCertificate);
+  return std::nullopt;
+}
 
 std::shared_ptr<boost::asio::ssl::context> TlsContextCache::get(const std::string& ca_pem,
                                                                 bool use_system_trust,
@@ -63,19 +85,10 @@ std::shared_ptr<boost::asio::ssl::context> TlsContextCache::get(const std::strin
     throw std::runtime_error("cannot load the system trust store: " + openssl_error_text());
   }
   if (!ca_pem.empty()) {
-    std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-        BIO_new_mem_buf(ca_pem.data(), static_cast<int>(ca_pem.size())), &BIO_free);
     X509_STORE* store = SSL_CTX_get_cert_store(native);
-    int added = 0;
-    while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-      X509_STORE_add_cert(store, cert);
-      X509_free(cert);
-      ++added;
-    }
-    ERR_clear_error();  // the read that ends the loop leaves a "no start line" error
-    if (added == 0) {
-      throw std::runtime_error("the CA bundle holds no PEM certificate");
-    }
+    const int added =
+        for_each_pem_certificate(ca_pem, [&](X509* cert) { X509_STORE_add_cert(store, cert); });
+    if (added == 0) throw std::runtime_error(kNoPemCertificate);
   }
   // Verification runs in the probe's callback so that a failing chain is
   // still described before the connection is dropped.

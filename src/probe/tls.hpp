@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -30,6 +31,11 @@ class TlsContextCache {
   std::map<std::tuple<std::string, bool, std::string>, std::shared_ptr<boost::asio::ssl::context>>
       contexts_;
 };
+
+// Why a CA bundle cannot be used (it holds no PEM certificate), or nothing:
+// the operator checks a bundle when it reads the Secret, so a malformed one
+// is a configuration error, not a TLS outage. The message never quotes it.
+std::optional<std::string> check_ca_bundle(const std::string& pem);
 
 // Facts of the leaf certificate; `verified`/`verify_error` are the caller's.
 CertificateInfo describe_certificate(X509* cert, std::chrono::system_clock::time_point now);

@@ -20,4 +20,4 @@ target_compile_options(imapprobe_bench PRIVATE -Wall -Wextra -Wpedantic)
 add_test(NAME bench_smoke
   COMMAND ${CMAKE_COMMAND} -E env BENCH_BUILD_DIR=${CMAKE_BINARY_DIR}
           bash ${CMAKE_CURRENT_LIST_DIR}/run.sh --smoke)
-set_tests_properties(bench_smoke PROPERTIES LABELS "bench" TIMEOUT 600)
+set_tests_properties(bench_smoke PROPERTIES LABELS "bench;kube;dovecot" TIMEOUT 600)

@@ -3,6 +3,7 @@
 # path of the binary.  See docs/helm.md ("Building helm").
 #
 #   tests/helm/build-helm.sh            build (if missing) and print the path
+#   tests/helm/build-helm.sh --check    print the path if built, else exit 1 (no build)
 #   HELM_VERSION=v3.22.0 tests/helm/build-helm.sh   another release (v3 or v4)
 #
 # Debian bookworm has no helm package (apt-cache policy helm: nothing), and no
@@ -17,6 +18,7 @@
 # Environment:
 #   HELM_VERSION      release tag (default below)
 #   IMAPPROBE_CACHE   cache root (default $HOME/.cache/imap-probe-operator)
+#   IMAPPROBE_TOOLS_PREBUILT  set by tests/run.sh: fail rather than build
 set -euo pipefail
 
 HELM_VERSION="${HELM_VERSION:-v4.3.1}"
@@ -38,6 +40,9 @@ usable() { [[ -x "$HELM" ]] && "$HELM" version --short >/dev/null 2>&1; }
 if usable; then
   echo "$HELM"
   exit 0
+fi
+if [[ "${1:-}" == "--check" || -n "${IMAPPROBE_TOOLS_PREBUILT:-}" ]]; then
+  die "helm $HELM_VERSION is not built (run: tests/helm/build-helm.sh)"
 fi
 
 command -v go >/dev/null 2>&1 || die "'go' not found in PATH (Go >= 1.26 is needed to build helm $HELM_VERSION)"

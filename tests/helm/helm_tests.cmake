@@ -12,10 +12,10 @@ set_tests_properties(helm_chart PROPERTIES LABELS "integration;kube;helm" TIMEOU
 # the runtime package list against `ldd` of the imapprobe binary built here.
 add_test(NAME helm_dockerfile
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/helm/dockerfile_test.sh $<TARGET_FILE:imapprobe>)
-set_tests_properties(helm_dockerfile PROPERTIES LABELS "helm;docker" TIMEOUT 300)
+set_tests_properties(helm_dockerfile PROPERTIES LABELS "integration;docker" TIMEOUT 300)
 
 # operator_rbac: the real operator with a token for the chart's ServiceAccount
 # makes a probe Ready; with `get secrets` removed it reports Stalled/SecretUnreadable.
 add_test(NAME operator_rbac
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/helm/operator_rbac_test.sh $<TARGET_FILE:imapprobe>)
-set_tests_properties(operator_rbac PROPERTIES LABELS "integration;kube;helm;e2e" TIMEOUT 600)
+set_tests_properties(operator_rbac PROPERTIES LABELS "e2e;kube;helm;dovecot" TIMEOUT 600)

@@ -3,6 +3,7 @@
 # tests, built from Go modules.  See tests/kube/README.md.
 #
 #   cluster.sh build                       build both binaries into the cache (if needed)
+#   cluster.sh check                       exit 0 if the cache holds binaries for these sources
 #   cluster.sh bin                         print the cache bin dir (after build)
 #   cluster.sh start   <workdir>           start (or reuse) the server, wait until usable
 #   cluster.sh stop    <workdir>           SIGTERM, bounded wait, SIGKILL; idempotent
@@ -17,6 +18,8 @@
 #   KUBE_START_TIMEOUT   seconds start waits for readiness (default 120)
 #   KUBE_STOP_TIMEOUT    seconds stop waits after SIGTERM before SIGKILL (default 30)
 #   KUBE_APISERVER_ARGS  extra kube-apiserver flags for start (space-separated)
+#   IMAPPROBE_TOOLS_PREBUILT  set by tests/run.sh after tests/tools.sh: fail
+#                        rather than build inside a test's timeout
 set -euo pipefail
 
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -45,6 +48,12 @@ source_hash() {
   } | sha256sum | cut -d' ' -f1
 }
 
+# Whether the cache holds binaries built from these sources (no build).
+is_built() {
+  [[ -x "$APISERVER_BIN" && -x "$KUBECTL_BIN" && -f "$BIN/.source-hash" \
+     && "$(cat "$BIN/.source-hash")" == "$1" ]]
+}
+
 # Builds the binaries unless the cache already holds them for this source hash.
 ensure_built() {
   command -v go >/dev/null 2>&1 \
@@ -55,11 +64,14 @@ ensure_built() {
   mkdir -p "$BIN"
   exec 9>"$BIN/.build.lock"
   if command -v flock >/dev/null 2>&1; then flock 9; fi
-  if [[ -x "$APISERVER_BIN" && -x "$KUBECTL_BIN" && -f "$BIN/.source-hash" \
-        && "$(cat "$BIN/.source-hash")" == "$hash" ]]; then
+  if is_built "$hash"; then
     [[ -n "${QUIET_UPTODATE:-}" ]] || log "binaries up to date in $BIN ($(( $(date +%s) - t0 ))s)"
     exec 9>&-
     return 0
+  fi
+  if [[ -n "${IMAPPROBE_TOOLS_PREBUILT:-}" ]]; then
+    exec 9>&-
+    die "kube-apiserver-local/kubectl $K8S_VERSION are not built for these sources, and a test must not build them inside its timeout: run 'bash tests/tools.sh' first"
   fi
   log "building kube-apiserver-local and kubectl $K8S_VERSION into $BIN (cold: tens of minutes on 2 cores) ..."
   local tmp minor
@@ -253,6 +265,10 @@ main() {
       ensure_built
       echo "$BIN"
       log "build step took $(( $(date +%s) - t0 ))s" ;;
+    check)
+      command -v go >/dev/null 2>&1 || die "'go' not found in PATH"
+      is_built "$(source_hash)" || die "kube-apiserver-local/kubectl $K8S_VERSION not built for these sources (run: cluster.sh build)"
+      echo "$BIN" ;;
     bin) echo "$BIN" ;;
     start) cmd_start "$@" ;;
     stop) cmd_stop "$@" ;;

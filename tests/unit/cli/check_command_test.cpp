@@ -1,5 +1,7 @@
 #include "cli/check_command.hpp"
 
+#include "probe/prober.hpp"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -175,6 +177,22 @@ TEST(CheckCommand, NoCredentialsNeededForMechanismNone) {
   Captured cap;
   std::string out, err;
   EXPECT_EQ(run({"-H", "h", "-m", "None"}, cap, out, err), 0) << err;
+}
+
+// A bug in imapprobe says nothing about the server: UNKNOWN, never CRITICAL.
+TEST(CheckCommand, InternalErrorIsUnknownNotCritical) {
+  Captured cap;
+  std::string out, err;
+  const probe::ProbeResult r = probe::internal_error_result(
+      std::make_exception_ptr(std::logic_error("session state corrupt")));
+  EXPECT_EQ(r.reason, probe::Reason::InternalError);
+  const int code =
+      run({"-H", "mail.example.org", "-u", "probe", "--password-env", "IMAP_PASSWORD"}, cap, out,
+          err, r);
+  EXPECT_EQ(code, 3) << out;
+  EXPECT_NE(out.find("UNKNOWN"), std::string::npos) << out;
+  EXPECT_NE(out.find("InternalError"), std::string::npos) << out;
+  EXPECT_NE(out.find("session state corrupt"), std::string::npos) << out;
 }
 
 }  // namespace

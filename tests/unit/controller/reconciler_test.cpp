@@ -1,6 +1,8 @@
 // The reconciler with a fake cluster and a fake engine, on a real io_context.
 #include "controller/reconciler.hpp"
 
+#include "unit/controller/fake_cluster.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/steady_timer.hpp>
@@ -15,44 +17,7 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-class FakeCluster : public ClusterApi {
- public:
-  std::optional<std::map<std::string, std::string>> get_secret(const std::string& ns,
-                                                               const std::string& name) override {
-    std::lock_guard lock(mu);
-    ++secret_reads;
-    auto it = secrets.find(ns + "/" + name);
-    if (it == secrets.end()) return std::nullopt;
-    return it->second;
-  }
-  void apply_status(const ProbeRef& p, const json& status) override {
-    std::lock_guard lock(mu);
-    statuses[p.key()].push_back(status);
-    cv.notify_all();
-  }
-  void emit_event(const ProbeRef& p, const Event& e) override {
-    std::lock_guard lock(mu);
-    events[p.key()].push_back(e);
-    cv.notify_all();
-  }
-  // Waits until `pred` holds (bounded).
-  template <typename P>
-  bool wait(P pred, std::chrono::milliseconds max = 5s) {
-    std::unique_lock lock(mu);
-    return cv.wait_for(lock, max, [&] { return pred(); });
-  }
-  std::size_t writes(const std::string& key) {
-    auto it = statuses.find(key);
-    return it == statuses.end() ? 0 : it->second.size();
-  }
-
-  std::mutex mu;
-  std::condition_variable cv;
-  std::map<std::string, std::map<std::string, std::string>> secrets;
-  std::map<std::string, std::vector<json>> statuses;
-  std::map<std::string, std::vector<Event>> events;
-  int secret_reads = 0;
-};
+using testing::FakeCluster;
 
 json probe_object(const std::string& name, std::int64_t generation,
                   json spec_extra = json::object()) {

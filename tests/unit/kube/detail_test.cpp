@@ -9,32 +9,6 @@ namespace imapprobe::kube {
 namespace {
 using namespace std::chrono;
 
-TEST(KubeMicroTime, FormatsUtcWithSixFractionDigits) {
-  // 2026-11-25T21:00:00Z
-  const system_clock::time_point t{seconds(1795640400)};
-  EXPECT_EQ(detail::format_micro_time(t), "2026-11-25T21:00:00.000000Z");
-  EXPECT_EQ(detail::format_micro_time(t + microseconds(1234)), "2026-11-25T21:00:00.001234Z");
-  // Sub-microsecond precision is cut, never rounded up into the next second.
-  EXPECT_EQ(detail::format_micro_time(t + nanoseconds(999'999'999)), "2026-11-25T21:00:00.999999Z");
-  EXPECT_EQ(detail::format_micro_time(system_clock::time_point{}), "1970-01-01T00:00:00.000000Z");
-}
-
-TEST(KubeMicroTime, ParsesRfc3339Forms) {
-  const system_clock::time_point t{seconds(1795640400)};
-  EXPECT_EQ(detail::parse_rfc3339("2026-11-25T21:00:00Z"), t);
-  EXPECT_EQ(detail::parse_rfc3339("2026-11-25T21:00:00.000000Z"), t);
-  EXPECT_EQ(detail::parse_rfc3339("2026-11-25T21:00:00.5Z"), t + milliseconds(500));
-  EXPECT_EQ(detail::parse_rfc3339("2026-11-25T22:30:00+01:30"), t);
-  EXPECT_EQ(detail::parse_rfc3339("2026-11-25T19:00:00.000001-02:00"), t + microseconds(1));
-  const auto now = floor<microseconds>(system_clock::now());
-  EXPECT_EQ(detail::parse_rfc3339(detail::format_micro_time(now)), now);
-  for (const char* bad :
-       {"", "2026-11-25", "2026-11-25 21:00:00Z", "2026-11-25T21:00:00", "2026-13-25T21:00:00Z",
-        "2026-11-25T21:00:00.Z", "2026-11-25T21:00:00Zx", "2026-11-25T21:00:00+0100"}) {
-    EXPECT_FALSE(detail::parse_rfc3339(bad).has_value()) << bad;
-  }
-}
-
 TEST(KubeApiError, ParsesStatusBody) {
   const std::string body = R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
     "message":"Operation cannot be fulfilled on imapprobes.imapprobe.dev \"p\": the object has been modified",
@@ -83,15 +57,6 @@ TEST(KubeApiError, TransportErrorHasStatusZero) {
   EXPECT_EQ(e.status(), 0);
   EXPECT_EQ(e.api_message(), "Connection refused");
   EXPECT_EQ(std::string(e.what()), "GET /api: no response: Connection refused");
-}
-
-TEST(KubeDetail, Base64) {
-  EXPECT_EQ(detail::base64_decode("aGVsbG8="), "hello");
-  EXPECT_EQ(detail::base64_decode("aGVs\nbG8g\r\nd29y bGQ="), "hello world");
-  EXPECT_EQ(detail::base64_decode(""), "");
-  EXPECT_THROW(detail::base64_decode("a"), std::invalid_argument);
-  EXPECT_THROW(detail::base64_decode("a$bc"), std::invalid_argument);
-  EXPECT_THROW(detail::base64_decode("aG=Vs"), std::invalid_argument);
 }
 
 TEST(KubeDetail, QueryBuilding) {

@@ -5,7 +5,9 @@
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "support/dovecot.hpp"  // run_command
 #include "telemetry/http_server.hpp"
@@ -32,6 +34,163 @@ TEST(Logging, JsonLinesStayValidWhateverTheMessageHolds) {
     ++n;
   }
   EXPECT_EQ(n, 1);
+}
+
+// Every line the sink received, in order.
+std::vector<std::string> lines_of(const std::ostringstream& out) {
+  std::istringstream in(out.str());
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+class StructuredLogging : public ::testing::Test {
+ protected:
+  // A logger for `format` writing into out_; spdlog's default logger is
+  // restored afterwards so other tests keep theirs.
+  void use(const std::string& format, const std::string& level = "debug") {
+    logger_ = setup_logging(format, level, std::make_shared<spdlog::sinks::ostream_sink_mt>(out_));
+  }
+  std::vector<std::string> lines() {
+    logger_->flush();
+    return lines_of(out_);
+  }
+  void TearDown() override { spdlog::set_default_logger(previous_); }
+
+  std::shared_ptr<spdlog::logger> previous_ = spdlog::default_logger();
+  std::shared_ptr<spdlog::logger> logger_;
+  std::ostringstream out_;
+};
+
+TEST_F(StructuredLogging, JsonLineCarriesEachFieldSeparately) {
+  use("json");
+  info({.namespace_ = "mail",
+        .name = "corp",
+        .reason = "LoginFailed",
+        .step = "login",
+        .location = "imap.example.com:993"},
+       "{} {} in {}", "Failure", "LoginFailed", "12.0ms");
+  const auto out = lines();
+  ASSERT_EQ(out.size(), 1u);
+  const auto j = nlohmann::json::parse(out[0]);
+  EXPECT_EQ(j["level"], "info");
+  EXPECT_TRUE(j.contains("time"));
+  EXPECT_EQ(j["msg"], "Failure LoginFailed in 12.0ms");
+  EXPECT_EQ(j["namespace"], "mail");
+  EXPECT_EQ(j["name"], "corp");
+  EXPECT_EQ(j["reason"], "LoginFailed");
+  EXPECT_EQ(j["step"], "login");
+  EXPECT_EQ(j["location"], "imap.example.com:993");
+  EXPECT_EQ(j.size(), 8u) << out[0];
+}
+
+TEST_F(StructuredLogging, EmptyFieldsAreLeftOut) {
+  use("json");
+  warn({.namespace_ = "mail", .name = "corp"}, "deleted, schedule stopped");
+  const auto j = nlohmann::json::parse(lines().at(0));
+  EXPECT_EQ(j["level"], "warning");
+  EXPECT_EQ(j["msg"], "deleted, schedule stopped");
+  EXPECT_EQ(j["namespace"], "mail");
+  EXPECT_EQ(j["name"], "corp");
+  EXPECT_FALSE(j.contains("reason"));
+  EXPECT_FALSE(j.contains("step"));
+  EXPECT_FALSE(j.contains("location"));
+}
+
+TEST_F(StructuredLogging, EachLevelAndTheLevelThreshold) {
+  use("json", "info");
+  const LogFields f{.namespace_ = "mail", .name = "corp"};
+  debug(f, "hidden {}", 1);
+  info(f, "i");
+  warn(f, "w");
+  error(f, "e {}", 2);
+  log(spdlog::level::critical, f, std::string("c"));
+  const auto out = lines();
+  ASSERT_EQ(out.size(), 4u);
+  const char* levels[] = {"info", "warning", "error", "critical"};
+  const char* msgs[] = {"i", "w", "e 2", "c"};
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const auto j = nlohmann::json::parse(out[i]);
+    EXPECT_EQ(j["level"], levels[i]);
+    EXPECT_EQ(j["msg"], msgs[i]);
+    EXPECT_EQ(j["name"], "corp");
+  }
+}
+
+TEST_F(StructuredLogging, JsonStaysValidWhateverMessageAndFieldsHold) {
+  use("json");
+  // Quotes, backslashes, newlines, control characters and the bytes the
+  // payload encoding itself uses, in the message and in every field.
+  const std::string nasty = std::string("a \"q\" \\ b\nc\td\re\x01f") + '\x1e' + "g" + '\x1f' +
+                            "h" + '\x1d' + "12" + '\x1f' + "i" + '\0' + "j";
+  const LogFields f{
+      .namespace_ = nasty, .name = nasty, .reason = nasty, .step = nasty, .location = nasty};
+  error(f, "{}", nasty);
+  log(spdlog::level::info, {.name = "x"}, nasty);
+  const auto out = lines();
+  ASSERT_EQ(out.size(), 2u);
+  const auto j = nlohmann::json::parse(out[0]);
+  EXPECT_EQ(j["msg"], nasty);
+  for (const char* key : {"namespace", "name", "reason", "step", "location"}) {
+    EXPECT_EQ(j[key], nasty) << key;
+  }
+  const auto k = nlohmann::json::parse(out[1]);
+  EXPECT_EQ(k["msg"], nasty);
+  EXPECT_EQ(k["name"], "x");
+}
+
+TEST_F(StructuredLogging, PlainSpdlogCallsStayValidJson) {
+  use("json");
+  spdlog::info("plain {} \"quoted\" \\ \x02", 1);
+  // A plain message that happens to start like a structured payload.
+  spdlog::info(
+      "\x1e"
+      "3\x1f"
+      "abc");
+  spdlog::info(
+      "\x1e"
+      "99\x1f"
+      "short");
+  const auto out = lines();
+  ASSERT_EQ(out.size(), 3u);
+  const auto j = nlohmann::json::parse(out[0]);
+  EXPECT_EQ(j["msg"], "plain 1 \"quoted\" \\ \x02");
+  EXPECT_FALSE(j.contains("namespace"));
+  EXPECT_FALSE(j.contains("name"));
+  EXPECT_EQ(j.size(), 3u);
+  EXPECT_EQ(nlohmann::json::parse(out[1])["msg"],
+            "\x1e"
+            "3\x1f"
+            "abc");
+  EXPECT_EQ(nlohmann::json::parse(out[2])["msg"],
+            "\x1e"
+            "99\x1f"
+            "short");
+}
+
+TEST_F(StructuredLogging, TextShowsFieldsReadablyWithoutMarkerBytes) {
+  use("text");
+  info({.namespace_ = "mail", .name = "corp", .reason = "LoginFailed", .step = "login"},
+       "Failure LoginFailed in {}", "12.0ms");
+  warn({.namespace_ = "mail", .name = "corp", .location = "imap.example.com:993"}, "cannot run: {}",
+       "secret \"creds\" not found");
+  info({.reason = "two words"}, "no probe");
+  info({.namespace_ = "mail"}, "namespace only");
+  spdlog::info("plain line");
+  const auto out = lines();
+  ASSERT_EQ(out.size(), 5u);
+  for (const auto& line : out) {
+    EXPECT_EQ(line.find_first_of("\x1d\x1e\x1f"), std::string::npos) << line;
+    EXPECT_TRUE(line.size() > 25 && line[4] == '-' && line[23] == 'Z') << line;
+  }
+  EXPECT_EQ(out[0].substr(25),
+            "info  probe mail/corp: Failure LoginFailed in 12.0ms reason=LoginFailed step=login");
+  EXPECT_EQ(out[1].substr(25),
+            "warning probe mail/corp: cannot run: secret \"creds\" not found "
+            "location=imap.example.com:993");
+  EXPECT_EQ(out[2].substr(25), "info  no probe reason=\"two words\"");
+  EXPECT_EQ(out[3].substr(25), "info  namespace only namespace=mail");
+  EXPECT_EQ(out[4].substr(25), "info  plain line");
 }
 
 TEST(HttpServer, ServesRoutesAnd404) {

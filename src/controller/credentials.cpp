@@ -1,0 +1,93 @@
+#include "controller/credentials.hpp"
+
+#include <map>
+#include <optional>
+
+#include "controller/reasons.hpp"
+#include "encoding/base64.hpp"
+#include "probe/tls.hpp"
+
+namespace imapprobe::controller {
+
+std::map<std::string, std::string> decode_secret_data(const std::string& ns,
+                                                      const std::string& name,
+                                                      const nlohmann::json& secret) {
+  std::map<std::string, std::string> out;
+  if (secret.contains("data") && secret["data"].is_object()) {
+    for (const auto& [k, v] : secret["data"].items()) {
+      if (!v.is_string()) continue;
+      try {
+        out[k] = encoding::base64_decode(v.get<std::string>(), encoding::Base64Syntax::Lenient);
+      } catch (const encoding::Base64Error& e) {
+        throw InvalidSecretData("Secret " + ns + "/" + name + " key \"" + k +
+                                "\": data is not valid base64 (" + e.what() + ")");
+      }
+    }
+  }
+  if (secret.contains("stringData") && secret["stringData"].is_object()) {
+    for (const auto& [k, v] : secret["stringData"].items()) {
+      if (v.is_string()) out[k] = v.get<std::string>();
+    }
+  }
+  return out;
+}
+
+bool api_unavailable(int http_status) {
+  return http_status == 0 || http_status == 429 || http_status >= 500;
+}
+
+CredentialResolution resolve_credentials(const ProbeDefinition& def, ClusterApi& api) {
+  std::map<std::string, std::optional<std::map<std::string, std::string>>> fetched;
+  std::optional<CredentialResolution> failure;
+  auto read = [&](const SecretKeyRef& ref, std::string& out, const char* what) {
+    const std::string secret = "Secret " + def.namespace_ + "/" + ref.name;
+    auto it = fetched.find(ref.name);
+    if (it == fetched.end()) {
+      try {
+        it = fetched.emplace(ref.name, api.get_secret(def.namespace_, ref.name)).first;
+      } catch (const InvalidSecretData& e) {
+        failure = CredentialStall{reasons::kInvalidSecretData, e.what()};
+        return false;
+      } catch (const ClusterApiError& e) {
+        if (api_unavailable(e.status())) {
+          failure = ApiUnavailable{e.what()};
+        } else {
+          failure = CredentialStall{reasons::kSecretUnreadable, e.what()};
+        }
+        return false;
+      } catch (const std::exception& e) {
+        // An unexpected failure of our own client: not the user's to fix.
+        failure = ApiUnavailable{"cannot read " + secret + ": " + e.what()};
+        return false;
+      }
+    }
+    if (!it->second) {
+      failure = CredentialStall{reasons::kSecretNotFound, secret + " (" + what + ") not found"};
+      return false;
+    }
+    auto v = it->second->find(ref.key);
+    if (v == it->second->end()) {
+      failure = CredentialStall{reasons::kSecretKeyMissing,
+                                secret + " has no key \"" + ref.key + "\" (" + what + ")"};
+      return false;
+    }
+    out = v->second;
+    return true;
+  };
+
+  ResolvedCredentials r;
+  if (def.username && !read(*def.username, r.credentials.username, "username")) return *failure;
+  if (def.password && !read(*def.password, r.credentials.secret, "password or token"))
+    return *failure;
+  if (def.ca_bundle) {
+    if (!read(*def.ca_bundle, r.ca_pem, "CA bundle")) return *failure;
+    if (auto problem = probe::check_ca_bundle(r.ca_pem)) {
+      return CredentialStall{reasons::kInvalidCABundle, "Secret " + def.namespace_ + "/" +
+                                                            def.ca_bundle->name + " key \"" +
+                                                            def.ca_bundle->key + "\": " + *problem};
+    }
+  }
+  return r;
+}
+
+}  // namespace imapprobe::controller

@@ -1,0 +1,69 @@
+#include "controller/probe_table.hpp"
+
+namespace imapprobe::controller {
+
+using nlohmann::json;
+
+std::string key_of(const json& object) {
+  const json& m = object.contains("metadata") ? object["metadata"] : json::object();
+  return m.value("namespace", "") + "/" + m.value("name", "");
+}
+
+ProbeTable::Upserted ProbeTable::upsert(const json& object) {
+  const json& meta = object["metadata"];
+  ProbeRef ref{meta.value("namespace", ""), meta.value("name", ""), meta.value("uid", "")};
+  const std::int64_t generation = meta.value("generation", std::int64_t{0});
+  auto [it, fresh] = entries_.try_emplace(ref.key(), nullptr);
+  Change change = Change::Unchanged;
+  if (fresh) {
+    change = Change::Added;
+  } else if (it->second->ref.uid != ref.uid) {
+    change = Change::Recreated;
+  } else if (it->second->generation != generation) {
+    change = Change::SpecChanged;
+  }
+  if (change == Change::Added || change == Change::Recreated) {
+    it->second = std::make_unique<ProbeEntry>();
+    // Status survives restarts: the baseline and counters come back from the
+    // object's own status (which, for a re-created object, is its own).
+    it->second->status =
+        ProbeStatus::from_json(object.contains("status") ? object["status"] : json::object());
+  }
+  ProbeEntry& e = *it->second;
+  e.ref = std::move(ref);
+  if (change == Change::Unchanged) return {e, change};
+
+  e.generation = generation;
+  e.epoch = ++next_epoch_;
+  try {
+    // Only the parsed definition is kept: thousands of probes must not hold
+    // thousands of JSON documents.
+    e.def = parse_probe(object);
+    e.invalid_reason.clear();
+  } catch (const std::exception& ex) {
+    e.def.reset();
+    e.invalid_reason = ex.what();
+  }
+  return {e, change};
+}
+
+ProbeEntry* ProbeTable::find(const std::string& key) {
+  auto it = entries_.find(key);
+  return it == entries_.end() ? nullptr : it->second.get();
+}
+
+void ProbeTable::erase(const std::string& key) { entries_.erase(key); }
+
+std::vector<std::string> ProbeTable::keys_with_prefix(const std::string& prefix) const {
+  std::vector<std::string> out;
+  for (const auto& [key, e] : entries_) {
+    if (key.starts_with(prefix)) out.push_back(key);
+  }
+  return out;
+}
+
+void ProbeTable::bump_all_epochs() {
+  for (auto& [key, e] : entries_) e->epoch = ++next_epoch_;
+}
+
+}  // namespace imapprobe::controller

@@ -1,0 +1,71 @@
+// The probes the controller knows, by namespace/name, each with the identity
+// (uid) of the object it describes, its parsed definition and its status.
+// A new uid under a known name is a new probe: fresh status, fresh schedule,
+// no baseline carried over (a delete and re-create seen only at a relist).
+// Lives on the probe thread; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/cluster_api.hpp"
+#include "controller/credentials.hpp"
+#include "controller/probe_resource.hpp"
+#include "controller/status_policy.hpp"
+
+namespace imapprobe::controller {
+
+struct ProbeEntry {
+  ProbeRef ref;
+  std::int64_t generation = -1;
+  std::optional<ProbeDefinition> def;  // empty while the spec is invalid
+  std::string invalid_reason;
+  ProbeStatus status;
+  // Changes whenever a result in flight would no longer describe this entry
+  // (spec change, re-creation, leadership change): such a result is dropped.
+  std::uint64_t epoch = 0;
+  // The credentials last read: used when the API server is unreachable at
+  // run time, so an API outage does not stop the probes.
+  std::optional<ResolvedCredentials> last_credentials;
+};
+
+class ProbeTable {
+ public:
+  enum class Change {
+    Added,        // first seen
+    Recreated,    // same name, new uid
+    SpecChanged,  // same object, new generation
+    Unchanged,    // status or metadata only (our own writes come back this way)
+  };
+  struct Upserted {
+    ProbeEntry& entry;
+    Change change;
+  };
+
+  // Parses the object when it is new or its generation changed.
+  Upserted upsert(const nlohmann::json& object);
+  ProbeEntry* find(const std::string& key);
+  void erase(const std::string& key);
+  std::vector<std::string> keys_with_prefix(const std::string& prefix) const;
+  std::size_t size() const { return entries_.size(); }
+  // Every entry gets a new epoch: results in flight are dropped.
+  void bump_all_epochs();
+
+  template <typename F>
+  void for_each(F f) {
+    for (auto& [key, e] : entries_) f(*e);
+  }
+
+ private:
+  std::map<std::string, std::unique_ptr<ProbeEntry>> entries_;
+  std::uint64_t next_epoch_ = 0;
+};
+
+std::string key_of(const nlohmann::json& object);
+
+}  // namespace imapprobe::controller

@@ -1,0 +1,39 @@
+// Every reason the controller itself writes on a condition or an Event, as
+// named constants (the engine's run reasons are probe::Reason). Each has a
+// row in docs/reasons.md; a unit test fails when one is missing there.
+#pragma once
+
+#include <string_view>
+
+namespace imapprobe::controller::reasons {
+
+// Ready
+inline constexpr const char* kReporting = "Reporting";
+inline constexpr const char* kSuspended = "Suspended";
+// Stalled=False while the probe runs
+inline constexpr const char* kRunning = "Running";
+// Stalled=True / Ready=False: the user must fix something
+inline constexpr const char* kInvalidSpec = "InvalidSpec";
+inline constexpr const char* kSecretNotFound = "SecretNotFound";
+inline constexpr const char* kSecretKeyMissing = "SecretKeyMissing";
+inline constexpr const char* kSecretUnreadable = "SecretUnreadable";
+inline constexpr const char* kInvalidSecretData = "InvalidSecretData";
+inline constexpr const char* kInvalidCABundle = "InvalidCABundle";
+// Available
+inline constexpr const char* kSucceeded = "Succeeded";
+inline constexpr const char* kFailureBelowThreshold = "FailureBelowThreshold";
+inline constexpr const char* kNotRun = "NotRun";
+// Degraded
+inline constexpr const char* kAsExpected = "AsExpected";
+inline constexpr const char* kProbeFailing = "ProbeFailing";
+inline constexpr const char* kOverBaseline = "OverBaseline";
+// Events
+inline constexpr const char* kRecovered = "Recovered";
+
+inline constexpr std::string_view kAll[] = {
+    kReporting,      kSuspended,         kRunning,         kInvalidSpec,
+    kSecretNotFound, kSecretKeyMissing,  kSecretUnreadable, kInvalidSecretData,
+    kInvalidCABundle, kSucceeded,        kFailureBelowThreshold, kNotRun,
+    kAsExpected,     kProbeFailing,      kOverBaseline,    kRecovered};
+
+}  // namespace imapprobe::controller::reasons

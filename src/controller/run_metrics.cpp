@@ -1,0 +1,117 @@
+#include "controller/run_metrics.hpp"
+
+#include <chrono>
+
+namespace imapprobe::controller {
+
+RunFacts facts_of(const probe::ProbeResult& result) {
+  RunFacts f;
+  f.passed = result.outcome != probe::Outcome::Failure;
+  f.step_seconds.reserve(result.durations.size());
+  for (const auto& [step, d] : result.durations) {
+    f.step_seconds.emplace_back(step, std::chrono::duration<double>(d).count());
+  }
+  if (result.certificate) {
+    f.certificate_not_after = std::chrono::duration_cast<std::chrono::seconds>(
+                                  result.certificate->not_after.time_since_epoch())
+                                  .count();
+  }
+  return f;
+}
+
+void RunMetrics::probe_added(const std::string& key, const std::string& ns,
+                             const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto& p = probes_[key];
+  p.namespace_ = ns;
+  p.name = name;
+  stats_.probes = probes_.size();
+}
+
+void RunMetrics::probe_reset(const std::string& key, const std::string& ns,
+                             const std::string& name) {
+  std::lock_guard lock(mu_);
+  probes_[key] = ProbeSnapshot{ns, name};
+  stats_.probes = probes_.size();
+}
+
+void RunMetrics::probe_removed(const std::string& key) {
+  std::lock_guard lock(mu_);
+  probes_.erase(key);
+  stats_.probes = probes_.size();
+}
+
+void RunMetrics::run_started(double lag_seconds) {
+  std::lock_guard lock(mu_);
+  auto& lag = stats_.recent_lag_seconds;
+  if (lag.size() >= 4096) lag.erase(lag.begin(), lag.begin() + 2048);
+  lag.push_back(lag_seconds);
+}
+
+void RunMetrics::run_finished(const std::string& key, const probe::ProbeResult& result,
+                              int consecutive_failures, bool degraded) {
+  std::lock_guard lock(mu_);
+  const std::string reason(probe::to_string(result.reason));
+  ++stats_.runs;
+  ++stats_.runs_by_reason[reason];
+  auto it = probes_.find(key);
+  if (it == probes_.end()) return;  // removed while the run was in flight
+  ProbeSnapshot& snap = it->second;
+  snap.last_run = facts_of(result);
+  ++snap.runs_by_reason[reason];
+  const double total = std::chrono::duration<double>(result.total).count();
+  for (std::size_t i = 0; i < std::size(kDurationBuckets); ++i) {
+    if (total <= kDurationBuckets[i]) {
+      ++snap.duration_buckets[i];
+      break;
+    }
+  }
+  snap.duration_sum += total;
+  ++snap.duration_count;
+  snap.consecutive_failures = consecutive_failures;
+  snap.degraded = degraded;
+}
+
+void RunMetrics::status_written() {
+  std::lock_guard lock(mu_);
+  ++stats_.status_writes;
+}
+void RunMetrics::status_write_failed() {
+  std::lock_guard lock(mu_);
+  ++stats_.status_write_errors;
+}
+void RunMetrics::event_recorded() {
+  std::lock_guard lock(mu_);
+  ++stats_.events;
+}
+void RunMetrics::event_failed() {
+  std::lock_guard lock(mu_);
+  ++stats_.event_errors;
+}
+void RunMetrics::api_read_failed() {
+  std::lock_guard lock(mu_);
+  ++stats_.api_read_errors;
+}
+void RunMetrics::run_skipped_api_down() {
+  std::lock_guard lock(mu_);
+  ++stats_.runs_skipped_api_down;
+}
+void RunMetrics::set_in_flight(int n) {
+  std::lock_guard lock(mu_);
+  stats_.in_flight = n;
+}
+
+ReconcilerStats RunMetrics::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+std::vector<ProbeSnapshot> RunMetrics::snapshot() const {
+  std::lock_guard lock(mu_);
+  std::vector<ProbeSnapshot> out;
+  out.reserve(probes_.size());
+  for (const auto& [key, s] : probes_) out.push_back(s);
+  return out;
+}
+
+}  // namespace imapprobe::controller

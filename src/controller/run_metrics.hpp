@@ -1,0 +1,89 @@
+// What /metrics needs to know about probe runs and the controller's own
+// work, recorded by the reconciler and the status writer, read by the
+// metrics page from another thread. Kept apart from the reconciler so the
+// page's renderer depends on facts, not on the controller's machinery.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "probe/result.hpp"
+
+namespace imapprobe::controller {
+
+// Counters for the operator's own metrics.
+struct ReconcilerStats {
+  std::uint64_t runs = 0;
+  std::uint64_t status_writes = 0;
+  std::uint64_t status_write_errors = 0;   // failed attempts (each retried)
+  std::uint64_t api_read_errors = 0;       // Secret reads without a usable answer
+  std::uint64_t runs_skipped_api_down = 0; // no credentials could be read, none known
+  std::uint64_t events = 0;
+  std::uint64_t event_errors = 0;
+  int in_flight = 0;
+  std::size_t probes = 0;
+  std::vector<double> recent_lag_seconds;  // schedule lag of recent runs (bounded)
+  std::map<std::string, std::uint64_t> runs_by_reason;
+};
+
+// Upper bounds (seconds) of the total-duration histogram buckets.
+inline constexpr double kDurationBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                              0.5,   1,    2.5,   5,    10,  30};
+
+// What the metrics page needs of a run, and no more: thousands of probes
+// must not each keep a whole ProbeResult (capabilities, messages, SANs).
+struct RunFacts {
+  bool passed = false;
+  std::vector<std::pair<probe::Step, double>> step_seconds;
+  std::optional<std::int64_t> certificate_not_after;  // Unix seconds
+};
+RunFacts facts_of(const probe::ProbeResult& result);
+
+// Per-probe facts for the metrics endpoint.
+struct ProbeSnapshot {
+  std::string namespace_;
+  std::string name;
+  std::optional<RunFacts> last_run;
+  int consecutive_failures = 0;
+  bool degraded = false;  // as in the Degraded condition (thresholds, certificate, baseline)
+  std::map<std::string, std::uint64_t> runs_by_reason;
+  std::array<std::uint64_t, std::size(kDurationBuckets)> duration_buckets{};  // non-cumulative
+  double duration_sum = 0;
+  std::uint64_t duration_count = 0;
+};
+
+// Thread-safe: written from the probe thread and the API pool, read by the
+// metrics server.
+class RunMetrics {
+ public:
+  void probe_added(const std::string& key, const std::string& ns, const std::string& name);
+  // A new identity under the same key (deleted and re-created) starts afresh.
+  void probe_reset(const std::string& key, const std::string& ns, const std::string& name);
+  void probe_removed(const std::string& key);
+  void run_started(double lag_seconds);
+  void run_finished(const std::string& key, const probe::ProbeResult& result,
+                    int consecutive_failures, bool degraded);
+  void status_written();
+  void status_write_failed();
+  void event_recorded();
+  void event_failed();
+  void api_read_failed();
+  void run_skipped_api_down();
+  void set_in_flight(int n);
+
+  ReconcilerStats stats() const;
+  std::vector<ProbeSnapshot> snapshot() const;
+
+ private:
+  mutable std::mutex mu_;
+  ReconcilerStats stats_;
+  std::map<std::string, ProbeSnapshot> probes_;
+};
+
+}  // namespace imapprobe::controller

@@ -1,0 +1,68 @@
+// When each probe runs: a plan per probe, the global concurrency gate, and
+// the rule that one probe never has two runs in flight. Pure bookkeeping over
+// a time the caller passes in, so its tests drive a fake clock; the
+// reconciler owns the one timer that wakes it (next_wakeup).
+//
+// Like client-go's work queue, it is "stingy": a probe planned while its run
+// is in flight stays planned and starts only once that run has finished,
+// whatever leadership changes, spec edits and relists did meanwhile.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace imapprobe::controller {
+
+class RunScheduler {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using TimePoint = Clock::time_point;
+
+  struct Options {
+    int concurrency = 64;  // runs in flight at once, across all probes
+    std::uint64_t seed = std::random_device{}();
+  };
+
+  explicit RunScheduler(Options options);
+
+  // Plans the next run of `key` at `when`, replacing any earlier plan.
+  void plan(const std::string& key, TimePoint when);
+  // Drops the plan of `key` (a run in flight goes on).
+  void cancel(const std::string& key);
+  void cancel_all();
+
+  struct Start {
+    std::string key;
+    TimePoint planned;  // for the schedule-lag metric and fixed-rate planning
+  };
+  // The runs to start now, earliest first: due, not already running, within
+  // the concurrency gate. Each is marked running until finished(key).
+  std::vector<Start> take_due(TimePoint now);
+  void finished(const std::string& key);
+
+  // When take_due next has something to return, if anything is planned.
+  std::optional<TimePoint> next_wakeup(TimePoint now) const;
+
+  bool running(const std::string& key) const { return running_.contains(key); }
+  bool planned(const std::string& key) const { return plans_.contains(key); }
+  int in_flight() const { return static_cast<int>(running_.size()); }
+
+  // Uniform in [0, max]: spreads first runs and jitters the interval.
+  Clock::duration jitter(Clock::duration max);
+
+ private:
+  Options options_;
+  std::mt19937_64 rng_;
+  std::map<std::string, TimePoint> plans_;
+  std::set<std::pair<TimePoint, std::string>> by_time_;
+  std::set<std::string> running_;
+};
+
+}  // namespace imapprobe::controller

@@ -1,0 +1,76 @@
+// Owns the writing of status and Events to the API server.
+//
+// Per probe, one slot: the latest status not yet written (a newer one
+// replaces it: latest wins), the Events still to record, and at most one
+// write in flight. A failed write is retried with capped exponential backoff
+// until it lands or is superseded; a change is never dropped while the probe
+// exists. Events are recorded after the status that they describe has landed,
+// in order. Nothing thrown by the API side escapes: every failure is counted,
+// logged with the probe's key, and retried.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "controller/cluster_api.hpp"
+#include "controller/run_metrics.hpp"
+#include "controller/status_policy.hpp"
+
+namespace imapprobe::controller {
+
+struct StatusWriterOptions {
+  std::chrono::milliseconds initial_backoff{200};
+  std::chrono::milliseconds max_backoff{30'000};
+};
+
+class StatusWriter {
+ public:
+  StatusWriter(boost::asio::thread_pool& pool, ClusterApi& api, RunMetrics& metrics,
+               StatusWriterOptions options = {});
+  ~StatusWriter();
+  StatusWriter(const StatusWriter&) = delete;
+  StatusWriter& operator=(const StatusWriter&) = delete;
+
+  // Thread-safe. A status for another uid than the slot's replaces the slot
+  // whole: the earlier probe of that name is gone.
+  void submit(const ProbeRef& probe, nlohmann::json status, std::vector<Event> events);
+  // The probe was deleted: whatever was not written yet is dropped.
+  void forget(const std::string& key);
+
+  // Shutdown: every pending write gets one more attempt now (no backoff),
+  // failures are then given up (logged); `done` runs once nothing is in
+  // flight. Later submits are ignored.
+  void drain(std::function<void()> done);
+
+  std::size_t pending() const;
+
+ private:
+  struct Slot;
+  void start_locked(const std::string& key, Slot& slot);
+  void attempt(const std::string& key, std::uint64_t serial);
+  void finish_if_drained_locked();
+
+  boost::asio::thread_pool& pool_;
+  ClusterApi& api_;
+  RunMetrics& metrics_;
+  StatusWriterOptions options_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Slot>> slots_;
+  std::mt19937_64 rng_;
+  std::uint64_t next_serial_ = 0;
+  bool draining_ = false;
+  std::function<void()> on_drained_;
+};
+
+}  // namespace imapprobe::controller

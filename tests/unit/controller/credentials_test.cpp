@@ -1,0 +1,124 @@
+// Credential resolution: which answers stall a probe, which only mean the
+// API server is unwell, and that no Secret bytes reach a message.
+#include "controller/credentials.hpp"
+
+#include <gtest/gtest.h>
+
+#include "controller/reasons.hpp"
+#include "encoding/base64.hpp"
+#include "unit/controller/fake_cluster.hpp"
+
+namespace imapprobe::controller {
+namespace {
+using testing::FakeCluster;
+
+// A real self-signed CA certificate (P-256, CN=test-ca).
+constexpr const char* kCaPem = R"(-----BEGIN CERTIFICATE-----
+MIIBeTCCAR+gAwIBAgIUQmqaRJvIYHDGpryWSw8+DeeCoJkwCgYIKoZIzj0EAwIw
+EjEQMA4GA1UEAwwHdGVzdC1jYTAeFw0yNjEyMDExNTA0NDdaFw0zNjExMjgxNTA0
+NDdaMBIxEDAOBgNVBAMMB3Rlc3QtY2EwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNC
+AATKJXtmPfhpBsB+gf1KCI7t5xxkAphXICXua4TbllxIAE3TCz+SSV23aKEatvsO
+GyPqanjbVmhoyFUgBD8m5gN4o1MwUTAdBgNVHQ4EFgQUHSqjxfeIVVjNEkXH9EyZ
+hzBtMnEwHwYDVR0jBBgwFoAUHSqjxfeIVVjNEkXH9EyZhzBtMnEwDwYDVR0TAQH/
+BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEAiqTachW05s4aeJfV7G59SURb0GRw
+iCIgLeMZ/bJP6roCIAtMEVgDVd9Widt3ifwubwc8bUjmIab7inSljl+xlmDo
+-----END CERTIFICATE-----
+)";
+
+ProbeDefinition definition(bool with_ca = false) {
+  ProbeDefinition d;
+  d.namespace_ = "mail";
+  d.name = "p";
+  d.username = SecretKeyRef{"creds", "username"};
+  d.password = SecretKeyRef{"creds", "password"};
+  if (with_ca) d.ca_bundle = SecretKeyRef{"ca", "ca.crt"};
+  return d;
+}
+
+class CredentialsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster.secrets["mail/creds"] = {{"username", "probe"}, {"password", "hunter2"}};
+    cluster.secrets["mail/ca"] = {{"ca.crt", kCaPem}};
+  }
+  FakeCluster cluster;
+};
+
+TEST_F(CredentialsTest, ResolvesWithOneReadPerSecret) {
+  auto r = resolve_credentials(definition(true), cluster);
+  ASSERT_TRUE(std::holds_alternative<ResolvedCredentials>(r));
+  const auto& c = std::get<ResolvedCredentials>(r);
+  EXPECT_EQ(c.credentials.username, "probe");
+  EXPECT_EQ(c.credentials.secret, "hunter2");
+  EXPECT_EQ(c.ca_pem, kCaPem);
+  EXPECT_EQ(cluster.secret_reads, 2);
+}
+
+TEST_F(CredentialsTest, WhatTheUserMustFixStalls) {
+  cluster.secrets["mail/creds"].erase("password");
+  auto r = resolve_credentials(definition(), cluster);
+  ASSERT_TRUE(std::holds_alternative<CredentialStall>(r));
+  EXPECT_STREQ(std::get<CredentialStall>(r).reason.c_str(), reasons::kSecretKeyMissing);
+
+  cluster.secrets.erase("mail/creds");
+  r = resolve_credentials(definition(), cluster);
+  ASSERT_TRUE(std::holds_alternative<CredentialStall>(r));
+  EXPECT_STREQ(std::get<CredentialStall>(r).reason.c_str(), reasons::kSecretNotFound);
+
+  cluster.on_get_secret = [] { throw ClusterApiError(403, "secrets \"creds\" is forbidden"); };
+  r = resolve_credentials(definition(), cluster);
+  ASSERT_TRUE(std::holds_alternative<CredentialStall>(r));
+  EXPECT_STREQ(std::get<CredentialStall>(r).reason.c_str(), reasons::kSecretUnreadable);
+}
+
+// Defect: an API server outage was reported as SecretUnreadable (Stalled).
+TEST_F(CredentialsTest, AnUnwellApiServerIsNotAStall) {
+  for (int status : {0, 429, 500, 503, 504}) {
+    cluster.on_get_secret = [status] { throw ClusterApiError(status, "unwell"); };
+    auto r = resolve_credentials(definition(), cluster);
+    EXPECT_TRUE(std::holds_alternative<ApiUnavailable>(r)) << status;
+  }
+  cluster.on_get_secret = [] { throw std::runtime_error("client bug"); };
+  EXPECT_TRUE(std::holds_alternative<ApiUnavailable>(resolve_credentials(definition(), cluster)));
+}
+
+// Defect: a CA bundle that is not PEM was a TLS outage at run time.
+TEST_F(CredentialsTest, ACaBundleThatIsNotPemStallsAsInvalidCABundle) {
+  cluster.secrets["mail/ca"] = {{"ca.crt", "not a certificate at all"}};
+  auto r = resolve_credentials(definition(true), cluster);
+  ASSERT_TRUE(std::holds_alternative<CredentialStall>(r));
+  const auto& s = std::get<CredentialStall>(r);
+  EXPECT_STREQ(s.reason.c_str(), reasons::kInvalidCABundle);
+  EXPECT_NE(s.message.find("Secret mail/ca key \"ca.crt\""), std::string::npos) << s.message;
+  EXPECT_EQ(s.message.find("not a certificate"), std::string::npos) << s.message;
+}
+
+// Defect: the decoder quoted Secret bytes in its error, which reached status.
+TEST_F(CredentialsTest, MalformedSecretDataIsNamedNeverQuoted) {
+  const nlohmann::json secret = {
+      {"data", {{"username", encoding::base64_encode("probe")}, {"password", "hunter2%%secret"}}}};
+  try {
+    decode_secret_data("mail", "creds", secret);
+    FAIL() << "accepted";
+  } catch (const InvalidSecretData& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("Secret mail/creds key \"password\""), std::string::npos) << what;
+    EXPECT_EQ(what.find("hunter2"), std::string::npos) << what;
+  }
+  cluster.on_get_secret = [&] { decode_secret_data("mail", "creds", secret); };
+  auto r = resolve_credentials(definition(), cluster);
+  ASSERT_TRUE(std::holds_alternative<CredentialStall>(r));
+  EXPECT_STREQ(std::get<CredentialStall>(r).reason.c_str(), reasons::kInvalidSecretData);
+  EXPECT_EQ(std::get<CredentialStall>(r).message.find("hunter2"), std::string::npos);
+}
+
+TEST(SecretData, DecodesDataAndStringData) {
+  const nlohmann::json secret = {{"data", {{"a", encoding::base64_encode("x\ny")}}},
+                                 {"stringData", {{"b", "plain"}}}};
+  const auto d = decode_secret_data("ns", "s", secret);
+  EXPECT_EQ(d.at("a"), "x\ny");
+  EXPECT_EQ(d.at("b"), "plain");
+}
+
+}  // namespace
+}  // namespace imapprobe::controller

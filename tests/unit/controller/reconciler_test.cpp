@@ -9,7 +9,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <condition_variable>
 #include <future>
+#include <sstream>
 #include <thread>
+
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 namespace imapprobe::controller {
 namespace {
@@ -64,6 +68,11 @@ class ReconcilerTest : public ::testing::Test {
           }
           asio::steady_timer t(co_await asio::this_coro::executor, run_time);
           co_await t.async_wait(asio::use_awaitable);
+          if (throw_in_run) {
+            std::lock_guard lock(cluster.mu);
+            --running;
+            throw std::logic_error("engine invariant broken");
+          }
           probe::ProbeResult r;
           {
             std::lock_guard lock(cluster.mu);
@@ -97,9 +106,11 @@ class ReconcilerTest : public ::testing::Test {
   std::thread worker;
   int runs = 0, running = 0, max_running = 0;
   bool fail = false;
+  bool throw_in_run = false;
   std::chrono::milliseconds run_time{10};
   probe::Credentials seen_creds;
   std::vector<std::string> seen_hosts;
+  std::ostringstream log_text;
 };
 
 TEST_F(ReconcilerTest, NewProbeRunsAndWritesStatusWithSecretFromTheCluster) {
@@ -234,6 +245,142 @@ TEST_F(ReconcilerTest, StandbyReplicaRunsNothingUntilItLeads) {
   }
   reconciler->set_active(true);
   ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/l") >= 1; }));
+}
+
+json with_uid(json object, const std::string& uid) {
+  object["metadata"]["uid"] = uid;
+  return object;
+}
+
+// Defect: losing and regaining leadership while a run was in flight started a
+// second run of the same probe beside the first.
+TEST_F(ReconcilerTest, ALeadershipFlapDuringARunNeverDoublesIt) {
+  run_time = 300ms;
+  reconciler->upsert(probe_object("flap", 1));
+  auto locked = [&](auto pred) {
+    return FakeCluster::eventually([&] {
+      std::lock_guard lock(cluster.mu);
+      return pred();
+    });
+  };
+  ASSERT_TRUE(locked([&] { return running == 1; }));
+  reconciler->set_active(false);
+  reconciler->set_active(true);
+  reconciler->set_active(false);
+  reconciler->set_active(true);
+  ASSERT_TRUE(locked([&] { return runs >= 2; }));
+  std::lock_guard lock(cluster.mu);
+  EXPECT_EQ(max_running, 1);
+}
+
+// Defect: a probe deleted and re-created under the same name while the watch
+// was away (seen at a relist) kept the old spec, status and baseline.
+TEST_F(ReconcilerTest, ReCreatedUnderTheSameNameIsANewProbe) {
+  json old = probe_object("re", 1);
+  old["status"] = {{"observedGeneration", 1},
+                   {"consecutiveFailures", 7},
+                   {"baseline", {{"total", "10.0ms"}, {"samples", 30}}},
+                   {"lastRun", {{"time", "2099-01-01T00:00:00Z"}, {"reason", "Succeeded"}}}};
+  reconciler->upsert(old);  // status current for generation 1: keeps its rhythm, no run now
+  std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(runs, 0);
+  reconciler->sync("", {with_uid(probe_object("re", 1, {{"server", {{"host", "new.test"}}}}),
+                                 "re-uid-2")});
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/re") >= 1; }));
+  std::lock_guard lock(cluster.mu);
+  EXPECT_EQ(runs, 1);
+  EXPECT_EQ(seen_hosts.back(), "new.test");
+  EXPECT_EQ(cluster.write_uids["mail/re"].back(), "re-uid-2");
+  const json& s = cluster.statuses["mail/re"].back();
+  EXPECT_EQ(s["consecutiveFailures"], 0);
+  EXPECT_EQ(s["baseline"]["samples"], 1) << "no baseline carried over: " << s.dump();
+}
+
+// Defect: an exception out of the engine was blamed on the server (ProtocolError).
+TEST_F(ReconcilerTest, AnEngineExceptionIsAnInternalErrorNotTheServers) {
+  throw_in_run = true;
+  reconciler->upsert(probe_object("bug", 1));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/bug") >= 1; }));
+  std::lock_guard lock(cluster.mu);
+  const json& s = cluster.statuses["mail/bug"].back();
+  EXPECT_EQ(s["lastRun"]["reason"], "InternalError");
+  EXPECT_NE(s["lastRun"]["message"].get<std::string>().find("engine invariant broken"),
+            std::string::npos);
+}
+
+// Defect: a CA bundle that is not PEM was reported as a TLS outage.
+TEST_F(ReconcilerTest, AMalformedCaBundleStallsWithoutARun) {
+  {
+    std::lock_guard lock(cluster.mu);
+    cluster.secrets["mail/ca"] = {{"ca.crt", "-----BEGIN NONSENSE-----"}};
+  }
+  reconciler->upsert(
+      probe_object("ca", 1, {{"server", {{"caBundleSecretRef", {{"name", "ca"}}}}}}));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/ca") >= 1; }));
+  std::lock_guard lock(cluster.mu);
+  const json& s = cluster.statuses["mail/ca"].back();
+  EXPECT_EQ(condition(s, "Stalled"), "True");
+  EXPECT_EQ(condition(s, "Stalled", "reason"), "InvalidCABundle");
+  EXPECT_EQ(condition(s, "Available"), "Unknown");
+  EXPECT_EQ(runs, 0);
+}
+
+// Defect: while the API server was away every run became SecretUnreadable
+// and every probe's Ready and Stalled conditions flipped.
+TEST_F(ReconcilerTest, AnApiServerOutageMovesNoConditionAndRunsGoOn) {
+  reconciler->upsert(probe_object("out", 1, {{"interval", "300ms"}, {"timeout", "100ms"}}));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/out") >= 1; }));
+  {
+    std::lock_guard lock(cluster.mu);
+    cluster.on_get_secret = [] { throw ClusterApiError(503, "the server is currently unable"); };
+  }
+  const int before = runs;
+  ASSERT_TRUE(cluster.wait([&] { return runs >= before + 3; }));
+  // A probe first seen during the outage has no credentials: it waits, silently.
+  reconciler->upsert(probe_object("new", 1));
+  std::this_thread::sleep_for(300ms);
+  {
+    std::lock_guard lock(cluster.mu);
+    for (const json& s : cluster.statuses["mail/out"]) {
+      EXPECT_EQ(condition(s, "Ready"), "True") << s.dump();
+      EXPECT_EQ(condition(s, "Stalled"), "False") << s.dump();
+    }
+    EXPECT_TRUE(cluster.events["mail/out"].empty());
+    EXPECT_EQ(cluster.writes("mail/new"), 0u);
+    EXPECT_EQ(seen_creds.secret, "pw");
+    cluster.on_get_secret = nullptr;
+  }
+  EXPECT_GE(reconciler->stats().runs_skipped_api_down, 1u);
+  // Back: the waiting probe runs within its retry period.
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/new") >= 1; }));
+}
+
+// Defect: the base64 decoder quoted Secret bytes, which reached the status.
+TEST_F(ReconcilerTest, MalformedSecretDataNeverReachesStatusEventsOrLogs) {
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text);
+  auto logger = std::make_shared<spdlog::logger>("capture", sink);
+  logger->set_level(spdlog::level::trace);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(logger);
+  {
+    std::lock_guard lock(cluster.mu);
+    cluster.on_get_secret = [] {
+      decode_secret_data("mail", "creds",
+                         {{"data", {{"username", "cHJvYmU="}, {"password", "hunter2:s3cr3t!"}}}});
+    };
+  }
+  reconciler->upsert(probe_object("bytes", 1));
+  ASSERT_TRUE(cluster.wait([&] { return !cluster.events["mail/bytes"].empty(); }));
+  spdlog::set_default_logger(previous);
+  std::lock_guard lock(cluster.mu);
+  const json& s = cluster.statuses["mail/bytes"].back();
+  EXPECT_EQ(condition(s, "Stalled", "reason"), "InvalidSecretData");
+  std::string everything = log_text.str();
+  for (const auto& st : cluster.statuses["mail/bytes"]) everything += st.dump();
+  for (const auto& e : cluster.events["mail/bytes"]) everything += e.note + e.reason;
+  EXPECT_EQ(everything.find("hunter2"), std::string::npos) << everything;
+  EXPECT_EQ(everything.find("s3cr3t"), std::string::npos) << everything;
+  EXPECT_NE(everything.find("key \"password\""), std::string::npos) << everything;
 }
 
 }  // namespace

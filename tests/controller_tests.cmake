@@ -2,8 +2,10 @@ imapprobe_unit_test(controller_unit_tests
   SOURCES unit/controller/metrics_test.cpp unit/controller/probe_resource_test.cpp
           unit/controller/reconciler_test.cpp unit/controller/status_policy_test.cpp
           unit/controller/run_scheduler_test.cpp unit/controller/status_writer_test.cpp
-          unit/controller/credentials_test.cpp
-  LIBS imapprobe_controller imapprobe_test_support)
+          unit/controller/credentials_test.cpp unit/controller/probe_status_test.cpp
+          unit/controller/reasons_test.cpp
+  LIBS imapprobe_controller imapprobe_test_support yaml-cpp)
+target_compile_definitions(controller_unit_tests PRIVATE IMAPPROBE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 
 # The operator binary end to end: real kube-apiserver, real Dovecot, kubectl.
 target_sources(imapprobe_test_support PRIVATE support/process.cpp)

@@ -10,11 +10,21 @@
 
 #include "controller/reasons.hpp"
 #include "encoding/time.hpp"
+#include "telemetry/logging.hpp"
 #include "probe/prober.hpp"
 
 namespace imapprobe::controller {
 namespace asio = boost::asio;
 using nlohmann::json;
+
+namespace {
+
+// The log fields of a line about one probe.
+telemetry::LogFields fields(const ProbeRef& ref, std::string_view reason = {}) {
+  return {.namespace_ = ref.namespace_, .name = ref.name, .reason = reason};
+}
+
+}  // namespace
 
 Reconciler::Reconciler(asio::io_context& io, asio::thread_pool& api_pool, ClusterApi& api,
                        ProbeRunner runner, ReconcilerOptions options)
@@ -112,7 +122,7 @@ void Reconciler::on_upsert(const json& object) {
       metrics_.probe_added(key, e.ref.namespace_, e.ref.name);
       break;
     case ProbeTable::Change::Recreated:
-      spdlog::info("probe {}: re-created (uid {}): starting afresh", key, e.ref.uid);
+      telemetry::info(fields(e.ref), "re-created (uid {}): starting afresh", e.ref.uid);
       writer_.forget(key);
       metrics_.probe_reset(key, e.ref.namespace_, e.ref.name);
       break;
@@ -122,7 +132,7 @@ void Reconciler::on_upsert(const json& object) {
   scheduler_.cancel(key);
   if (stopping_) return;
   if (!e.def) {
-    spdlog::warn("probe {}: invalid spec: {}", key, e.invalid_reason);
+    telemetry::warn(fields(e.ref, reasons::kInvalidSpec), "invalid spec: {}", e.invalid_reason);
     stall(e, reasons::kInvalidSpec, e.invalid_reason);
     return;
   }
@@ -137,8 +147,8 @@ void Reconciler::plan_first_run(ProbeEntry& e, bool fresh) {
   // A restart with status current for this generation keeps the rhythm;
   // anything new or changed runs soon (spread so many probes do not fire together).
   auto when = Clock::now() + scheduler_.jitter(options_.first_run_spread);
-  if (fresh && e.status.observed_generation == e.generation && !e.status.last_run_json.empty()) {
-    if (auto last = encoding::parse_rfc3339(e.status.last_run().value("time", ""))) {
+  if (fresh && e.status.observed_generation == e.generation && e.status.last_run) {
+    if (auto last = encoding::parse_rfc3339(e.status.last_run->time)) {
       const auto due_in = *last + e.def->interval - std::chrono::system_clock::now();
       if (due_in > std::chrono::system_clock::duration::zero()) {
         when = Clock::now() + std::chrono::duration_cast<Clock::duration>(due_in);
@@ -149,8 +159,9 @@ void Reconciler::plan_first_run(ProbeEntry& e, bool fresh) {
 }
 
 void Reconciler::on_remove(const std::string& key) {
-  if (!table_.find(key)) return;
-  spdlog::info("probe {}: deleted, schedule stopped", key);
+  const ProbeEntry* e = table_.find(key);
+  if (e == nullptr) return;
+  telemetry::info(fields(e->ref), "deleted, schedule stopped");
   table_.erase(key);
   scheduler_.cancel(key);
   writer_.forget(key);
@@ -214,7 +225,7 @@ void Reconciler::on_credentials(const RunToken& token, CredentialResolution reso
   if (auto* stalled = std::get_if<CredentialStall>(&resolution)) {
     e.last_credentials.reset();
     release(token.key);
-    spdlog::warn("probe {}: cannot run: {}", token.key, stalled->message);
+    telemetry::warn(fields(e.ref, stalled->reason), "cannot run: {}", stalled->message);
     stall(e, stalled->reason, stalled->message);
     rearm();
     return;
@@ -223,14 +234,15 @@ void Reconciler::on_credentials(const RunToken& token, CredentialResolution reso
   const auto& down = std::get<ApiUnavailable>(resolution);
   metrics_.api_read_failed();
   if (e.last_credentials) {
-    spdlog::warn("probe {}: Secret not readable now ({}); running with the credentials last read",
-                 token.key, down.message);
+    telemetry::warn(fields(e.ref),
+                    "Secret not readable now ({}); running with the credentials last read",
+                    down.message);
     run(token, *e.last_credentials);
     return;
   }
   metrics_.run_skipped_api_down();
-  spdlog::warn("probe {}: run skipped, Secret not readable and none read before: {}", token.key,
-               down.message);
+  telemetry::warn(fields(e.ref), "run skipped, Secret not readable and none read before: {}",
+                  down.message);
   release(token.key);
   if (active_) scheduler_.plan(token.key, Clock::now() + options_.stalled_retry);
   rearm();
@@ -269,8 +281,16 @@ void Reconciler::finish_run(const RunToken& token, const probe::ProbeResult& res
   const Condition* degraded = find_condition(t.status.conditions, kDegraded);
   metrics_.run_finished(token.key, result, t.status.consecutive_failures,
                         degraded != nullptr && degraded->status == "True");
-  spdlog::info("probe {}: {} {} in {}", token.key, probe::to_string(result.outcome),
-               probe::to_string(result.reason), format_latency(result.total));
+  {
+    const std::string server = e.def->spec.host + ":" + std::to_string(e.def->spec.port);
+    telemetry::LogFields f = fields(e.ref, probe::to_string(result.reason));
+    f.server = server;
+    const std::string step =
+        result.failed_step ? std::string(probe::to_string(*result.failed_step)) : std::string();
+    f.step = step;
+    telemetry::info(f, "{} {} in {}", probe::to_string(result.outcome),
+                    probe::to_string(result.reason), format_latency(result.total));
+  }
   // Submitted before the run is released: a shutdown waits for this write.
   submit(e, std::move(t));
   if (active_ && !stopping_) scheduler_.plan(token.key, next);

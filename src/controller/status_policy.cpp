@@ -18,14 +18,6 @@ std::string seconds_to_latency(double s) {
       std::chrono::duration_cast<probe::Duration>(std::chrono::duration<double>(s)));
 }
 
-double latency_to_seconds(const std::string& text) {
-  try {
-    return std::chrono::duration<double>(probe::parse_duration(text)).count();
-  } catch (const std::invalid_argument&) {
-    return 0;  // a baseline someone edited by hand restarts from scratch
-  }
-}
-
 std::string available_message(const probe::ProbeResult& r) {
   std::string msg = r.message;
   if (r.failed_step) msg += " (step " + std::string(probe::to_string(*r.failed_step)) + ")";
@@ -83,72 +75,7 @@ std::string status_of(const ProbeStatus& s, const char* type) {
 
 }  // namespace
 
-std::string format_latency(probe::Duration d) {
-  const double ms = std::chrono::duration<double, std::milli>(d).count();
-  char buf[32];
-  if (ms < 1000) {
-    std::snprintf(buf, sizeof buf, "%.1fms", ms);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.3fs", ms / 1000);
-  }
-  return buf;
-}
-
 std::string rfc3339(std::chrono::system_clock::time_point t) { return encoding::format_rfc3339(t); }
-
-json ProbeStatus::last_run() const {
-  return last_run_json.empty() ? json(nullptr) : json::parse(last_run_json);
-}
-
-json ProbeStatus::certificate() const {
-  return certificate_json.empty() ? json(nullptr) : json::parse(certificate_json);
-}
-
-ProbeStatus ProbeStatus::from_json(const json& status) {
-  ProbeStatus s;
-  if (!status.is_object()) return s;
-  s.observed_generation = status.value("observedGeneration", std::int64_t{0});
-  s.conditions = conditions_from_json(status);
-  if (status.contains("lastRun")) s.last_run_json = status["lastRun"].dump();
-  if (status.contains("certificate")) s.certificate_json = status["certificate"].dump();
-  s.consecutive_failures = status.value("consecutiveFailures", 0);
-  s.consecutive_successes = status.value("consecutiveSuccesses", 0);
-  s.last_success_time = status.value("lastSuccessTime", "");
-  s.last_failure_time = status.value("lastFailureTime", "");
-  s.next_run_time = status.value("nextRunTime", "");
-  if (status.contains("baseline") && status["baseline"].is_object()) {
-    for (const auto& [k, v] : status["baseline"].items()) {
-      if (k == "samples" && v.is_number_integer()) {
-        s.baseline.samples = v.get<int>();
-      } else if (v.is_string()) {
-        s.baseline.seconds[k] = latency_to_seconds(v.get<std::string>());
-      }
-    }
-  }
-  return s;
-}
-
-json ProbeStatus::to_json() const {
-  json j = json::object();
-  j["observedGeneration"] = observed_generation;
-  json conds = json::array();
-  for (const auto& c : conditions) conds.push_back(controller::to_json(c));
-  j["conditions"] = conds;
-  if (!last_run_json.empty()) j["lastRun"] = last_run();
-  if (!certificate_json.empty()) j["certificate"] = certificate();
-  j["consecutiveFailures"] = consecutive_failures;
-  j["consecutiveSuccesses"] = consecutive_successes;
-  if (!last_success_time.empty()) j["lastSuccessTime"] = last_success_time;
-  if (!last_failure_time.empty()) j["lastFailureTime"] = last_failure_time;
-  if (!next_run_time.empty()) j["nextRunTime"] = next_run_time;
-  if (baseline.samples > 0) {
-    json b = json::object();
-    for (const auto& [k, v] : baseline.seconds) b[k] = seconds_to_latency(v);
-    b["samples"] = baseline.samples;
-    j["baseline"] = b;
-  }
-  return j;
-}
 
 Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
                      const probe::ProbeResult& result, std::chrono::system_clock::time_point now,
@@ -171,40 +98,32 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
     if (r.outcome == probe::Outcome::Success) update_baseline(s.baseline, r, policy);
   }
 
-  json last = json::object();
-  last["time"] = now_text;
-  last["outcome"] = probe::to_string(r.outcome);
-  last["reason"] = baseline_note.empty() || result.outcome != probe::Outcome::Success
-                       ? std::string(probe::to_string(r.reason))
-                       : std::string(reasons::kOverBaseline);
-  last["message"] = baseline_note.empty() || result.outcome != probe::Outcome::Success
-                        ? r.message
-                        : baseline_note;
-  if (r.failed_step) last["failedStep"] = probe::to_string(*r.failed_step);
-  json durations = json::object();
-  for (const auto& [step, d] : r.durations)
-    durations[std::string(probe::to_string(step))] = format_latency(d);
-  durations["total"] = format_latency(r.total);
-  last["durations"] = durations;
-  if (r.messages) last["messages"] = *r.messages;
-  if (!r.remote_address.empty()) last["remoteAddress"] = r.remote_address;
-  s.last_run_json = last.dump();
+  LastRun last;
+  last.time = now_text;
+  last.outcome = probe::to_string(r.outcome);
+  const bool over = !baseline_note.empty() && result.outcome == probe::Outcome::Success;
+  last.reason = over ? std::string(reasons::kOverBaseline) : std::string(probe::to_string(r.reason));
+  last.message = over ? baseline_note : r.message;
+  if (r.failed_step) last.failed_step = probe::to_string(*r.failed_step);
+  for (const auto& [step, d] : r.durations) last.durations[std::string(probe::to_string(step))] = d;
+  last.durations["total"] = r.total;
+  last.messages = r.messages;
+  last.remote_address = r.remote_address;
+  s.last_run = last;
 
   if (r.certificate) {
     const auto& c = *r.certificate;
-    s.certificate_json = json{
-        {"subject", c.subject},
-        {"issuer", c.issuer},
-        {"notBefore", rfc3339(c.not_before)},
-        {"notAfter", rfc3339(c.not_after)},
-        {"daysRemaining", static_cast<long>(std::floor(c.days_remaining))},
-        {"verified", c.verified},
-        {"tlsVersion", c.tls_version},
-        {"cipher", c.cipher},
-        {"dnsNames",
-         c.dns_names}}.dump();
+    s.certificate = CertificateStatus{c.subject,
+                                      c.issuer,
+                                      rfc3339(c.not_before),
+                                      rfc3339(c.not_after),
+                                      static_cast<long>(std::floor(c.days_remaining)),
+                                      c.verified,
+                                      c.tls_version,
+                                      c.cipher,
+                                      c.dns_names};
   } else if (def.spec.tls == probe::TlsMode::None) {
-    s.certificate_json.clear();
+    s.certificate.reset();
   }
 
   const std::string was_available = status_of(previous, kAvailable);
@@ -220,8 +139,8 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
              r.outcome == probe::Outcome::Success ? r.message : "passed: " + result.message, gen),
         now_text);
     if (r.outcome == probe::Outcome::Degraded) {
-      const std::string reason = last["reason"].get<std::string>();
-      const std::string message = last["message"].get<std::string>();
+      const std::string reason = last.reason;
+      const std::string message = last.message;
       set_condition(s.conditions, cond(kDegraded, "True", reason, message, gen), now_text);
       if (was_degraded != "True") t.events.push_back({"Warning", reason, "Probe", message});
     } else {

@@ -10,39 +10,11 @@
 #include <vector>
 
 #include "controller/conditions.hpp"
+#include "controller/probe_status.hpp"
 #include "controller/probe_resource.hpp"
 #include "probe/result.hpp"
 
 namespace imapprobe::controller {
-
-// A robust running estimate per step (and total) of a healthy run's time:
-// an exponentially weighted mean over passing runs, each sample clipped to
-// 4x the current estimate so one outlier cannot drag it.
-struct Baseline {
-  std::map<std::string, double> seconds;  // step name (or "total") -> seconds
-  int samples = 0;
-};
-
-struct ProbeStatus {
-  std::int64_t observed_generation = 0;
-  std::vector<Condition> conditions;
-  // Kept serialized: as JSON trees they cost kilobytes per probe, and the
-  // operator only reads them back at start-up and when writing status.
-  std::string last_run_json;
-  std::string certificate_json;
-  int consecutive_failures = 0;
-  int consecutive_successes = 0;
-  std::string last_success_time;
-  std::string last_failure_time;
-  std::string next_run_time;
-  Baseline baseline;
-
-  nlohmann::json last_run() const;     // null when there was none
-  nlohmann::json certificate() const;  // null when there was none
-
-  static ProbeStatus from_json(const nlohmann::json& status);
-  nlohmann::json to_json() const;
-};
 
 struct Event {
   std::string type;  // Normal | Warning
@@ -87,8 +59,6 @@ Transition after_stall(const ProbeStatus& previous, std::int64_t generation,
 Transition after_suspend(const ProbeStatus& previous, std::int64_t generation,
                          std::chrono::system_clock::time_point now);
 
-// "12.3ms", "1.204s": a valid Go duration, short enough for kubectl columns.
-std::string format_latency(probe::Duration d);
 std::string rfc3339(std::chrono::system_clock::time_point t);
 
 }  // namespace imapprobe::controller

@@ -1,11 +1,17 @@
 #include "controller/status_writer.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <boost/asio/post.hpp>
+
+#include "telemetry/logging.hpp"
 
 namespace imapprobe::controller {
 namespace asio = boost::asio;
+
+namespace {
+telemetry::LogFields fields(const ProbeRef& ref, std::string_view reason = {}) {
+  return {.namespace_ = ref.namespace_, .name = ref.name, .reason = reason};
+}
+}  // namespace
 
 struct StatusWriter::Slot {
   std::uint64_t serial = 0;  // a stale callback (forgotten slot, same key) finds another serial
@@ -32,7 +38,7 @@ StatusWriter::~StatusWriter() {
 void StatusWriter::submit(const ProbeRef& probe, nlohmann::json status, std::vector<Event> events) {
   std::lock_guard lock(mu_);
   if (draining_) {
-    spdlog::warn("probe {}: status submitted during shutdown not written", probe.key());
+    telemetry::warn(fields(probe), "status submitted during shutdown not written");
     return;
   }
   auto& slot = slots_[probe.key()];
@@ -112,14 +118,14 @@ void StatusWriter::attempt(const std::string& key, std::uint64_t serial) {
         metrics_.event_recorded();
       } catch (const std::exception& e) {
         metrics_.event_failed();
-        spdlog::warn("probe {}: event {} not recorded: {}", ref.key(), ev.reason, e.what());
+        telemetry::warn(fields(ref, ev.reason), "event not recorded: {}", e.what());
       } catch (...) {
         metrics_.event_failed();
-        spdlog::warn("probe {}: event {} not recorded: unexpected exception", ref.key(), ev.reason);
+        telemetry::warn(fields(ref, ev.reason), "event not recorded: unexpected exception");
       }
     }
   } else if (result == Result::Gone) {
-    spdlog::debug("probe {}: gone before its status was written ({})", ref.key(), error);
+    telemetry::debug(fields(ref), "gone before its status was written ({})", error);
   }
 
   std::lock_guard lock(mu_);
@@ -137,7 +143,7 @@ void StatusWriter::attempt(const std::string& key, std::uint64_t serial) {
     slot.events.insert(slot.events.begin(), std::make_move_iterator(events.begin()),
                        std::make_move_iterator(events.end()));
     if (draining_) {
-      spdlog::error("probe {}: status not written before shutdown: {}", key, error);
+      telemetry::error(fields(ref), "status not written before shutdown: {}", error);
       slots_.erase(it);
       finish_if_drained_locked();
       return;
@@ -149,8 +155,8 @@ void StatusWriter::attempt(const std::string& key, std::uint64_t serial) {
     // Half fixed, half jitter: many probes failing together spread out.
     std::uniform_int_distribution<long long> jitter(0, base / 2);
     const auto delay = std::chrono::milliseconds(base - base / 2 + jitter(rng_));
-    spdlog::warn("probe {}: status write failed (attempt {}), retrying in {}ms: {}", key,
-                 slot.failures, delay.count(), error);
+    telemetry::warn(fields(ref), "status write failed (attempt {}), retrying in {}ms: {}",
+                    slot.failures, delay.count(), error);
     slot.retry = std::make_unique<asio::steady_timer>(pool_, delay);
     // Cancelled by drain(): then it tries once more at once.
     slot.retry->async_wait(

@@ -67,6 +67,7 @@ enum class Reason {
   Timeout,
   SlowResponse,
   // A failure inside imapprobe itself (a bug), never blamed on the server.
+  // Stays last: tests iterate the reasons up to it.
   InternalError,
 };
 std::string_view to_string(Reason r);

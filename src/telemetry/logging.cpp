@@ -13,7 +13,7 @@ namespace {
 
 // The JSON keys of LogFields, in encoding order.
 constexpr std::array<std::string_view, detail::kFieldCount> kFieldKeys = {
-    "namespace", "name", "reason", "step", "location"};
+    "namespace", "name", "reason", "step", "server", "location"};
 
 struct Decoded {
   std::array<std::string_view, detail::kFieldCount> fields;
@@ -105,7 +105,7 @@ void append_text_value(std::string_view value, spdlog::memory_buf_t& dest) {
   dest.push_back('"');
 }
 
-// `probe <namespace>/<name>: <message> reason=... step=... location=...`;
+// `probe <namespace>/<name>: <message> reason=... step=... server=...`;
 // a plain payload as it is.
 class TextMessageAndFields : public spdlog::custom_flag_formatter {
  public:
@@ -114,7 +114,8 @@ class TextMessageAndFields : public spdlog::custom_flag_formatter {
     const std::string_view payload(msg.payload.data(), msg.payload.size());
     const auto decoded = decode(payload);
     if (!decoded) return append(payload, dest);
-    const auto& [ns, name, reason, step, location] = decoded->fields;
+    const std::string_view ns = decoded->fields[0];
+    const std::string_view name = decoded->fields[1];
     if (!name.empty()) {
       append("probe ", dest);
       if (!ns.empty()) {

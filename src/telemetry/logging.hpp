@@ -2,7 +2,7 @@
 // for people or JSON for log pipelines.
 //
 // Lines about a probe go through the typed API below, so that in JSON mode
-// the probe's namespace, name, reason, step and location are separate fields
+// the probe's namespace, name, reason, step, server and location are separate fields
 // a log system can filter on:
 //
 //   telemetry::info({.namespace_ = ns, .name = name, .reason = "AuthFailed"},
@@ -33,7 +33,8 @@ struct LogFields {
   std::string_view name{};        // the probe's name
   std::string_view reason{};      // a run's or Event's reason (AuthFailed, Recovered, ...)
   std::string_view step{};        // the session step concerned (login, fetch, ...)
-  std::string_view location{};    // the IMAP server checked, host:port
+  std::string_view server{};      // the IMAP server a run checked, host:port
+  std::string_view location{};    // the operator's location (multi-location deployments)
 };
 
 namespace detail {
@@ -44,7 +45,7 @@ namespace detail {
 // than separators) make any byte in a value or message safe.
 inline constexpr char kPayloadMarker = '\x1e';
 inline constexpr char kLengthEnd = '\x1f';
-inline constexpr std::size_t kFieldCount = 5;
+inline constexpr std::size_t kFieldCount = 6;
 
 inline void append_field(std::string& out, std::string_view value) {
   out += std::to_string(value.size());
@@ -55,12 +56,13 @@ inline void append_field(std::string& out, std::string_view value) {
 inline std::string encode(const LogFields& f, std::string_view message) {
   std::string out;
   out.reserve(1 + f.namespace_.size() + f.name.size() + f.reason.size() + f.step.size() +
-              f.location.size() + 2 * kFieldCount + message.size());
+              f.server.size() + f.location.size() + 2 * kFieldCount + message.size());
   out += kPayloadMarker;
   append_field(out, f.namespace_);
   append_field(out, f.name);
   append_field(out, f.reason);
   append_field(out, f.step);
+  append_field(out, f.server);
   append_field(out, f.location);
   out += message;
   return out;

@@ -53,8 +53,10 @@ TEST(StatusPolicy, FirstSuccessMakesReadyAndAvailable) {
   EXPECT_EQ(get(t.status, kAvailable).observed_generation, 3);
   EXPECT_EQ(get(t.status, kDegraded).status, "False");
   EXPECT_EQ(get(t.status, kStalled).status, "False");
-  EXPECT_EQ(t.status.last_run()["durations"]["login"], "40.0ms");
-  EXPECT_EQ(t.status.last_run()["outcome"], "Success");
+  ASSERT_TRUE(t.status.last_run);
+  EXPECT_EQ(t.status.last_run->durations.at("login"), 40ms);
+  EXPECT_EQ(t.status.to_json()["lastRun"]["durations"]["login"], "40.0ms");
+  EXPECT_EQ(t.status.last_run->outcome, "Success");
   EXPECT_TRUE(t.events.empty());
 }
 
@@ -149,7 +151,8 @@ TEST(StatusPolicy, ExpiringCertificateIsDegradedWithAWarning) {
   r.certificate = c;
   auto t = after_run({}, def(), r, Clock::now());
   EXPECT_EQ(get(t.status, kDegraded).reason, "CertificateExpiringSoon");
-  EXPECT_EQ(t.status.certificate()["daysRemaining"], 5);
+  ASSERT_TRUE(t.status.certificate);
+  EXPECT_EQ(t.status.certificate->days_remaining, 5);
   ASSERT_EQ(t.events.size(), 1u);
   EXPECT_EQ(t.events[0].reason, "CertificateExpiringSoon");
 }

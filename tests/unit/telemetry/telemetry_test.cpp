@@ -68,7 +68,8 @@ TEST_F(StructuredLogging, JsonLineCarriesEachFieldSeparately) {
         .name = "corp",
         .reason = "LoginFailed",
         .step = "login",
-        .location = "imap.example.com:993"},
+        .server = "imap.example.com:993",
+        .location = "eu-west"},
        "{} {} in {}", "Failure", "LoginFailed", "12.0ms");
   const auto out = lines();
   ASSERT_EQ(out.size(), 1u);
@@ -80,8 +81,9 @@ TEST_F(StructuredLogging, JsonLineCarriesEachFieldSeparately) {
   EXPECT_EQ(j["name"], "corp");
   EXPECT_EQ(j["reason"], "LoginFailed");
   EXPECT_EQ(j["step"], "login");
-  EXPECT_EQ(j["location"], "imap.example.com:993");
-  EXPECT_EQ(j.size(), 8u) << out[0];
+  EXPECT_EQ(j["server"], "imap.example.com:993");
+  EXPECT_EQ(j["location"], "eu-west");
+  EXPECT_EQ(j.size(), 9u) << out[0];
 }
 
 TEST_F(StructuredLogging, EmptyFieldsAreLeftOut) {
@@ -94,6 +96,7 @@ TEST_F(StructuredLogging, EmptyFieldsAreLeftOut) {
   EXPECT_EQ(j["name"], "corp");
   EXPECT_FALSE(j.contains("reason"));
   EXPECT_FALSE(j.contains("step"));
+  EXPECT_FALSE(j.contains("server"));
   EXPECT_FALSE(j.contains("location"));
 }
 
@@ -124,14 +127,14 @@ TEST_F(StructuredLogging, JsonStaysValidWhateverMessageAndFieldsHold) {
   const std::string nasty = std::string("a \"q\" \\ b\nc\td\re\x01f") + '\x1e' + "g" + '\x1f' +
                             "h" + '\x1d' + "12" + '\x1f' + "i" + '\0' + "j";
   const LogFields f{
-      .namespace_ = nasty, .name = nasty, .reason = nasty, .step = nasty, .location = nasty};
+      .namespace_ = nasty, .name = nasty, .reason = nasty, .step = nasty, .server = nasty, .location = nasty};
   error(f, "{}", nasty);
   log(spdlog::level::info, {.name = "x"}, nasty);
   const auto out = lines();
   ASSERT_EQ(out.size(), 2u);
   const auto j = nlohmann::json::parse(out[0]);
   EXPECT_EQ(j["msg"], nasty);
-  for (const char* key : {"namespace", "name", "reason", "step", "location"}) {
+  for (const char* key : {"namespace", "name", "reason", "step", "server", "location"}) {
     EXPECT_EQ(j[key], nasty) << key;
   }
   const auto k = nlohmann::json::parse(out[1]);
@@ -172,7 +175,7 @@ TEST_F(StructuredLogging, TextShowsFieldsReadablyWithoutMarkerBytes) {
   use("text");
   info({.namespace_ = "mail", .name = "corp", .reason = "LoginFailed", .step = "login"},
        "Failure LoginFailed in {}", "12.0ms");
-  warn({.namespace_ = "mail", .name = "corp", .location = "imap.example.com:993"}, "cannot run: {}",
+  warn({.namespace_ = "mail", .name = "corp", .server = "imap.example.com:993"}, "cannot run: {}",
        "secret \"creds\" not found");
   info({.reason = "two words"}, "no probe");
   info({.namespace_ = "mail"}, "namespace only");
@@ -187,7 +190,7 @@ TEST_F(StructuredLogging, TextShowsFieldsReadablyWithoutMarkerBytes) {
             "info  probe mail/corp: Failure LoginFailed in 12.0ms reason=LoginFailed step=login");
   EXPECT_EQ(out[1].substr(25),
             "warning probe mail/corp: cannot run: secret \"creds\" not found "
-            "location=imap.example.com:993");
+            "server=imap.example.com:993");
   EXPECT_EQ(out[2].substr(25), "info  no probe reason=\"two words\"");
   EXPECT_EQ(out[3].substr(25), "info  namespace only namespace=mail");
   EXPECT_EQ(out[4].substr(25), "info  plain line");

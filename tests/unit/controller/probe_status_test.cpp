@@ -1,0 +1,105 @@
+// The typed resource model: a status survives JSON -> struct -> JSON
+// unchanged, and every example manifest parses through the operator's reader.
+#include "controller/probe_status.hpp"
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+
+#include "controller/probe_resource.hpp"
+
+namespace imapprobe::controller {
+namespace {
+using nlohmann::json;
+
+// A status as the operator writes it, every field present.
+const json kFullStatus = json::parse(R"({
+  "observedGeneration": 4,
+  "conditions": [
+    {"type": "Ready", "status": "True", "reason": "Reporting", "message": "probe ran",
+     "observedGeneration": 4, "lastTransitionTime": "2026-11-30T10:00:00Z"},
+    {"type": "Available", "status": "False", "reason": "AuthFailed", "message": "login failed",
+     "observedGeneration": 4, "lastTransitionTime": "2026-11-30T10:05:00Z"}
+  ],
+  "lastRun": {"time": "2026-11-30T10:05:00Z", "outcome": "Failure", "reason": "AuthFailed",
+              "message": "login as probe failed", "failedStep": "login",
+              "durations": {"connect": "1.2ms", "login": "40.0ms", "total": "1.204s"},
+              "messages": 12, "remoteAddress": "127.0.0.1:993"},
+  "certificate": {"subject": "CN=imap.example.com", "issuer": "CN=Example CA",
+                  "notBefore": "2026-01-01T00:00:00Z", "notAfter": "2027-01-01T00:00:00Z",
+                  "daysRemaining": 31, "verified": true, "tlsVersion": "TLSv1.3",
+                  "cipher": "TLS_AES_256_GCM_SHA384", "dnsNames": ["imap.example.com"]},
+  "consecutiveFailures": 2,
+  "consecutiveSuccesses": 0,
+  "lastSuccessTime": "2026-11-30T09:59:00Z",
+  "lastFailureTime": "2026-11-30T10:05:00Z",
+  "nextRunTime": "2026-11-30T10:06:00Z",
+  "baseline": {"connect": "1.1ms", "login": "35.5ms", "total": "50.0ms", "samples": 30}
+})");
+
+TEST(ProbeStatusModel, SurvivesJsonToStructToJsonUnchanged) {
+  const ProbeStatus s = ProbeStatus::from_json(kFullStatus);
+  EXPECT_EQ(s.to_json(), kFullStatus) << s.to_json().dump(2);
+  ASSERT_TRUE(s.last_run);
+  EXPECT_EQ(s.last_run->durations.at("total"), std::chrono::milliseconds(1204));
+  ASSERT_TRUE(s.certificate);
+  EXPECT_EQ(s.certificate->days_remaining, 31);
+  EXPECT_EQ(ProbeStatus::from_json(s.to_json()), s);
+}
+
+TEST(ProbeStatusModel, FieldsOfTheWrongTypeReadAsAbsent) {
+  json odd = kFullStatus;
+  odd["lastRun"]["durations"]["login"] = "soon";
+  odd["certificate"]["daysRemaining"] = "many";
+  odd["consecutiveFailures"] = "two";
+  const ProbeStatus s = ProbeStatus::from_json(odd);
+  EXPECT_FALSE(s.last_run->durations.contains("login"));
+  EXPECT_EQ(s.certificate->days_remaining, 0);
+  EXPECT_EQ(s.consecutive_failures, 0);
+  EXPECT_EQ(ProbeStatus::from_json(json::array()), ProbeStatus{});
+}
+
+// YAML as the API server would hand it over in JSON: plain scalars typed.
+json to_json(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: {
+      json j = json::object();
+      for (const auto& kv : n) j[kv.first.as<std::string>()] = to_json(kv.second);
+      return j;
+    }
+    case YAML::NodeType::Sequence: {
+      json j = json::array();
+      for (const auto& v : n) j.push_back(to_json(v));
+      return j;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string v = n.Scalar();
+      if (n.Tag() == "!") return v;  // quoted
+      if (v == "true" || v == "false") return v == "true";
+      if (!v.empty() && v.find_first_not_of("0123456789") == std::string::npos) {
+        return std::stoll(v);
+      }
+      return v;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+TEST(ProbeResourceModel, EveryExampleManifestParsesThroughTheOperatorsReader) {
+  int probes = 0;
+  for (const auto& file : std::filesystem::directory_iterator(IMAPPROBE_SOURCE_DIR "/examples")) {
+    if (file.path().extension() != ".yaml") continue;
+    for (const auto& doc : YAML::LoadAllFromFile(file.path().string())) {
+      if (!doc["kind"] || doc["kind"].as<std::string>() != "ImapProbe") continue;
+      const json object = to_json(doc);
+      EXPECT_NO_THROW(parse_probe(object)) << file.path();
+      ++probes;
+    }
+  }
+  EXPECT_GE(probes, 5);
+}
+
+}  // namespace
+}  // namespace imapprobe::controller

@@ -37,6 +37,7 @@ struct Flags {
   std::string lease_namespace;
   std::string identity;
   int concurrency = 64;
+  std::string status_heartbeat = "10m";
   std::string health_addr = ":8081";
   std::string metrics_addr = ":8080";
   std::string log_format = "text";
@@ -74,6 +75,10 @@ int run_operator(const std::vector<std::string>& args) {
                  "leader election identity (default: host name + random)");
   app.add_option("--concurrency", f.concurrency, "probe runs in flight at once")
       ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--status-heartbeat", f.status_heartbeat,
+                 "write an unchanged status at most this often (Go duration; at least the "
+                 "probe's interval); any change a reader acts on is written at once")
       ->capture_default_str();
   app.add_option("--health-addr", f.health_addr, "address for /healthz and /readyz")
       ->capture_default_str();
@@ -120,6 +125,17 @@ int run_operator(const std::vector<std::string>& args) {
   probe::Prober prober(io.get_executor());
   controller::ReconcilerOptions options;
   options.concurrency = f.concurrency;
+  try {
+    options.status_heartbeat =
+        std::chrono::duration_cast<std::chrono::seconds>(probe::parse_duration(f.status_heartbeat));
+    if (options.status_heartbeat < std::chrono::seconds(1)) {
+      throw std::invalid_argument("must be at least 1s");
+    }
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "imapprobe operator: --status-heartbeat " << f.status_heartbeat << ": " << e.what()
+              << "\n";
+    return 2;
+  }
   controller::Reconciler reconciler(
       io, api_pool, api,
       [&prober](probe::ProbeSpec spec, probe::Credentials creds) {

@@ -120,6 +120,10 @@ std::string render_metrics(const OperatorMetrics& m) {
   header(o, "imapprobe_operator_status_writes_total", "counter",
          "Status writes to the API server.");
   o << "imapprobe_operator_status_writes_total " << m.stats.status_writes << '\n';
+  header(o, "imapprobe_operator_status_writes_skipped_total", "counter",
+         "Status writes left out because nothing a reader acts on changed since the last one "
+         "(written at the heartbeat instead).");
+  o << "imapprobe_operator_status_writes_skipped_total " << m.stats.status_writes_skipped << '\n';
   header(o, "imapprobe_operator_status_write_errors_total", "counter",
          "Failed status write attempts (each is retried with backoff until it lands or is "
          "superseded).");

@@ -1,5 +1,8 @@
 #include "controller/probe_table.hpp"
 
+#include "controller/write_policy.hpp"
+#include "encoding/time.hpp"
+
 namespace imapprobe::controller {
 
 using nlohmann::json;
@@ -26,8 +29,16 @@ ProbeTable::Upserted ProbeTable::upsert(const json& object) {
     it->second = std::make_unique<ProbeEntry>();
     // Status survives restarts: the baseline and counters come back from the
     // object's own status (which, for a re-created object, is its own).
-    it->second->status =
-        ProbeStatus::from_json(object.contains("status") ? object["status"] : json::object());
+    ProbeEntry& fresh_entry = *it->second;
+    if (object.contains("status") && object["status"].is_object()) {
+      fresh_entry.status = ProbeStatus::from_json(object["status"]);
+      // What the API server already shows counts as written: an unchanged
+      // first run after a restart waits for the heartbeat like any other.
+      fresh_entry.written_digest = significance(fresh_entry.status);
+      if (fresh_entry.status.last_run) {
+        fresh_entry.written_at = encoding::parse_rfc3339(fresh_entry.status.last_run->time);
+      }
+    }
   }
   ProbeEntry& e = *it->second;
   e.ref = std::move(ref);

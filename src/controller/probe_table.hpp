@@ -5,6 +5,7 @@
 // Lives on the probe thread; not thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -32,6 +33,12 @@ struct ProbeEntry {
   // The credentials last read: used when the API server is unreachable at
   // run time, so an API outage does not stop the probes.
   std::optional<ResolvedCredentials> last_credentials;
+  // What the API server holds (write_policy.hpp): the significance digest
+  // and time of the status last submitted, and whether a newer one was kept
+  // in memory only (written at the heartbeat, or at shutdown).
+  std::optional<std::uint64_t> written_digest;
+  std::optional<std::chrono::system_clock::time_point> written_at;
+  bool unwritten = false;
 };
 
 class ProbeTable {

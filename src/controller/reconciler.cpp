@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "controller/reasons.hpp"
+#include "controller/write_policy.hpp"
 #include "encoding/time.hpp"
 #include "telemetry/logging.hpp"
 #include "probe/prober.hpp"
@@ -99,6 +100,7 @@ void Reconciler::set_active(bool active) {
 void Reconciler::shutdown(std::function<void()> done) {
   asio::post(io_, [this, done = std::move(done)]() mutable {
     stopping_ = true;
+    flush_unwritten();
     scheduler_.cancel_all();
     wake_timer_.cancel();
     on_drained_ = std::move(done);
@@ -314,8 +316,34 @@ void Reconciler::stall(ProbeEntry& e, const std::string& reason, const std::stri
 }
 
 void Reconciler::submit(ProbeEntry& e, Transition t) {
-  e.status = t.status;
-  writer_.submit(e.ref, t.status.to_json(), std::move(t.events));
+  e.status = std::move(t.status);
+  const auto now = std::chrono::system_clock::now();
+  auto heartbeat = std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      options_.status_heartbeat);
+  if (e.def) {
+    heartbeat = std::max(
+        heartbeat, std::chrono::duration_cast<std::chrono::system_clock::duration>(e.def->interval));
+  }
+  const WriteDecision d =
+      decide_write(e.written_digest, e.written_at, e.status, !t.events.empty(), now, heartbeat);
+  if (!d.write) {
+    e.unwritten = true;
+    metrics_.status_write_skipped();
+    return;
+  }
+  e.written_digest = significance(e.status);
+  e.written_at = now;
+  e.unwritten = false;
+  writer_.submit(e.ref, e.status.to_json(), std::move(t.events));
+}
+
+void Reconciler::flush_unwritten() {
+  // Counters and the baseline kept since the last write survive a restart.
+  table_.for_each([&](ProbeEntry& e) {
+    if (!e.unwritten) return;
+    e.unwritten = false;
+    writer_.submit(e.ref, e.status.to_json(), {});
+  });
 }
 
 ReconcilerStats Reconciler::stats() const { return metrics_.stats(); }

@@ -43,6 +43,9 @@ struct ReconcilerOptions {
   double jitter = 0.1;   // fraction of the interval a run may be shifted by
   std::chrono::milliseconds first_run_spread{2000};  // spread of runs at start-up/spec change
   std::chrono::milliseconds stalled_retry{30'000};   // retry of a probe that cannot run
+  // A status that changes nothing a reader acts on is written at most once
+  // per heartbeat (or per interval, when that is longer): write_policy.hpp.
+  std::chrono::seconds status_heartbeat{600};
   StatusWriterOptions writer;
 };
 
@@ -92,6 +95,7 @@ class Reconciler {
   bool current(const RunToken& token);
   void stall(ProbeEntry& e, const std::string& reason, const std::string& message);
   void submit(ProbeEntry& e, Transition t);
+  void flush_unwritten();
   void check_drained();
 
   boost::asio::io_context& io_;

@@ -76,6 +76,10 @@ void RunMetrics::status_written() {
   std::lock_guard lock(mu_);
   ++stats_.status_writes;
 }
+void RunMetrics::status_write_skipped() {
+  std::lock_guard lock(mu_);
+  ++stats_.status_writes_skipped;
+}
 void RunMetrics::status_write_failed() {
   std::lock_guard lock(mu_);
   ++stats_.status_write_errors;

@@ -21,6 +21,7 @@ namespace imapprobe::controller {
 struct ReconcilerStats {
   std::uint64_t runs = 0;
   std::uint64_t status_writes = 0;
+  std::uint64_t status_writes_skipped = 0;  // nothing a reader acts on changed (write_policy.hpp)
   std::uint64_t status_write_errors = 0;   // failed attempts (each retried)
   std::uint64_t api_read_errors = 0;       // Secret reads without a usable answer
   std::uint64_t runs_skipped_api_down = 0; // no credentials could be read, none known
@@ -70,6 +71,7 @@ class RunMetrics {
   void run_finished(const std::string& key, const probe::ProbeResult& result,
                     int consecutive_failures, bool degraded);
   void status_written();
+  void status_write_skipped();
   void status_write_failed();
   void event_recorded();
   void event_failed();

@@ -97,6 +97,7 @@ Secrets, no writes to ImapProbe specs.
 - --identity=$(POD_NAME)
 {{- end }}
 - --concurrency={{ .Values.concurrency }}
+- --status-heartbeat={{ .Values.statusHeartbeat }}
 - --health-addr=:{{ .Values.health.port }}
 {{- if .Values.metrics.enabled }}
 - --metrics-addr=:{{ .Values.metrics.port }}

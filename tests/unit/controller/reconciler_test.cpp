@@ -54,6 +54,7 @@ class ReconcilerTest : public ::testing::Test {
     options.first_run_spread = 0ms;
     options.stalled_retry = 200ms;
     options.concurrency = 2;
+    options.status_heartbeat = 1s;
     reconciler = std::make_unique<Reconciler>(
         io, pool, cluster,
         [this](probe::ProbeSpec spec,
@@ -381,6 +382,36 @@ TEST_F(ReconcilerTest, MalformedSecretDataNeverReachesStatusEventsOrLogs) {
   EXPECT_EQ(everything.find("hunter2"), std::string::npos) << everything;
   EXPECT_EQ(everything.find("s3cr3t"), std::string::npos) << everything;
   EXPECT_NE(everything.find("key \"password\""), std::string::npos) << everything;
+}
+
+// Status writes that tell something: a healthy probe writes once, then only
+// at the heartbeat; a change is written by the run that saw it.
+TEST_F(ReconcilerTest, AHealthyProbeWritesAtTheHeartbeatAndAChangeAtOnce) {
+  reconciler->upsert(probe_object("hb", 1, {{"interval", "200ms"}, {"timeout", "100ms"}}));
+  auto locked = [&](auto pred) {
+    return FakeCluster::eventually([&] {
+      std::lock_guard lock(cluster.mu);
+      return pred();
+    });
+  };
+  ASSERT_TRUE(locked([&] { return runs >= 4; }));  // about 600 ms: within the 1 s heartbeat
+  {
+    std::lock_guard lock(cluster.mu);
+    EXPECT_EQ(cluster.writes("mail/hb"), 1u);
+  }
+  EXPECT_GE(reconciler->stats().status_writes_skipped, 2u);
+  ASSERT_TRUE(locked([&] { return cluster.writes("mail/hb") >= 2; }));  // the heartbeat
+  int runs_at_change = 0;
+  {
+    std::lock_guard lock(cluster.mu);
+    fail = true;
+    runs_at_change = runs;
+  }
+  ASSERT_TRUE(locked([&] {
+    return condition(cluster.statuses["mail/hb"].back(), "Available") == "False";
+  }));
+  std::lock_guard lock(cluster.mu);
+  EXPECT_LE(runs, runs_at_change + 2) << "written by the run that saw the change";
 }
 
 }  // namespace

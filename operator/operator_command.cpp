@@ -150,8 +150,12 @@ int run_operator(const std::vector<std::string>& args) {
   std::vector<std::jthread> threads;
   for (const auto& ns : scopes) {
     kube::WatchLoop::Handlers h;
-    h.on_sync = [&reconciler, ns](const std::vector<nlohmann::json>& items) {
-      reconciler.sync(ns, items);
+    // Streamed: a list of 10,000 probes is never held whole (start-up memory).
+    h.on_page = [&reconciler](std::vector<nlohmann::json> page) {
+      reconciler.upsert_page(std::move(page));
+    };
+    h.on_listed = [&reconciler, ns](const std::vector<std::string>& keys) {
+      reconciler.sync_keys(ns, keys);
     };
     h.on_upsert = [&reconciler](const nlohmann::json& o) { reconciler.upsert(o); };
     h.on_delete = [&reconciler](const nlohmann::json& o) {

@@ -102,8 +102,8 @@ void write_text(std::ostream& out, const probe::ProbeSpec& spec, const probe::Pr
     out << "\ncertificate:\n"
         << "  subject:   " << c.subject << '\n'
         << "  issuer:    " << c.issuer << '\n'
-        << "  notAfter:  " << encoding::format_rfc3339(c.not_after) << " (" << days(c.days_remaining)
-        << " days)\n"
+        << "  notAfter:  " << encoding::format_rfc3339(c.not_after) << " ("
+        << days(c.days_remaining) << " days)\n"
         << "  verified:  " << (c.verified ? "yes" : "no, " + c.verify_error) << '\n'
         << "  tls:       " << c.tls_version << ' ' << c.cipher << '\n';
   }

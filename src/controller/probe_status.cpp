@@ -82,10 +82,14 @@ CertificateStatus certificate_from_json(const json& j) {
 }
 
 json certificate_to_json(const CertificateStatus& c) {
-  return {{"subject", c.subject},         {"issuer", c.issuer},
-          {"notBefore", c.not_before},    {"notAfter", c.not_after},
-          {"daysRemaining", c.days_remaining}, {"verified", c.verified},
-          {"tlsVersion", c.tls_version},  {"cipher", c.cipher},
+  return {{"subject", c.subject},
+          {"issuer", c.issuer},
+          {"notBefore", c.not_before},
+          {"notAfter", c.not_after},
+          {"daysRemaining", c.days_remaining},
+          {"verified", c.verified},
+          {"tlsVersion", c.tls_version},
+          {"cipher", c.cipher},
           {"dnsNames", c.dns_names}};
 }
 

@@ -22,9 +22,9 @@ struct LastRun {
   std::string outcome;  // Success | Degraded | Failure
   std::string reason;
   std::string message;
-  std::string failed_step;                        // empty when none failed
+  std::string failed_step;                           // empty when none failed
   std::map<std::string, probe::Duration> durations;  // step name (and "total")
-  std::optional<std::uint32_t> messages;          // EXISTS of the mailbox
+  std::optional<std::uint32_t> messages;             // EXISTS of the mailbox
   std::string remote_address;
   bool operator==(const LastRun&) const = default;
 };

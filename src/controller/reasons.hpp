@@ -30,10 +30,21 @@ inline constexpr const char* kOverBaseline = "OverBaseline";
 // Events
 inline constexpr const char* kRecovered = "Recovered";
 
-inline constexpr std::string_view kAll[] = {
-    kReporting,      kSuspended,         kRunning,         kInvalidSpec,
-    kSecretNotFound, kSecretKeyMissing,  kSecretUnreadable, kInvalidSecretData,
-    kInvalidCABundle, kSucceeded,        kFailureBelowThreshold, kNotRun,
-    kAsExpected,     kProbeFailing,      kOverBaseline,    kRecovered};
+inline constexpr std::string_view kAll[] = {kReporting,
+                                            kSuspended,
+                                            kRunning,
+                                            kInvalidSpec,
+                                            kSecretNotFound,
+                                            kSecretKeyMissing,
+                                            kSecretUnreadable,
+                                            kInvalidSecretData,
+                                            kInvalidCABundle,
+                                            kSucceeded,
+                                            kFailureBelowThreshold,
+                                            kNotRun,
+                                            kAsExpected,
+                                            kProbeFailing,
+                                            kOverBaseline,
+                                            kRecovered};
 
 }  // namespace imapprobe::controller::reasons

@@ -11,8 +11,8 @@
 #include "controller/reasons.hpp"
 #include "controller/write_policy.hpp"
 #include "encoding/time.hpp"
-#include "telemetry/logging.hpp"
 #include "probe/prober.hpp"
+#include "telemetry/logging.hpp"
 
 namespace imapprobe::controller {
 namespace asio = boost::asio;
@@ -75,6 +75,29 @@ void Reconciler::sync(const std::string& ns, std::vector<json> objects) {
   });
 }
 
+void Reconciler::upsert_page(std::vector<json> page) {
+  asio::post(io_, [this, page = std::move(page)]() mutable {
+    for (auto& o : page) {
+      on_upsert(o);
+      o = json();
+    }
+    rearm();
+  });
+}
+
+void Reconciler::sync_keys(const std::string& ns, std::vector<std::string> keys) {
+  asio::post(io_, [this, prefix = ns.empty() ? std::string() : ns + "/",
+                   present = std::set<std::string>(keys.begin(), keys.end())] {
+    for (const auto& key : table_.keys_with_prefix(prefix)) {
+      if (!present.contains(key)) on_remove(key);
+    }
+    // The pages of a (re)list leave the heap full of freed JSON; hand it
+    // back to the system rather than carry it as RSS forever.
+    malloc_trim(0);
+    rearm();
+  });
+}
+
 void Reconciler::set_active(bool active) {
   asio::post(io_, [this, active] {
     if (active_ == active) return;
@@ -88,8 +111,7 @@ void Reconciler::set_active(bool active) {
     if (active) {
       table_.for_each([&](ProbeEntry& e) {
         if (e.def && !e.def->suspend) {
-          scheduler_.plan(e.ref.key(),
-                          Clock::now() + scheduler_.jitter(options_.first_run_spread));
+          scheduler_.plan(e.ref.key(), Clock::now() + scheduler_.jitter(options_.first_run_spread));
         }
       });
     }
@@ -318,11 +340,12 @@ void Reconciler::stall(ProbeEntry& e, const std::string& reason, const std::stri
 void Reconciler::submit(ProbeEntry& e, Transition t) {
   e.status = std::move(t.status);
   const auto now = std::chrono::system_clock::now();
-  auto heartbeat = std::chrono::duration_cast<std::chrono::system_clock::duration>(
-      options_.status_heartbeat);
+  auto heartbeat =
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(options_.status_heartbeat);
   if (e.def) {
-    heartbeat = std::max(
-        heartbeat, std::chrono::duration_cast<std::chrono::system_clock::duration>(e.def->interval));
+    heartbeat =
+        std::max(heartbeat,
+                 std::chrono::duration_cast<std::chrono::system_clock::duration>(e.def->interval));
   }
   const WriteDecision d =
       decide_write(e.written_digest, e.written_at, e.status, !t.events.empty(), now, heartbeat);

@@ -61,6 +61,10 @@ class Reconciler {
   // The complete set within `ns` ("" for all namespaces) after a (re)list:
   // probes of that scope missing from it were deleted while unobserved.
   void sync(const std::string& ns, std::vector<nlohmann::json> objects);
+  // The same, streamed (kube::WatchLoop's on_page/on_listed): a page of a
+  // (re)list as it arrives, then the keys of the complete set within `ns`.
+  void upsert_page(std::vector<nlohmann::json> page);
+  void sync_keys(const std::string& ns, std::vector<std::string> keys);
 
   // Runs happen only while active (the leader); tracking goes on regardless.
   void set_active(bool active);

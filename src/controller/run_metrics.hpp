@@ -22,9 +22,9 @@ struct ReconcilerStats {
   std::uint64_t runs = 0;
   std::uint64_t status_writes = 0;
   std::uint64_t status_writes_skipped = 0;  // nothing a reader acts on changed (write_policy.hpp)
-  std::uint64_t status_write_errors = 0;   // failed attempts (each retried)
-  std::uint64_t api_read_errors = 0;       // Secret reads without a usable answer
-  std::uint64_t runs_skipped_api_down = 0; // no credentials could be read, none known
+  std::uint64_t status_write_errors = 0;    // failed attempts (each retried)
+  std::uint64_t api_read_errors = 0;        // Secret reads without a usable answer
+  std::uint64_t runs_skipped_api_down = 0;  // no credentials could be read, none known
   std::uint64_t events = 0;
   std::uint64_t event_errors = 0;
   int in_flight = 0;

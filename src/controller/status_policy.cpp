@@ -102,7 +102,8 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
   last.time = now_text;
   last.outcome = probe::to_string(r.outcome);
   const bool over = !baseline_note.empty() && result.outcome == probe::Outcome::Success;
-  last.reason = over ? std::string(reasons::kOverBaseline) : std::string(probe::to_string(r.reason));
+  last.reason =
+      over ? std::string(reasons::kOverBaseline) : std::string(probe::to_string(r.reason));
   last.message = over ? baseline_note : r.message;
   if (r.failed_step) last.failed_step = probe::to_string(*r.failed_step);
   for (const auto& [step, d] : r.durations) last.durations[std::string(probe::to_string(step))] = d;
@@ -144,9 +145,10 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
       set_condition(s.conditions, cond(kDegraded, "True", reason, message, gen), now_text);
       if (was_degraded != "True") t.events.push_back({"Warning", reason, "Probe", message});
     } else {
-      set_condition(s.conditions,
-                    cond(kDegraded, "False", reasons::kAsExpected, "every step within its thresholds", gen),
-                    now_text);
+      set_condition(
+          s.conditions,
+          cond(kDegraded, "False", reasons::kAsExpected, "every step within its thresholds", gen),
+          now_text);
     }
     if (was_available == "False") {
       t.events.push_back(
@@ -171,13 +173,15 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
         keep.observed_generation = gen;
         set_condition(s.conditions, keep, now_text);
       } else {
-        set_condition(s.conditions, cond(kAvailable, "Unknown", reasons::kFailureBelowThreshold, note, gen),
+        set_condition(s.conditions,
+                      cond(kAvailable, "Unknown", reasons::kFailureBelowThreshold, note, gen),
                       now_text);
       }
     }
-    set_condition(s.conditions,
-                  cond(kDegraded, "False", reasons::kProbeFailing, "the probe fails; see Available", gen),
-                  now_text);
+    set_condition(
+        s.conditions,
+        cond(kDegraded, "False", reasons::kProbeFailing, "the probe fails; see Available", gen),
+        now_text);
   }
   set_condition(s.conditions,
                 cond(kReady, "True", reasons::kReporting,
@@ -206,10 +210,10 @@ Transition after_stall(const ProbeStatus& previous, std::int64_t generation,
     Condition keep = *a;
     set_condition(s.conditions, keep, now_text);
   } else {
-    set_condition(
-        s.conditions,
-        cond(kAvailable, "Unknown", reasons::kNotRun, "the probe cannot run: " + message, generation),
-        now_text);
+    set_condition(s.conditions,
+                  cond(kAvailable, "Unknown", reasons::kNotRun, "the probe cannot run: " + message,
+                       generation),
+                  now_text);
   }
   if (was_stalled != "True" || (stalled && stalled->reason != reason)) {
     t.events.push_back({"Warning", reason, "Reconcile", message});
@@ -224,16 +228,17 @@ Transition after_suspend(const ProbeStatus& previous, std::int64_t generation,
   const std::string now_text = rfc3339(now);
   s.observed_generation = generation;
   s.next_run_time.clear();
-  set_condition(
-      s.conditions,
-      cond(kReady, "True", reasons::kSuspended, "spec.suspend is true; no runs are scheduled", generation),
-      now_text);
+  set_condition(s.conditions,
+                cond(kReady, "True", reasons::kSuspended,
+                     "spec.suspend is true; no runs are scheduled", generation),
+                now_text);
   set_condition(s.conditions, cond(kStalled, "False", reasons::kSuspended, "suspended", generation),
                 now_text);
   if (!find_condition(s.conditions, kAvailable)) {
-    set_condition(s.conditions,
-                  cond(kAvailable, "Unknown", reasons::kSuspended, "the probe is suspended", generation),
-                  now_text);
+    set_condition(
+        s.conditions,
+        cond(kAvailable, "Unknown", reasons::kSuspended, "the probe is suspended", generation),
+        now_text);
   }
   return t;
 }

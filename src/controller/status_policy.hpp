@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "controller/conditions.hpp"
-#include "controller/probe_status.hpp"
 #include "controller/probe_resource.hpp"
+#include "controller/probe_status.hpp"
 #include "probe/result.hpp"
 
 namespace imapprobe::controller {

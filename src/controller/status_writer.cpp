@@ -150,8 +150,8 @@ void StatusWriter::attempt(const std::string& key, std::uint64_t serial) {
     }
     ++slot.failures;
     const auto cap = options_.max_backoff.count();
-    const auto base = std::min<long long>(
-        cap, options_.initial_backoff.count() << std::min(slot.failures - 1, 20));
+    const auto base = std::min<long long>(cap, options_.initial_backoff.count()
+                                                   << std::min(slot.failures - 1, 20));
     // Half fixed, half jitter: many probes failing together spread out.
     std::uniform_int_distribution<long long> jitter(0, base / 2);
     const auto delay = std::chrono::milliseconds(base - base / 2 + jitter(rng_));

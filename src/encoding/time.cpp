@@ -21,8 +21,8 @@ bool parse_digits(std::string_view s, std::size_t pos, std::size_t n, int& out) 
 }  // namespace
 
 std::string format_rfc3339(std::chrono::system_clock::time_point t) {
-  const std::time_t secs = std::chrono::system_clock::to_time_t(
-      std::chrono::floor<std::chrono::seconds>(t));
+  const std::time_t secs =
+      std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(t));
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[32];

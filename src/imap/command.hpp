@@ -12,8 +12,8 @@ namespace imapprobe::imap {
 // Callers that may get a synchronizing literal must wait for "+" before
 // sending the rest; `needs_continuation` tells them where.
 struct Argument {
-  std::string head;          // text up to and including "{n}\r\n", or the whole quoted string
-  std::string literal;       // literal payload (empty for quoted strings)
+  std::string head;     // text up to and including "{n}\r\n", or the whole quoted string
+  std::string literal;  // literal payload (empty for quoted strings)
   bool needs_continuation = false;
 };
 Argument encode_string(std::string_view value, bool literal_plus);

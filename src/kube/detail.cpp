@@ -1,7 +1,5 @@
 #include "kube/detail.hpp"
 
-#include "encoding/time.hpp"
-
 #include <algorithm>
 #include <array>
 #include <condition_variable>
@@ -10,6 +8,8 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "encoding/time.hpp"
+
 namespace imapprobe::kube::detail {
 namespace {
 
@@ -17,7 +17,6 @@ std::string path_without_query(const std::string& path) {
   const auto q = path.find('?');
   return q == std::string::npos ? path : path.substr(0, q);
 }
-
 
 }  // namespace
 

@@ -1,10 +1,10 @@
-#include "encoding/time.hpp"
 #include "kube/events.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
 
+#include "encoding/time.hpp"
 #include "kube/detail.hpp"
 #include "telemetry/logging.hpp"
 

@@ -1,10 +1,10 @@
-#include "encoding/time.hpp"
 #include "kube/leader_election.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <random>
 
+#include "encoding/time.hpp"
 #include "kube/detail.hpp"
 
 namespace imapprobe::kube {

@@ -52,9 +52,17 @@ void call_handler(const std::string& collection, const char* what,
 }
 
 struct ListResult {
-  std::vector<nlohmann::json> items;
+  std::vector<nlohmann::json> items;  // empty when pages are streamed
+  std::vector<std::string> keys;      // namespace/name of every item
+  std::size_t count = 0;
   std::string resource_version;
 };
+
+std::string key_of(const nlohmann::json& item) {
+  const auto meta = item.find("metadata");
+  if (meta == item.end() || !meta->is_object()) return "/";
+  return meta->value("namespace", std::string{}) + "/" + meta->value("name", std::string{});
+}
 
 }  // namespace
 
@@ -91,7 +99,18 @@ void WatchLoop::run(std::stop_token stop) {
           throw;
         }
         if (auto items = page.find("items"); items != page.end() && items->is_array()) {
-          for (auto& item : *items) result.items.push_back(std::move(item));
+          result.count += items->size();
+          if (handlers_.on_page) {
+            std::vector<nlohmann::json> batch;
+            batch.reserve(items->size());
+            for (auto& item : *items) {
+              result.keys.push_back(key_of(item));
+              batch.push_back(std::move(item));
+            }
+            call_handler(collection_, "page", {}, [&] { handlers_.on_page(std::move(batch)); });
+          } else {
+            for (auto& item : *items) result.items.push_back(std::move(item));
+          }
         }
         const auto meta = page.find("metadata");
         cont.clear();
@@ -116,9 +135,13 @@ void WatchLoop::run(std::stop_token stop) {
         }
         rv = listed.resource_version;
         spdlog::info("watch {}: listed {} objects at resourceVersion {}", collection_,
-                     listed.items.size(), rv);
-        if (handlers_.on_sync)
+                     listed.count, rv);
+        if (handlers_.on_page) {
+          if (handlers_.on_listed)
+            call_handler(collection_, "listed", {}, [&] { handlers_.on_listed(listed.keys); });
+        } else if (handlers_.on_sync) {
           call_handler(collection_, "sync", {}, [&] { handlers_.on_sync(listed.items); });
+        }
         synced_ = true;
         failures = 0;
       }

@@ -24,6 +24,12 @@ class WatchLoop {
     std::function<void(const std::vector<nlohmann::json>& items)> on_sync;
     std::function<void(const nlohmann::json& object)> on_upsert;
     std::function<void(const nlohmann::json& object)> on_delete;
+    // Streaming alternative to on_sync, for large collections: each page of a
+    // (re)list as it arrives, then the keys ("namespace/name") of the
+    // complete set. The whole list is never held at once. When on_page is
+    // set, on_sync is not called.
+    std::function<void(std::vector<nlohmann::json> page)> on_page;
+    std::function<void(const std::vector<std::string>& keys)> on_listed;
   };
   struct Options {
     std::chrono::milliseconds initial_backoff{500};

@@ -1,9 +1,9 @@
 #include "probe/result_json.hpp"
 
-#include "encoding/time.hpp"
-
 #include <cmath>
 #include <ctime>
+
+#include "encoding/time.hpp"
 
 namespace imapprobe::probe {
 

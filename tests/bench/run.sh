@@ -544,8 +544,9 @@ EOF
   # steady state after convergence (runs due in this window: N / interval per second)
   sleep "$B_STEADY"
   scrape "$mport" "$m2"
-  local cpu2 rss hwm runs2 s
+  local cpu2 rss hwm runs2 s as2
   cpu2=$(proc_ticks "$op_pid")
+  as2=$(proc_ticks "$as_pid")
   rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$op_pid/status")
   hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$op_pid/status")
   runs2=$(metric "$m2" imapprobe_operator_status_writes_total)
@@ -562,6 +563,15 @@ EOF
     fig "b.n$n.steady_cpu_ms_per_run" "$(calc "($cpu2 - $cpu1) * 1000 / $CLK_TCK / ($runs_total - $runs1)" 2)"
   fi
   fig "b.n$n.steady_runs" "$((runs_total - runs1))"
+  # The status write policy (docs/operator.md, "Status writes"): writes and
+  # the API server's CPU per run once every probe has reported.
+  local writes1 steady_runs
+  writes1=$(metric "$m1" imapprobe_operator_status_writes_total)
+  steady_runs=$((runs_total - runs1 > 0 ? runs_total - runs1 : 1))
+  fig "b.n$n.steady_status_writes_per_run" "$(calc "($runs2 - $writes1) / $steady_runs" 3)"
+  fig "b.n$n.steady_status_writes_skipped" \
+    "$(calc "$(metric "$m2" imapprobe_operator_status_writes_skipped_total) - $(metric "$m1" imapprobe_operator_status_writes_skipped_total)" 0)"
+  fig "b.n$n.steady_apiserver_cpu_ms_per_run" "$(calc "($as2 - $as1) * 1000 / $CLK_TCK / $steady_runs" 2)"
   for s in 0.5 0.9 0.99; do
     fig "b.n$n.schedule_lag_seconds_q$s" "$(metric "$m2" "imapprobe_operator_schedule_lag_seconds{quantile=\"$s\"}")"
   done

@@ -46,13 +46,16 @@ class OperatorE2E : public ::testing::Test {
     dovecot_.reset();
   }
 
-  static std::unique_ptr<Process> start_operator(const std::string& id) {
+  static std::unique_ptr<Process> start_operator(const std::string& id, bool leader_elect = true) {
     const std::string log = cluster_->workdir() + "/operator-" + id + ".log";
     return std::make_unique<Process>(
         std::vector<std::string>{
             IMAPPROBE_BINARY, "operator", "--kubeconfig", cluster_->kubeconfig(),
-            "--leader-elect=true", "--leader-election-namespace", "default", "--identity",
-            "operator-" + id, "--health-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"},
+            leader_elect ? "--leader-elect=true" : "--leader-elect=false",
+            "--leader-election-namespace", "default", "--identity",
+            "operator-" + id, "--health-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
+            // Short, so that the tests see heartbeat writes within their time.
+            "--status-heartbeat", "15s"},
         log);
   }
 
@@ -347,6 +350,138 @@ TEST_F(OperatorE2E, ApiServerRestartIsSurvived) {
       kubectl("-n e2e-restart wait --for=condition=Available imapprobe/after --timeout=120s", &rc);
   EXPECT_EQ(rc, 0) << out << operator_a_->log();
   EXPECT_TRUE(operator_a_->running());
+}
+
+// How many runs of ns/name the operator's log shows.
+int runs_logged(const std::string& log, const std::string& ns, const std::string& name) {
+  int n = 0;
+  const std::string needle = "probe " + ns + "/" + name + ": ";
+  for (auto at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) {
+    const std::string rest = log.substr(at + needle.size(), 8);
+    n += rest.starts_with("Success") || rest.starts_with("Failure") || rest.starts_with("Degraded");
+  }
+  return n;
+}
+
+TEST_F(OperatorE2E, AMalformedCaBundleIsStalledNotATlsOutage) {
+  create_namespace("e2e-badca");
+  secret("e2e-badca", "creds", dovecot_->get("PROBE_USER"), dovecot_->get("PROBE_PASSWORD"));
+  int rc = 0;
+  kubectl("-n e2e-badca create secret generic test-ca --from-literal=ca.crt=not-a-pem-bundle", &rc);
+  ASSERT_EQ(rc, 0);
+  apply(probe_yaml("e2e-badca", "corp", "IMAPS_PORT"));
+  ASSERT_TRUE(
+      eventually([] { return condition(get("e2e-badca", "corp"), "Stalled") == "True"; }, 60s));
+  const json p = get("e2e-badca", "corp");
+  EXPECT_EQ(condition(p, "Stalled", "reason"), "InvalidCABundle");
+  EXPECT_EQ(condition(p, "Ready", "reason"), "InvalidCABundle");
+  EXPECT_EQ(condition(p, "Available"), "Unknown") << "the service was not judged";
+  EXPECT_FALSE(p["status"].contains("lastRun")) << "no run with an unusable CA bundle";
+  EXPECT_EQ(p.dump().find("not-a-pem-bundle"), std::string::npos);
+}
+
+// A healthy probe writes once, then only at the heartbeat; a change is
+// written by the run that saw it.
+TEST_F(OperatorE2E, StatusIsWrittenWhenItTellsSomething) {
+  // interval 10 s, heartbeat 15 s: a write, a skipped run, a heartbeat write.
+  setup_namespace("e2e-hb");
+  apply(probe_yaml("e2e-hb", "corp", "IMAPS_PORT"));
+  ASSERT_TRUE(
+      eventually([] { return condition(get("e2e-hb", "corp"), "Available") == "True"; }, 60s))
+      << operator_a_->log();
+  const json first = get("e2e-hb", "corp");
+  const int runs_before = runs_logged(operator_a_->log(), "e2e-hb", "corp");
+  ASSERT_TRUE(eventually(
+      [&] { return runs_logged(operator_a_->log(), "e2e-hb", "corp") > runs_before; }, 15s));
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(get("e2e-hb", "corp")["metadata"]["resourceVersion"],
+            first["metadata"]["resourceVersion"])
+      << "an unchanged run wrote status before the heartbeat";
+  // The heartbeat brings lastRun up to date without any change.
+  ASSERT_TRUE(eventually(
+      [&] {
+        return get("e2e-hb", "corp")["status"]["lastRun"]["time"] !=
+               first["status"]["lastRun"]["time"];
+      },
+      25s));
+  // A change: the first failing run writes it.
+  secret("e2e-hb", "creds", dovecot_->get("PROBE_USER"), "wrong-password");
+  ASSERT_TRUE(
+      eventually([] { return condition(get("e2e-hb", "corp"), "Available") == "False"; }, 20s));
+  const json failed = get("e2e-hb", "corp");
+  EXPECT_EQ(failed["status"]["consecutiveFailures"], 1) << failed["status"].dump();
+  EXPECT_EQ(failed["status"]["lastRun"]["reason"], "AuthFailed");
+}
+
+// A probe deleted and re-created while the operator was away is a new probe.
+TEST_F(OperatorE2E, ReCreatedWhileTheOperatorIsStoppedIsANewProbe) {
+  setup_namespace("e2e-recreate");
+  apply(probe_yaml("e2e-recreate", "corp", "IMAPS_PORT"));
+  ASSERT_TRUE(eventually(
+      [] { return condition(get("e2e-recreate", "corp"), "Available") == "True"; }, 60s));
+  const std::string old_uid = get("e2e-recreate", "corp")["metadata"]["uid"];
+  ASSERT_EQ(operator_a_->stop(), 0) << operator_a_->log();
+  int rc = 0;
+  kubectl("-n e2e-recreate delete imapprobe corp --wait=true", &rc);
+  ASSERT_EQ(rc, 0);
+  apply(probe_yaml("e2e-recreate", "corp", "IMAPS_PORT", "  mailbox: Archive\n"));
+  const json fresh = get("e2e-recreate", "corp");
+  ASSERT_NE(fresh["metadata"]["uid"], old_uid);
+  EXPECT_FALSE(fresh.contains("status") && fresh["status"].contains("lastRun"));
+  operator_a_ = start_operator("a");
+  ASSERT_TRUE(eventually(
+      [] {
+        const json p = get("e2e-recreate", "corp");
+        return p["status"].contains("lastRun") && condition(p, "Available") == "True";
+      },
+      60s))
+      << operator_a_->log();
+  const json p = get("e2e-recreate", "corp");
+  EXPECT_EQ(p["status"]["lastRun"]["messages"], 0) << "the new spec (Archive) ran";
+  EXPECT_EQ(p["status"]["consecutiveSuccesses"], 1) << "no counters carried over";
+}
+
+// An API server outage longer than a probe's interval: the runs go on with
+// the credentials last read, no condition moves, and the status catches up.
+TEST_F(OperatorE2E, AnApiServerOutageMovesNoCondition) {
+  // Without leader election, so that the runs go on through the outage (a
+  // leader steps down after its renew deadline, 10 s).
+  ASSERT_EQ(operator_a_->stop(), 0);
+  auto solo = start_operator("solo", false);
+  setup_namespace("e2e-outage");
+  apply(probe_yaml("e2e-outage", "corp", "IMAPS_PORT"));
+  ASSERT_TRUE(eventually(
+      [] { return condition(get("e2e-outage", "corp"), "Available") == "True"; }, 60s))
+      << solo->log();
+  const json before = get("e2e-outage", "corp");
+  const int runs_before = runs_logged(solo->log(), "e2e-outage", "corp");
+  cluster_->stop();
+  std::this_thread::sleep_for(25s);  // longer than two intervals
+  const int runs_during = runs_logged(solo->log(), "e2e-outage", "corp") - runs_before;
+  cluster_->start();
+  EXPECT_GE(runs_during, 2) << "runs stopped while the API server was away\n" << solo->log();
+  EXPECT_NE(solo->log().find("running with the credentials last read"), std::string::npos);
+  ASSERT_TRUE(eventually(
+      [&] {
+        return get("e2e-outage", "corp")["status"]["lastRun"]["time"] !=
+               before["status"]["lastRun"]["time"];
+      },
+      40s))
+      << solo->log();
+  const json after = get("e2e-outage", "corp");
+  for (const char* type : {"Ready", "Stalled", "Available"}) {
+    EXPECT_EQ(condition(after, type), condition(before, type)) << type;
+    EXPECT_EQ(condition(after, type, "lastTransitionTime"),
+              condition(before, type, "lastTransitionTime"))
+        << type << " transitioned during the outage";
+  }
+  EXPECT_EQ(count_events("e2e-outage", "corp", "SecretUnreadable"), 0);
+  EXPECT_TRUE(solo->running());
+  EXPECT_EQ(solo->stop(), 0) << solo->log();
+  operator_a_ = start_operator("a");
+  ASSERT_TRUE(
+      eventually([] { return operator_a_->log().find("is the leader") != std::string::npos; }, 30s))
+      << operator_a_->log();
 }
 
 TEST_F(OperatorE2E, OnlyTheLeaderRunsProbesAndAStandbyTakesOver) {

@@ -58,7 +58,9 @@ class Recorder {
               std::lock_guard lock(mu_);
               current_.erase(name(o));
               deletes_.push_back(name(o));
-            }};
+            },
+            {},
+            {}};
   }
   int syncs() const {
     std::lock_guard lock(mu_);

@@ -68,6 +68,18 @@ void KubeCluster::restart() {
   if (rc != 0) throw std::runtime_error("cluster.sh restart failed:\n" + out);
 }
 
+void KubeCluster::stop() {
+  int rc = 0;
+  const std::string out = cluster_sh("stop " + quote(workdir_), &rc);
+  if (rc != 0) throw std::runtime_error("cluster.sh stop failed:\n" + out);
+}
+
+void KubeCluster::start() {
+  int rc = 0;
+  const std::string out = cluster_sh("start " + quote(workdir_), &rc);
+  if (rc != 0) throw std::runtime_error("cluster.sh start failed:\n" + out);
+}
+
 std::string KubeCluster::sa_kubeconfig(const std::string& ns, const std::string& sa) const {
   int rc = 0;
   std::string out = kubectl("create namespace " + quote(ns) + " --dry-run=client -o yaml | bash " +

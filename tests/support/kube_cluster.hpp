@@ -23,6 +23,9 @@ class KubeCluster {
   std::string kubectl(const std::string& args, int* exit_code = nullptr) const;
   // Stop + start on the same workdir: same data, certificates and URL.
   void restart();
+  // The two halves of restart(), for an outage of a chosen length.
+  void stop();
+  void start();
   // A kubeconfig authenticating as ServiceAccount `ns`/`sa` with a bearer
   // token; the namespace and ServiceAccount are created if missing, no RBAC
   // is granted. Returns its path (inside the workdir).

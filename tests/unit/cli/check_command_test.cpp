@@ -1,11 +1,11 @@
 #include "cli/check_command.hpp"
 
-#include "probe/prober.hpp"
-
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "probe/prober.hpp"
 
 namespace imapprobe::cli {
 namespace {
@@ -186,9 +186,8 @@ TEST(CheckCommand, InternalErrorIsUnknownNotCritical) {
   const probe::ProbeResult r = probe::internal_error_result(
       std::make_exception_ptr(std::logic_error("session state corrupt")));
   EXPECT_EQ(r.reason, probe::Reason::InternalError);
-  const int code =
-      run({"-H", "mail.example.org", "-u", "probe", "--password-env", "IMAP_PASSWORD"}, cap, out,
-          err, r);
+  const int code = run({"-H", "mail.example.org", "-u", "probe", "--password-env", "IMAP_PASSWORD"},
+                       cap, out, err, r);
   EXPECT_EQ(code, 3) << out;
   EXPECT_NE(out.find("UNKNOWN"), std::string::npos) << out;
   EXPECT_NE(out.find("InternalError"), std::string::npos) << out;

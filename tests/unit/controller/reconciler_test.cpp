@@ -1,9 +1,9 @@
 // The reconciler with a fake cluster and a fake engine, on a real io_context.
 #include "controller/reconciler.hpp"
 
-#include "unit/controller/fake_cluster.hpp"
-
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -12,8 +12,7 @@
 #include <sstream>
 #include <thread>
 
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
+#include "unit/controller/fake_cluster.hpp"
 
 namespace imapprobe::controller {
 namespace {
@@ -285,8 +284,8 @@ TEST_F(ReconcilerTest, ReCreatedUnderTheSameNameIsANewProbe) {
   reconciler->upsert(old);  // status current for generation 1: keeps its rhythm, no run now
   std::this_thread::sleep_for(100ms);
   ASSERT_EQ(runs, 0);
-  reconciler->sync("", {with_uid(probe_object("re", 1, {{"server", {{"host", "new.test"}}}}),
-                                 "re-uid-2")});
+  reconciler->sync(
+      "", {with_uid(probe_object("re", 1, {{"server", {{"host", "new.test"}}}}), "re-uid-2")});
   ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/re") >= 1; }));
   std::lock_guard lock(cluster.mu);
   EXPECT_EQ(runs, 1);
@@ -407,11 +406,25 @@ TEST_F(ReconcilerTest, AHealthyProbeWritesAtTheHeartbeatAndAChangeAtOnce) {
     fail = true;
     runs_at_change = runs;
   }
-  ASSERT_TRUE(locked([&] {
-    return condition(cluster.statuses["mail/hb"].back(), "Available") == "False";
-  }));
+  ASSERT_TRUE(locked(
+      [&] { return condition(cluster.statuses["mail/hb"].back(), "Available") == "False"; }));
   std::lock_guard lock(cluster.mu);
   EXPECT_LE(runs, runs_at_change + 2) << "written by the run that saw the change";
+}
+
+// A relist streamed page by page, then the keys of the complete set: probes
+// missing from it were deleted while unobserved.
+TEST_F(ReconcilerTest, AStreamedRelistAddsPagesAndDropsWhatIsGone) {
+  reconciler->upsert(probe_object("old", 1));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/old") >= 1; }));
+  reconciler->upsert_page({probe_object("p1", 1), probe_object("p2", 1)});
+  reconciler->upsert_page({probe_object("p3", 1)});
+  reconciler->sync_keys("", {"mail/p1", "mail/p2", "mail/p3"});
+  ASSERT_TRUE(cluster.wait([&] {
+    return cluster.writes("mail/p1") >= 1 && cluster.writes("mail/p2") >= 1 &&
+           cluster.writes("mail/p3") >= 1;
+  }));
+  ASSERT_TRUE(FakeCluster::eventually([&] { return reconciler->stats().probes == 3u; }));
 }
 
 }  // namespace

@@ -48,9 +48,9 @@ TEST_F(RunSchedulerTest, ConcurrencyGateHoldsRunsUntilASlotFrees) {
 TEST_F(RunSchedulerTest, AProbePlannedWhileRunningStartsOnlyAfterItsRunFinished) {
   scheduler.plan("a", t0);
   ASSERT_EQ(keys(scheduler.take_due(t0)), std::vector<std::string>{"a"});
-  scheduler.cancel_all();    // leadership lost
-  scheduler.plan("a", t0);   // and regained
-  scheduler.plan("a", t0);   // a spec change on top
+  scheduler.cancel_all();   // leadership lost
+  scheduler.plan("a", t0);  // and regained
+  scheduler.plan("a", t0);  // a spec change on top
   for (int i = 0; i < 5; ++i) {
     EXPECT_TRUE(scheduler.take_due(t0 + std::chrono::seconds(i)).empty()) << i;
   }

@@ -55,7 +55,7 @@ TEST_F(WritePolicyTest, WhatAReaderActsOnIsWrittenAtOnce) {
   changes[2].conditions[1].reason = "OverBaseline";
   changes[3].last_run->outcome = "Degraded";
   changes[4].last_run->failed_step = "login";
-  changes[5].certificate->days_remaining = 29;  // a day boundary
+  changes[5].certificate->days_remaining = 29;                 // a day boundary
   changes[6].certificate->not_after = "2028-01-01T00:00:00Z";  // a renewed certificate
   for (std::size_t i = 0; i < changes.size(); ++i) {
     const auto d = decide(changes[i], 1s);

@@ -304,7 +304,9 @@ TEST(KubeWatchLoop, PagesListsWatchesAndRelistsOnGone) {
                   [&](const nlohmann::json& o) {
                     std::lock_guard lock(mu);
                     deletes.push_back(o["metadata"]["name"]);
-                  }},
+                  },
+                  {},
+                  {}},
                  options);
   std::stop_source stop;
   std::jthread runner([&] { loop.run(stop.get_token()); });
@@ -393,7 +395,10 @@ TEST(KubeWatchLoop, BacksOffAndRewatchesFromTheLastResourceVersion) {
   EXPECT_NE(reqs[3].target.find("resourceVersion=8"), std::string::npos);
 }
 
-TEST(KubeWatchLoop, ExpiredContinueTokenRestartsTheList) {
+// A list whose continue token expires once (410): the list starts over.
+// Runs a WatchLoop with `handlers` against it until it has synced; returns
+// the requests the server saw.
+std::vector<HttpRequest> run_list_with_expired_continue(WatchLoop::Handlers handlers) {
   RequestLog log;
   std::atomic<int> lists{0};
   std::unique_ptr<FakeServer> server;
@@ -423,10 +428,7 @@ TEST(KubeWatchLoop, ExpiredContinueTokenRestartsTheList) {
     }
   });
   Client client(plain_config(server->port()));
-  std::atomic<std::size_t> synced_items{0};
-  WatchLoop loop(
-      client, "/api/v1/things",
-      {[&](const std::vector<nlohmann::json>& items) { synced_items = items.size(); }, {}, {}});
+  WatchLoop loop(client, "/api/v1/things", std::move(handlers));
   std::stop_source stop;
   std::jthread runner([&] { loop.run(stop.get_token()); });
   const auto deadline = steady_clock::now() + seconds(10);
@@ -436,14 +438,46 @@ TEST(KubeWatchLoop, ExpiredContinueTokenRestartsTheList) {
   std::this_thread::sleep_for(milliseconds(200));
   stop.request_stop();
   runner.join();
+  return log.all();
+}
+
+TEST(KubeWatchLoop, ExpiredContinueTokenRestartsTheList) {
+  std::atomic<std::size_t> synced_items{0};
+  const auto reqs = run_list_with_expired_continue(
+      {[&](const std::vector<nlohmann::json>& items) { synced_items = items.size(); }, {}, {}, {},
+       {}});
   EXPECT_EQ(synced_items, 2u);  // p1 from the restarted list and p2, not p1 twice
-  const auto reqs = log.all();
   ASSERT_EQ(reqs.size(), 5u);
   EXPECT_EQ(reqs[0].target, "/api/v1/things?limit=500");
   EXPECT_EQ(reqs[1].target, "/api/v1/things?limit=500&continue=c1");
   EXPECT_EQ(reqs[2].target, "/api/v1/things?limit=500");
   EXPECT_EQ(reqs[3].target, "/api/v1/things?limit=500&continue=c3");
   EXPECT_NE(reqs[4].target.find("resourceVersion=3&"), std::string::npos) << reqs[4].target;
+}
+
+// Streamed: pages as they arrive (a restarted list repeats some), then the
+// keys of the one complete list.
+TEST(KubeWatchLoop, AStreamedListHandsOverPagesThenTheCompleteKeys) {
+  std::mutex mu;
+  std::vector<std::string> paged;
+  std::vector<std::string> listed;
+  bool sync_called = false;
+  run_list_with_expired_continue(
+      {[&](const std::vector<nlohmann::json>&) { sync_called = true; },
+       {},
+       {},
+       [&](std::vector<nlohmann::json> page) {
+         std::lock_guard lock(mu);
+         for (const auto& o : page) paged.push_back(o["metadata"]["name"]);
+       },
+       [&](const std::vector<std::string>& keys) {
+         std::lock_guard lock(mu);
+         listed = keys;
+       }});
+  std::lock_guard lock(mu);
+  EXPECT_EQ(paged, (std::vector<std::string>{"p1", "p1", "p2"}));
+  EXPECT_EQ(listed, (std::vector<std::string>{"/p1", "/p2"}));
+  EXPECT_FALSE(sync_called);
 }
 
 TEST(KubeEventRecorder, RepeatsPatchTheSeriesAndAGoneEventIsRecreated) {

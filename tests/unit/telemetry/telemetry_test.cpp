@@ -126,8 +126,12 @@ TEST_F(StructuredLogging, JsonStaysValidWhateverMessageAndFieldsHold) {
   // payload encoding itself uses, in the message and in every field.
   const std::string nasty = std::string("a \"q\" \\ b\nc\td\re\x01f") + '\x1e' + "g" + '\x1f' +
                             "h" + '\x1d' + "12" + '\x1f' + "i" + '\0' + "j";
-  const LogFields f{
-      .namespace_ = nasty, .name = nasty, .reason = nasty, .step = nasty, .server = nasty, .location = nasty};
+  const LogFields f{.namespace_ = nasty,
+                    .name = nasty,
+                    .reason = nasty,
+                    .step = nasty,
+                    .server = nasty,
+                    .location = nasty};
   error(f, "{}", nasty);
   log(spdlog::level::info, {.name = "x"}, nasty);
   const auto out = lines();

@@ -31,7 +31,10 @@ void RunMetrics::probe_added(const std::string& key, const std::string& ns,
 void RunMetrics::probe_reset(const std::string& key, const std::string& ns,
                              const std::string& name) {
   std::lock_guard lock(mu_);
-  probes_[key] = ProbeSnapshot{ns, name};
+  ProbeSnapshot fresh;
+  fresh.namespace_ = ns;
+  fresh.name = name;
+  probes_[key] = std::move(fresh);
   stats_.probes = probes_.size();
 }
 
@@ -72,34 +75,19 @@ void RunMetrics::run_finished(const std::string& key, const probe::ProbeResult& 
   snap.degraded = degraded;
 }
 
-void RunMetrics::status_written() {
+void RunMetrics::bump(std::uint64_t ReconcilerStats::*counter) {
   std::lock_guard lock(mu_);
-  ++stats_.status_writes;
+  ++(stats_.*counter);
 }
-void RunMetrics::status_write_skipped() {
-  std::lock_guard lock(mu_);
-  ++stats_.status_writes_skipped;
-}
-void RunMetrics::status_write_failed() {
-  std::lock_guard lock(mu_);
-  ++stats_.status_write_errors;
-}
-void RunMetrics::event_recorded() {
-  std::lock_guard lock(mu_);
-  ++stats_.events;
-}
-void RunMetrics::event_failed() {
-  std::lock_guard lock(mu_);
-  ++stats_.event_errors;
-}
-void RunMetrics::api_read_failed() {
-  std::lock_guard lock(mu_);
-  ++stats_.api_read_errors;
-}
-void RunMetrics::run_skipped_api_down() {
-  std::lock_guard lock(mu_);
-  ++stats_.runs_skipped_api_down;
-}
+
+void RunMetrics::status_written() { bump(&ReconcilerStats::status_writes); }
+void RunMetrics::status_write_skipped() { bump(&ReconcilerStats::status_writes_skipped); }
+void RunMetrics::status_write_failed() { bump(&ReconcilerStats::status_write_errors); }
+void RunMetrics::event_recorded() { bump(&ReconcilerStats::events); }
+void RunMetrics::event_failed() { bump(&ReconcilerStats::event_errors); }
+void RunMetrics::api_read_failed() { bump(&ReconcilerStats::api_read_errors); }
+void RunMetrics::run_skipped_api_down() { bump(&ReconcilerStats::runs_skipped_api_down); }
+
 void RunMetrics::set_in_flight(int n) {
   std::lock_guard lock(mu_);
   stats_.in_flight = n;

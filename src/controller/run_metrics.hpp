@@ -83,6 +83,8 @@ class RunMetrics {
   std::vector<ProbeSnapshot> snapshot() const;
 
  private:
+  void bump(std::uint64_t ReconcilerStats::*counter);
+
   mutable std::mutex mu_;
   ReconcilerStats stats_;
   std::map<std::string, ProbeSnapshot> probes_;

@@ -134,8 +134,8 @@ void WatchLoop::run(std::stop_token stop) {
                          "LIST " + collection_ + ": no resourceVersion in the list");
         }
         rv = listed.resource_version;
-        spdlog::info("watch {}: listed {} objects at resourceVersion {}", collection_,
-                     listed.count, rv);
+        spdlog::info("watch {}: listed {} objects at resourceVersion {}", collection_, listed.count,
+                     rv);
         if (handlers_.on_page) {
           if (handlers_.on_listed)
             call_handler(collection_, "listed", {}, [&] { handlers_.on_listed(listed.keys); });

@@ -23,6 +23,15 @@ class StatusWriterTest : public ::testing::Test {
     pool.join();
   }
   json status(int n) { return {{"n", n}}; }
+  // The write of status `n` blocks until the returned promise is set.
+  std::promise<void> hold_write_of(int n) {
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    cluster.on_apply = [n, released](const ProbeRef&, const json& s) {
+      if (s["n"] == n) released.wait();
+    };
+    return release;
+  }
   std::vector<int> written(const std::string& key) {
     std::vector<int> out;
     for (const auto& s : cluster.statuses[key]) out.push_back(s["n"].get<int>());
@@ -39,11 +48,7 @@ class StatusWriterTest : public ::testing::Test {
 // Defect: writes of one probe ran in parallel on the pool, so an older status
 // could land after a newer one.
 TEST_F(StatusWriterTest, OneWriteInFlightPerProbeAndTheLatestWins) {
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  cluster.on_apply = [&, released](const ProbeRef&, const json& s) {
-    if (s["n"] == 1) released.wait();
-  };
+  std::promise<void> release = hold_write_of(1);
   writer.submit(a, status(1), {});
   ASSERT_TRUE(cluster.wait([&] { return cluster.writes_in_flight["mail/a"] == 1; }));
   for (int n = 2; n <= 5; ++n) writer.submit(a, status(n), {});
@@ -100,11 +105,7 @@ TEST_F(StatusWriterTest, ADeletedProbeIsNotRetried) {
 }
 
 TEST_F(StatusWriterTest, AStatusForANewUidReplacesWhatWasQueuedForTheOldOne) {
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  cluster.on_apply = [&, released](const ProbeRef&, const json& s) {
-    if (s["n"] == 1) released.wait();
-  };
+  std::promise<void> release = hold_write_of(1);
   writer.submit(a, status(1), {});
   ASSERT_TRUE(cluster.wait([&] { return cluster.writes_in_flight["mail/a"] == 1; }));
   writer.submit(a, status(2), {{"Warning", "Old", "Probe", "old"}});

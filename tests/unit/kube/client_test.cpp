@@ -444,7 +444,10 @@ std::vector<HttpRequest> run_list_with_expired_continue(WatchLoop::Handlers hand
 TEST(KubeWatchLoop, ExpiredContinueTokenRestartsTheList) {
   std::atomic<std::size_t> synced_items{0};
   const auto reqs = run_list_with_expired_continue(
-      {[&](const std::vector<nlohmann::json>& items) { synced_items = items.size(); }, {}, {}, {},
+      {[&](const std::vector<nlohmann::json>& items) { synced_items = items.size(); },
+       {},
+       {},
+       {},
        {}});
   EXPECT_EQ(synced_items, 2u);  // p1 from the restarted list and p2, not p1 twice
   ASSERT_EQ(reqs.size(), 5u);
@@ -462,18 +465,18 @@ TEST(KubeWatchLoop, AStreamedListHandsOverPagesThenTheCompleteKeys) {
   std::vector<std::string> paged;
   std::vector<std::string> listed;
   bool sync_called = false;
-  run_list_with_expired_continue(
-      {[&](const std::vector<nlohmann::json>&) { sync_called = true; },
-       {},
-       {},
-       [&](std::vector<nlohmann::json> page) {
-         std::lock_guard lock(mu);
-         for (const auto& o : page) paged.push_back(o["metadata"]["name"]);
-       },
-       [&](const std::vector<std::string>& keys) {
-         std::lock_guard lock(mu);
-         listed = keys;
-       }});
+  run_list_with_expired_continue({[&](const std::vector<nlohmann::json>&) { sync_called = true; },
+                                  {},
+                                  {},
+                                  [&](std::vector<nlohmann::json> page) {
+                                    std::lock_guard lock(mu);
+                                    for (const auto& o : page)
+                                      paged.push_back(o["metadata"]["name"]);
+                                  },
+                                  [&](const std::vector<std::string>& keys) {
+                                    std::lock_guard lock(mu);
+                                    listed = keys;
+                                  }});
   std::lock_guard lock(mu);
   EXPECT_EQ(paged, (std::vector<std::string>{"p1", "p1", "p2"}));
   EXPECT_EQ(listed, (std::vector<std::string>{"/p1", "/p2"}));

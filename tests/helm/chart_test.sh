@@ -21,13 +21,17 @@
 #     sa-kubeconfig), and `kubectl auth can-i` plus real requests with it:
 #     everything the operator needs is allowed, everything else tried is
 #     denied; in cluster-wide and in namespaced mode.
-# Prints "helm_chart: N passed, M failed" last; exits 1 if M > 0.
+# Prints "helm_chart: N passed, M failed", then "N passed, M failed" last
+# (tests/lib/testlib.sh); exits 1 if M > 0.
 #
 # Environment: HELM (a helm binary to use instead of tests/helm/build-helm.sh),
 # HELM_VERSION (passed to build-helm.sh), IMAPPROBE_CACHE.
 # ok/bad always succeed, so "A && ok || bad" is an if-then-else; helpers run via "$@".
 # shellcheck disable=SC2015,SC2317
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib/testlib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/testlib.sh"
+TEST_NAME=helm_chart
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/tests/helm"
@@ -39,22 +43,8 @@ REL_NS=imapprobe-system          # release namespace for install and dry runs
 WATCHED=(mail-a mail-b)          # namespaces of tests/helm/values/namespaced.yaml
 
 WD="$(mktemp -d "${TMPDIR:-/tmp}/helm-chart-test.XXXXXX")"
-cleanup() {
-  bash "$CL" stop "$WD/cluster" >/dev/null 2>&1 || true
-  rm -rf "$WD"
-}
-trap cleanup EXIT
-
-PASS=0
-FAIL=0
-ok() { echo "ok   - $*"; PASS=$((PASS + 1)); }
-bad() { echo "FAIL - $*"; FAIL=$((FAIL + 1)); }
-indent() { sed 's/^/       /'; }
-finish() {
-  echo "helm_chart: $PASS passed, $FAIL failed"
-  if ((FAIL > 0)); then exit 1; fi
-  exit 0
-}
+at_exit rm -rf "$WD"
+at_exit bash "$CL" stop "$WD/cluster"
 
 # --- helm ---------------------------------------------------------------------
 
@@ -148,11 +138,7 @@ for name in $(printf '%s\n' "${!bad_values[@]}" | sort); do
   else
     bad "bad values $name.yaml rejected, but not with '$want'"; indent <"$WD/out"
   fi
-  if h lint --strict "$CHART" -f "$file" >"$WD/out" 2>&1; then
-    bad "helm lint accepted bad values $name.yaml"
-  else
-    ok "helm lint rejects bad values $name.yaml"
-  fi
+  expect_fail "helm lint rejects bad values $name.yaml" "" h lint --strict "$CHART" -f "$file"
 done
 
 # The alerts, evaluated by promtool against synthetic series.
@@ -176,7 +162,7 @@ if command -v promtool >/dev/null 2>&1; then
     bad "render the PrometheusRule for promtool"; indent <"$WD/out"
   fi
 else
-  echo "# skip: promtool not installed (Debian package prometheus): alert unit tests not run"
+  skip "promtool not installed (Debian package prometheus): alert unit tests not run"
 fi
 
 # --- against a real kube-apiserver ---------------------------------------------
@@ -307,12 +293,8 @@ for c in p["spec"]["containers"]:
     c.pop("securityContext", None)
 json.dump(p, open(sys.argv[2], "w"))
 EOF
-if k apply --dry-run=server -f "$WD/pod-insecure.json" >"$WD/out" 2>&1; then
-  bad "a pod without securityContext was admitted in the restricted namespace"
-else
-  grep -q 'violates PodSecurity "restricted' "$WD/out" && ok "control: the same pod without securityContext is refused by Pod Security 'restricted'" \
-    || { bad "control pod refused for another reason"; indent <"$WD/out"; }
-fi
+expect_fail "control: the same pod without securityContext is refused by Pod Security 'restricted'" \
+  'violates PodSecurity "restricted' k apply --dry-run=server -f "$WD/pod-insecure.json"
 
 # Upgrades: 2 replicas; monitoring objects; namespaced mode (ClusterRole -> Roles).
 if hk upgrade "$REL" "$CHART" -n "$REL_NS" -f "$HERE/values/ha.yaml" >"$WD/out" 2>&1 \
@@ -453,14 +435,10 @@ spec:
 EOF
 real() { # real EXPECT(ok|forbidden) description -- command...
   local expect="$1" desc="$2"; shift 3
-  if "$@" >"$WD/out" 2>&1; then
-    [[ "$expect" == ok ]] && ok "[$M] real request allowed: $desc" || { bad "[$M] real request should be forbidden: $desc"; indent <"$WD/out"; }
+  if [[ "$expect" == ok ]]; then
+    check "[$M] real request allowed: $desc" "$@"
   else
-    if [[ "$expect" == forbidden ]] && grep -q 'Forbidden\|forbidden' "$WD/out"; then
-      ok "[$M] real request forbidden: $desc"
-    else
-      bad "[$M] real request: $desc (expected $expect)"; indent <"$WD/out"
-    fi
+    expect_fail "[$M] real request forbidden: $desc" 'Forbidden|forbidden' "$@"
   fi
 }
 status_apply() { # namespace

@@ -15,10 +15,14 @@
 #     each library it loads indirectly from one of those or from their
 #     Depends; and each listed library package must provide a NEEDED library
 #     (nothing superfluous). Skipped, with a message, without the binary.
-# Prints "helm_dockerfile: N passed, M failed" last; exits 1 if M > 0.
+# Prints "helm_dockerfile: N passed, M failed", then "N passed, M failed" last
+# (tests/lib/testlib.sh); exits 1 if M > 0.
 # ok/bad always succeed, so "A && ok || bad" is an if-then-else; helpers run via "$@".
 # shellcheck disable=SC2015,SC2317
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib/testlib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/testlib.sh"
+TEST_NAME=helm_dockerfile
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DOCKERFILE="$ROOT/operator/Dockerfile"
@@ -29,13 +33,7 @@ BUILD_DEPS=(g++ cmake ninja-build libcpprest-dev libssl-dev libboost-system-dev 
 BASE_PACKAGES=(libc6 libstdc++6 libgcc-s1)
 
 WD="$(mktemp -d "${TMPDIR:-/tmp}/dockerfile-test.XXXXXX")"
-trap 'rm -rf "$WD"' EXIT
-PASS=0
-FAIL=0
-ok() { echo "ok   - $*"; PASS=$((PASS + 1)); }
-bad() { echo "FAIL - $*"; FAIL=$((FAIL + 1)); }
-skip() { echo "# skip: $*"; }
-indent() { sed 's/^/       /'; }
+at_exit rm -rf "$WD"
 
 # Logical lines: join backslash continuations, drop comments.
 sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$DOCKERFILE" | grep -v '^[[:space:]]*#' | tr -s ' \t' ' ' >"$WD/lines"
@@ -208,6 +206,4 @@ else
   done
 fi
 
-echo "helm_dockerfile: $PASS passed, $FAIL failed"
-if ((FAIL > 0)); then exit 1; fi
-exit 0
+finish

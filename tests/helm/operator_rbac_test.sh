@@ -4,29 +4,32 @@
 # real Dovecot, and a probe becomes Ready and Available. Then one permission
 # is taken away (get secrets) and the operator must say so precisely, in the
 # probe's Stalled condition, without crashing.
+# Prints "operator_rbac: N passed, M failed", then "N passed, M failed" last
+# (tests/lib/testlib.sh); exits 1 if M > 0.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../lib/testlib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/testlib.sh"
+TEST_NAME=operator_rbac
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 imapprobe=${1:?usage: operator_rbac_test.sh path/to/imapprobe}
 cluster=$root/tests/kube/cluster.sh
 harness=$root/tests/servers/dovecot/dovecot-harness.sh
-passed=0
-failed=0
-check() {
-  local what=$1
-  shift
-  if "$@"; then passed=$((passed + 1)); echo "ok: $what"; else failed=$((failed + 1)); echo "FAIL: $what"; fi
-}
 
 work=$(mktemp -d)
 chmod 755 "$work"
 operator_pid=""
-cleanup() {
-  [[ -n "$operator_pid" ]] && kill "$operator_pid" 2>/dev/null && wait "$operator_pid" 2>/dev/null
-  bash "$cluster" stop "$work/kube" >/dev/null 2>&1 || true
-  bash "$harness" stop "$work/dovecot" >/dev/null 2>&1 || true
-  rm -rf "$work"
+# shellcheck disable=SC2317  # run via at_exit
+stop_operator() {
+  if [[ -n "$operator_pid" ]]; then
+    kill "$operator_pid" 2>/dev/null || true
+    wait "$operator_pid" 2>/dev/null || true
+    operator_pid=""
+  fi
 }
-trap cleanup EXIT
+at_exit rm -rf "$work"
+at_exit bash "$harness" stop "$work/dovecot"
+at_exit bash "$cluster" stop "$work/kube"
+at_exit stop_operator
 
 helm=$(bash "$root/tests/helm/build-helm.sh")
 bash "$harness" start "$work/dovecot" >/dev/null
@@ -101,9 +104,8 @@ check "Ready=False with the same reason" \
 check "operator still running" kill -0 "$operator_pid"
 check "secret values never in the log" bash -c "! grep -q '$PROBE_PASSWORD' '$work/operator.log'"
 
-if ((failed > 0)); then
+if ((FAIL > 0)); then
   echo "--- operator log"
   tail -n 40 "$work/operator.log"
 fi
-echo "operator_rbac: $passed passed, $failed failed"
-((failed == 0))
+finish

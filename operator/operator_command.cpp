@@ -38,6 +38,7 @@ struct Flags {
   std::string identity;
   int concurrency = 64;
   std::string status_heartbeat = "10m";
+  bool secret_cache = false;
   std::string health_addr = ":8081";
   std::string metrics_addr = ":8080";
   std::string log_format = "text";
@@ -80,6 +81,10 @@ int run_operator(const std::vector<std::string>& args) {
                  "write an unchanged status at most this often (Go duration; at least the "
                  "probe's interval); any change a reader acts on is written at once")
       ->capture_default_str();
+  app.add_option("--secret-cache", f.secret_cache,
+                 "keep referenced Secrets in memory, current by a metadata-only watch of Secrets "
+                 "(needs list/watch on Secrets); off: one Secret GET per run")
+      ->capture_default_str();
   app.add_option("--health-addr", f.health_addr, "address for /healthz and /readyz")
       ->capture_default_str();
   app.add_option("--metrics-addr", f.metrics_addr, "address for /metrics (Prometheus); empty: off")
@@ -121,7 +126,10 @@ int run_operator(const std::vector<std::string>& args) {
   asio::io_context io;
   asio::thread_pool api_pool(static_cast<std::size_t>(f.api_threads));
   kube::EventRecorder recorder(client, "imapprobe.dev/operator", f.identity);
-  controller::KubeClusterApi api(client, recorder);
+  // Secrets the probes reference, kept current by a metadata-only watch
+  // (below): a run reads no Secret from the API server unless it changed.
+  controller::SecretCache secret_cache;
+  controller::KubeClusterApi api(client, recorder, f.secret_cache ? &secret_cache : nullptr);
   probe::Prober prober(io.get_executor());
   controller::ReconcilerOptions options;
   options.concurrency = f.concurrency;
@@ -164,6 +172,17 @@ int run_operator(const std::vector<std::string>& args) {
     loops.push_back(
         std::make_unique<kube::WatchLoop>(client, controller::probes_path(ns), std::move(h)));
     threads.emplace_back([loop = loops.back().get()](std::stop_token st) { loop->run(st); });
+  }
+  // Not part of readiness: if list/watch on Secrets is refused, runs read
+  // their Secret each time, as without the cache.
+  std::vector<std::unique_ptr<kube::WatchLoop>> secret_loops;
+  for (const auto& ns : f.secret_cache ? scopes : std::vector<std::string>{}) {
+    kube::WatchLoop::Options metadata_only;
+    metadata_only.metadata_only = true;
+    secret_loops.push_back(std::make_unique<kube::WatchLoop>(
+        client, controller::secrets_path(ns), controller::secret_cache_handlers(secret_cache, ns),
+        metadata_only));
+    threads.emplace_back([loop = secret_loops.back().get()](std::stop_token st) { loop->run(st); });
   }
 
   std::unique_ptr<kube::LeaderElector> elector;

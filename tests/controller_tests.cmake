@@ -4,6 +4,7 @@ imapprobe_unit_test(controller_unit_tests
           unit/controller/run_scheduler_test.cpp unit/controller/status_writer_test.cpp
           unit/controller/credentials_test.cpp unit/controller/probe_status_test.cpp
           unit/controller/reasons_test.cpp unit/controller/write_policy_test.cpp
+          unit/controller/secret_cache_test.cpp
   LIBS imapprobe_controller imapprobe_test_support yaml-cpp)
 target_compile_definitions(controller_unit_tests PRIVATE IMAPPROBE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 

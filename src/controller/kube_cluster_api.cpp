@@ -10,11 +10,51 @@ std::string probes_path(const std::string& ns) {
   return path + "/" + kPlural;
 }
 
-KubeClusterApi::KubeClusterApi(kube::Client& client, kube::EventRecorder& events)
-    : client_(client), events_(events) {}
+std::string secrets_path(const std::string& ns) {
+  return ns.empty() ? std::string("/api/v1/secrets") : "/api/v1/namespaces/" + ns + "/secrets";
+}
+
+namespace {
+
+std::string key_of(const nlohmann::json& object) {
+  const auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return "/";
+  return meta->value("namespace", std::string{}) + "/" + meta->value("name", std::string{});
+}
+
+std::string resource_version_of(const nlohmann::json& object) {
+  const auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return {};
+  return meta->value("resourceVersion", std::string{});
+}
+
+}  // namespace
+
+kube::WatchLoop::Handlers secret_cache_handlers(SecretCache& cache, const std::string& ns) {
+  kube::WatchLoop::Handlers h;
+  auto observe = [&cache](const nlohmann::json& o) {
+    cache.observe(key_of(o), resource_version_of(o));
+  };
+  h.on_upsert = observe;
+  h.on_delete = [&cache](const nlohmann::json& o) { cache.forget(key_of(o)); };
+  h.on_page = [observe](std::vector<nlohmann::json> page) {
+    for (const auto& o : page) observe(o);
+  };
+  h.on_listed = [&cache, prefix = ns.empty() ? std::string() : ns + "/"](
+                    const std::vector<std::string>& keys) { cache.listed(prefix, keys); };
+  return h;
+}
+
+KubeClusterApi::KubeClusterApi(kube::Client& client, kube::EventRecorder& events,
+                               SecretCache* secrets)
+    : client_(client), events_(events), secrets_(secrets) {}
 
 std::optional<std::map<std::string, std::string>> KubeClusterApi::get_secret(
     const std::string& ns, const std::string& name) {
+  const std::string key = ns + "/" + name;
+  if (secrets_ != nullptr) {
+    if (auto cached = secrets_->find(key)) return cached;
+  }
   nlohmann::json secret;
   try {
     secret = client_.get("/api/v1/namespaces/" + ns + "/secrets/" + name);
@@ -24,7 +64,9 @@ std::optional<std::map<std::string, std::string>> KubeClusterApi::get_secret(
     throw ClusterApiError(e.status(), "cannot read Secret " + ns + "/" + name + ": " +
                                           (e.api_message().empty() ? e.what() : e.api_message()));
   }
-  return decode_secret_data(ns, name, secret);
+  auto data = decode_secret_data(ns, name, secret);
+  if (secrets_ != nullptr) secrets_->store(key, resource_version_of(secret), data);
+  return data;
 }
 
 void KubeClusterApi::apply_status(const ProbeRef& probe, const nlohmann::json& status) {

@@ -5,8 +5,10 @@
 #include <string>
 
 #include "controller/cluster_api.hpp"
+#include "controller/secret_cache.hpp"
 #include "kube/client.hpp"
 #include "kube/events.hpp"
+#include "kube/watch_loop.hpp"
 
 namespace imapprobe::controller {
 
@@ -19,7 +21,8 @@ inline constexpr const char* kFieldManager = "imapprobe-operator";
 
 class KubeClusterApi : public ClusterApi {
  public:
-  KubeClusterApi(kube::Client& client, kube::EventRecorder& events);
+  // With a cache, a Secret the cache knows to be current costs no request.
+  KubeClusterApi(kube::Client& client, kube::EventRecorder& events, SecretCache* secrets = nullptr);
   std::optional<std::map<std::string, std::string>> get_secret(const std::string& ns,
                                                                const std::string& name) override;
   void apply_status(const ProbeRef& probe, const nlohmann::json& status) override;
@@ -28,9 +31,17 @@ class KubeClusterApi : public ClusterApi {
  private:
   kube::Client& client_;
   kube::EventRecorder& events_;
+  SecretCache* secrets_;
 };
 
 // "/apis/imapprobe.dev/v1alpha1[/namespaces/NS]/imapprobes"
 std::string probes_path(const std::string& ns = {});
+
+// "/api/v1[/namespaces/NS]/secrets"
+std::string secrets_path(const std::string& ns = {});
+
+// The handlers that keep `cache` current from a metadata-only watch of
+// Secrets over `ns` ("" for all namespaces).
+kube::WatchLoop::Handlers secret_cache_handlers(SecretCache& cache, const std::string& ns);
 
 }  // namespace imapprobe::controller

@@ -31,8 +31,14 @@ struct ProbeEntry {
   // (spec change, re-creation, leadership change): such a result is dropped.
   std::uint64_t epoch = 0;
   // The credentials last read: used when the API server is unreachable at
-  // run time, so an API outage does not stop the probes.
-  std::optional<ResolvedCredentials> last_credentials;
+  // run time, so an API outage does not stop the probes. The CA bundle is
+  // shared by every probe that uses the same one (10,000 copies of one
+  // bundle were 15 MiB).
+  struct KnownCredentials {
+    probe::Credentials credentials;
+    std::shared_ptr<const std::string> ca_pem;  // null: none
+  };
+  std::optional<KnownCredentials> last_credentials;
   // What the API server holds (write_policy.hpp): the significance digest
   // and time of the status last submitted, and whether a newer one was kept
   // in memory only (written at the heartbeat, or at shutdown).

@@ -242,8 +242,9 @@ void Reconciler::on_credentials(const RunToken& token, CredentialResolution reso
   }
   ProbeEntry& e = *table_.find(token.key);
   if (auto* resolved = std::get_if<ResolvedCredentials>(&resolution)) {
-    e.last_credentials = *resolved;
-    run(token, std::move(*resolved));
+    e.last_credentials = ProbeEntry::KnownCredentials{std::move(resolved->credentials),
+                                                      intern_ca(std::move(resolved->ca_pem))};
+    run(token, *e.last_credentials);
     return;
   }
   if (auto* stalled = std::get_if<CredentialStall>(&resolution)) {
@@ -272,12 +273,24 @@ void Reconciler::on_credentials(const RunToken& token, CredentialResolution reso
   rearm();
 }
 
-void Reconciler::run(const RunToken& token, ResolvedCredentials resolved) {
+std::shared_ptr<const std::string> Reconciler::intern_ca(std::string pem) {
+  if (pem.empty()) return nullptr;
+  auto& slot = ca_bundles_[pem];
+  if (auto shared = slot.lock()) return shared;
+  auto shared = std::make_shared<const std::string>(std::move(pem));
+  slot = shared;
+  if (ca_bundles_.size() > 64)
+    std::erase_if(ca_bundles_, [](auto& kv) { return kv.second.expired(); });
+  return shared;
+}
+
+void Reconciler::run(const RunToken& token, const ProbeEntry::KnownCredentials& known) {
   const ProbeEntry& e = *table_.find(token.key);
   probe::ProbeSpec spec = e.def->spec;
-  if (!resolved.ca_pem.empty()) spec.ca_pem = std::move(resolved.ca_pem);
+  if (known.ca_pem) spec.ca_pem = *known.ca_pem;
+  probe::Credentials credentials = known.credentials;
   metrics_.run_started(std::chrono::duration<double>(Clock::now() - token.planned).count());
-  asio::co_spawn(io_, runner_(std::move(spec), std::move(resolved.credentials)),
+  asio::co_spawn(io_, runner_(std::move(spec), std::move(credentials)),
                  [this, token](std::exception_ptr ex, probe::ProbeResult result) {
                    // The engine reports every network outcome as a result; an
                    // exception is our bug, never blamed on the server.

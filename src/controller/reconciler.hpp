@@ -20,6 +20,8 @@
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <functional>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -93,7 +95,8 @@ class Reconciler {
   void rearm();
   void start_run(const RunScheduler::Start& start);
   void on_credentials(const RunToken& token, CredentialResolution resolution);
-  void run(const RunToken& token, ResolvedCredentials resolved);
+  void run(const RunToken& token, const ProbeEntry::KnownCredentials& known);
+  std::shared_ptr<const std::string> intern_ca(std::string pem);
   void finish_run(const RunToken& token, const probe::ProbeResult& result);
   void release(const std::string& key);
   bool current(const RunToken& token);
@@ -112,6 +115,8 @@ class Reconciler {
   RunScheduler scheduler_;
   StatusWriter writer_;
   boost::asio::steady_timer wake_timer_;
+  // CA bundles by content, shared by the probes that use them.
+  std::map<std::string, std::weak_ptr<const std::string>> ca_bundles_;
   bool active_ = true;
   bool stopping_ = false;
   std::function<void()> on_drained_;

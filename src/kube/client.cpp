@@ -248,7 +248,8 @@ struct Client::Impl {
     return token_;
   }
 
-  void prepare(http_request& req, const std::string& verb, const std::string& path) {
+  void prepare(http_request& req, const std::string& verb, const std::string& path,
+               const std::string& accept = "application/json") {
     try {
       req.set_request_uri(web::uri(path));
     } catch (const std::exception& e) {
@@ -256,7 +257,7 @@ struct Client::Impl {
       throw detail::transport_error(verb, path, std::string("invalid request path: ") + e.what());
     }
     auto& h = req.headers();
-    h.add("Accept", "application/json");
+    h.add("Accept", accept);
     h.add("User-Agent", "imap-probe-operator");
     const std::string token = bearer_token();
     if (!token.empty()) h.add("Authorization", "Bearer " + token);
@@ -264,9 +265,10 @@ struct Client::Impl {
 
   nlohmann::json call(const std::string& verb, const web::http::method& method,
                       const std::string& path, const std::string* body = nullptr,
-                      const char* content_type = nullptr) {
+                      const char* content_type = nullptr,
+                      const std::string& accept = "application/json") {
     http_request req(method);
-    prepare(req, verb, path);
+    prepare(req, verb, path, accept);
     if (body != nullptr) {
       // Bytes rather than a std::string: cpprestsdk's string overload reads
       // a char buffer through a uint8_t stream (undefined behaviour, which
@@ -343,6 +345,10 @@ nlohmann::json Client::get(const std::string& path) {
   return impl_->call("GET", methods::GET, path);
 }
 
+nlohmann::json Client::get(const std::string& path, const std::string& accept) {
+  return impl_->call("GET", methods::GET, path, nullptr, nullptr, accept);
+}
+
 nlohmann::json Client::create(const std::string& path, const nlohmann::json& body) {
   const std::string text = dump(body);
   return impl_->call("POST", methods::POST, path, &text, "application/json");
@@ -372,7 +378,7 @@ void Client::remove(const std::string& path) { impl_->call("DELETE", methods::DE
 void Client::watch(
     const std::string& path,
     const std::function<bool(const std::string& type, const nlohmann::json& object)>& on_event,
-    std::stop_token stop) {
+    std::stop_token stop, const std::string& accept) {
   if (stop.stop_requested()) return;
   const std::string verb = "WATCH";
   const int server_timeout = watch_timeout_seconds(path);
@@ -394,7 +400,7 @@ void Client::watch(
   std::stop_callback on_stop(stop, [&cancel] { cancel.cancel(); });
 
   http_request req(methods::GET);
-  impl_->prepare(req, verb, path);
+  impl_->prepare(req, verb, path, accept);
   http_response resp;
   try {
     resp = client.request(req, cancel.get_token()).get();

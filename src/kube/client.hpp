@@ -37,6 +37,13 @@ class ApiError : public std::runtime_error {
 
 enum class PatchType { Merge, StrategicMerge, Json, Apply };
 
+// Accept headers that ask the API server for objects' metadata only
+// (PartialObjectMetadata): a watch of Secrets that never carries their data.
+inline constexpr const char* kMetadataListAccept =
+    "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+inline constexpr const char* kMetadataWatchAccept =
+    "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
+
 struct RequestCounters;  // metrics hook, see metrics below
 
 class Client {
@@ -50,6 +57,8 @@ class Client {
   // `path` is the API path with query, e.g.
   // "/apis/imapprobe.dev/v1alpha1/namespaces/ns/imapprobes?limit=500".
   nlohmann::json get(const std::string& path);
+  // The same with another Accept header, e.g. kMetadataListAccept.
+  nlohmann::json get(const std::string& path, const std::string& accept);
   nlohmann::json create(const std::string& path, const nlohmann::json& body);
   nlohmann::json replace(const std::string& path, const nlohmann::json& body);
   // Apply: server-side apply, body sent as application/apply-patch+yaml
@@ -66,7 +75,7 @@ class Client {
   void watch(
       const std::string& path,
       const std::function<bool(const std::string& type, const nlohmann::json& object)>& on_event,
-      std::stop_token stop);
+      std::stop_token stop, const std::string& accept = "application/json");
 
   const ClusterConfig& config() const { return config_; }
 

@@ -89,7 +89,9 @@ void WatchLoop::run(std::stop_token stop) {
         if (!cont.empty()) query += "&continue=" + detail::url_encode(cont);
         nlohmann::json page;
         try {
-          page = client_.get(detail::append_query(collection_, query));
+          const std::string list_path = detail::append_query(collection_, query);
+          page = options_.metadata_only ? client_.get(list_path, kMetadataListAccept)
+                                        : client_.get(list_path);
         } catch (const ApiError& e) {
           if (!cont.empty() && e.gone()) {
             spdlog::info("watch {}: list continue token expired; listing again", collection_);
@@ -185,7 +187,7 @@ void WatchLoop::run(std::stop_token stop) {
             }
             return !stop.stop_requested();
           },
-          stop);
+          stop, options_.metadata_only ? kMetadataWatchAccept : "application/json");
       if (stop.stop_requested()) break;
       if (gone) {
         ++relists_;

@@ -36,6 +36,9 @@ class WatchLoop {
     std::chrono::milliseconds max_backoff{30'000};
     int watch_timeout_seconds = 300;  // server-side timeoutSeconds; then re-watch from the last RV
     int page_size = 500;
+    // Objects' metadata only (PartialObjectMetadata): for a watch that needs
+    // to know *that* an object changed, never its content (Secrets).
+    bool metadata_only = false;
   };
 
   // `collection` is a list path without query, e.g.

@@ -59,9 +59,9 @@ struct Options {
   long count = 1000;
   int concurrency = 1;
   std::string mode = "full";
-  long warmup = 1;          // probes before the measurement (TLS context, trust store)
-  bool system_trust = true; // as the operator: system store plus the CA bundle
-  int timeout_s = 30;       // per probe (ProbeSpec.timeout)
+  long warmup = 1;           // probes before the measurement (TLS context, trust store)
+  bool system_trust = true;  // as the operator: system store plus the CA bundle
+  int timeout_s = 30;        // per probe (ProbeSpec.timeout)
   bool per_step = true;
 };
 

@@ -46,16 +46,19 @@ class OperatorE2E : public ::testing::Test {
     dovecot_.reset();
   }
 
+  // The suite's operators use the Secret cache (the admin kubeconfig may
+  // list and watch Secrets); `solo` in the outage test reads them per run.
   static std::unique_ptr<Process> start_operator(const std::string& id, bool leader_elect = true) {
     const std::string log = cluster_->workdir() + "/operator-" + id + ".log";
     return std::make_unique<Process>(
         std::vector<std::string>{
             IMAPPROBE_BINARY, "operator", "--kubeconfig", cluster_->kubeconfig(),
             leader_elect ? "--leader-elect=true" : "--leader-elect=false",
-            "--leader-election-namespace", "default", "--identity",
-            "operator-" + id, "--health-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
+            "--leader-election-namespace", "default", "--identity", "operator-" + id,
+            "--health-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
             // Short, so that the tests see heartbeat writes within their time.
-            "--status-heartbeat", "15s"},
+            "--status-heartbeat", "15s",
+            leader_elect ? "--secret-cache=true" : "--secret-cache=false"},
         log);
   }
 
@@ -428,7 +431,11 @@ TEST_F(OperatorE2E, ReCreatedWhileTheOperatorIsStoppedIsANewProbe) {
   const json fresh = get("e2e-recreate", "corp");
   ASSERT_NE(fresh["metadata"]["uid"], old_uid);
   EXPECT_FALSE(fresh.contains("status") && fresh["status"].contains("lastRun"));
-  operator_a_ = start_operator("a");
+  // A new identity and log, so that "is the leader" below is this process's.
+  operator_a_ = start_operator("a-restarted");
+  ASSERT_TRUE(
+      eventually([] { return operator_a_->log().find("is the leader") != std::string::npos; }, 30s))
+      << operator_a_->log();
   ASSERT_TRUE(eventually(
       [] {
         const json p = get("e2e-recreate", "corp");
@@ -450,8 +457,8 @@ TEST_F(OperatorE2E, AnApiServerOutageMovesNoCondition) {
   auto solo = start_operator("solo", false);
   setup_namespace("e2e-outage");
   apply(probe_yaml("e2e-outage", "corp", "IMAPS_PORT"));
-  ASSERT_TRUE(eventually(
-      [] { return condition(get("e2e-outage", "corp"), "Available") == "True"; }, 60s))
+  ASSERT_TRUE(
+      eventually([] { return condition(get("e2e-outage", "corp"), "Available") == "True"; }, 60s))
       << solo->log();
   const json before = get("e2e-outage", "corp");
   const int runs_before = runs_logged(solo->log(), "e2e-outage", "corp");
@@ -478,7 +485,7 @@ TEST_F(OperatorE2E, AnApiServerOutageMovesNoCondition) {
   EXPECT_EQ(count_events("e2e-outage", "corp", "SecretUnreadable"), 0);
   EXPECT_TRUE(solo->running());
   EXPECT_EQ(solo->stop(), 0) << solo->log();
-  operator_a_ = start_operator("a");
+  operator_a_ = start_operator("a-after-outage");
   ASSERT_TRUE(
       eventually([] { return operator_a_->log().find("is the leader") != std::string::npos; }, 30s))
       << operator_a_->log();

@@ -352,6 +352,61 @@ TEST_F(KubeClientTest, WatchLoopSyncsAndDeliversChangesAndStopsPromptly) {
   EXPECT_EQ(loop.watch_restarts(), 0u);
 }
 
+// The Secret cache's watch: the API server sends Secrets' metadata only,
+// never their data, in the list and in the watch events.
+TEST_F(KubeClientTest, AMetadataOnlyWatchOfSecretsNeverCarriesTheirData) {
+  auto client = admin();
+  make_namespace(*client, "meta");
+  const std::string coll = "/api/v1/namespaces/meta/secrets";
+  client->create(coll, {{"apiVersion", "v1"},
+                        {"kind", "Secret"},
+                        {"metadata", {{"name", "before"}}},
+                        {"stringData", {{"password", "listed-secret-bytes"}}}});
+  std::mutex mu;
+  std::vector<json> seen;
+  std::vector<std::string> listed;
+  WatchLoop::Handlers h;
+  h.on_page = [&](std::vector<json> page) {
+    std::lock_guard lock(mu);
+    for (auto& o : page) seen.push_back(std::move(o));
+  };
+  h.on_listed = [&](const std::vector<std::string>& keys) {
+    std::lock_guard lock(mu);
+    listed = keys;
+  };
+  h.on_upsert = [&](const json& o) {
+    std::lock_guard lock(mu);
+    seen.push_back(o);
+  };
+  WatchLoop::Options options;
+  options.metadata_only = true;
+  WatchLoop loop(*client, coll, h, options);
+  std::stop_source stop;
+  std::jthread runner([&] { loop.run(stop.get_token()); });
+  ASSERT_TRUE(wait_until([&] { return loop.synced(); }, seconds(20)));
+  client->create(coll, {{"apiVersion", "v1"},
+                        {"kind", "Secret"},
+                        {"metadata", {{"name", "after"}}},
+                        {"stringData", {{"password", "watched-secret-bytes"}}}});
+  ASSERT_TRUE(wait_until(
+      [&] {
+        std::lock_guard lock(mu);
+        return std::any_of(seen.begin(), seen.end(),
+                           [](const json& o) { return o["metadata"]["name"] == "after"; });
+      },
+      seconds(20)));
+  stop.request_stop();
+  runner.join();
+  std::lock_guard lock(mu);
+  EXPECT_NE(std::find(listed.begin(), listed.end(), "meta/before"), listed.end());
+  for (const json& o : seen) {
+    EXPECT_EQ(o.value("kind", ""), "PartialObjectMetadata") << o.dump();
+    EXPECT_FALSE(o.contains("data")) << o.dump();
+    EXPECT_FALSE(o["metadata"].value("resourceVersion", "").empty()) << o.dump();
+    EXPECT_EQ(o.dump().find("secret-bytes"), std::string::npos) << o.dump();
+  }
+}
+
 TEST_F(KubeClientTest, WatchIsNotCutAfterThirtySeconds) {
   auto client = admin();
   make_namespace(*client, "longwatch");

@@ -67,7 +67,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/*
 Rules the operator needs on ImapProbes, their status, the Secrets they name
 and Events, in every namespace it watches. Nothing else: no list/watch on
-Secrets, no writes to ImapProbe specs.
+Secrets (unless secretCache.enabled), no writes to ImapProbe specs.
 */}}
 {{- define "imap-probe-operator.probeRules" -}}
 - apiGroups: ["imapprobe.dev"]
@@ -78,7 +78,11 @@ Secrets, no writes to ImapProbe specs.
   verbs: ["get", "patch"]
 - apiGroups: [""]
   resources: ["secrets"]
+  {{- if .Values.secretCache.enabled }}
+  verbs: ["get", "list", "watch"]
+  {{- else }}
   verbs: ["get"]
+  {{- end }}
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
@@ -97,6 +101,9 @@ Secrets, no writes to ImapProbe specs.
 - --identity=$(POD_NAME)
 {{- end }}
 - --concurrency={{ .Values.concurrency }}
+{{- if .Values.secretCache.enabled }}
+- --secret-cache=true
+{{- end }}
 - --status-heartbeat={{ .Values.statusHeartbeat }}
 - --health-addr=:{{ .Values.health.port }}
 {{- if .Values.metrics.enabled }}

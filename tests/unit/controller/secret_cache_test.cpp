@@ -58,7 +58,7 @@ TEST(SecretCache, ARelistDropsWhatItNoLongerListsOrListsChanged) {
     cache.observe(key, "1");
     cache.store(key, "1", kData);
   }
-  cache.observe("mail/b", "2");  // a relist's page: b changed
+  cache.observe("mail/b", "2");                 // a relist's page: b changed
   cache.listed("mail/", {"mail/a", "mail/b"});  // c deleted while disconnected
   EXPECT_TRUE(cache.find("mail/a"));
   EXPECT_FALSE(cache.find("mail/b"));

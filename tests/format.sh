@@ -11,7 +11,8 @@ mode=${1:---check}
 command -v clang-format >/dev/null 2>&1 \
   || { echo "format.sh: clang-format not found (Debian package clang-format; tests/setup.sh installs it)" >&2; exit 1; }
 
-mapfile -t files < <(git ls-files -- '*.cpp' '*.hpp' '*.h' '*.cc')
+# Tracked files and new ones not ignored, so a file not yet added is checked too.
+mapfile -t files < <(git ls-files --cached --others --exclude-standard -- '*.cpp' '*.hpp' '*.h' '*.cc')
 case "$mode" in
   --fix)
     clang-format -i "${files[@]}"

@@ -15,7 +15,8 @@ ProbeStatus healthy() {
                   {"Available", "True", "Succeeded", "logged in, 3 messages", 2, "t"}};
   s.last_run = LastRun{"2026-12-01T10:00:00Z", "Success", "Succeeded", "logged in", "", {}, 3, ""};
   s.last_run->durations["total"] = 12ms;
-  s.certificate = CertificateStatus{"CN=a", "CN=ca", "b", "2027-01-01T00:00:00Z", 30, true};
+  s.certificate =
+      CertificateStatus{"CN=a", "CN=ca", "b", "2027-01-01T00:00:00Z", 30, true, "", "", {}};
   return s;
 }
 

@@ -40,7 +40,8 @@ TEST(Base64, LenientSkipsWhitespaceAndTakesMissingPadding) {
 
 TEST(Base64, MalformedInputIsRefused) {
   for (const auto syntax : {Base64Syntax::Strict, Base64Syntax::Lenient}) {
-    for (const std::string bad : {"a"s, "a$bc"s, "aG=Vs"s, "A==="s, "Zm9v\0\0\0\0"s, "Zg==Zg=="s}) {
+    for (const std::string& bad :
+         {"a"s, "a$bc"s, "aG=Vs"s, "A==="s, "Zm9v\0\0\0\0"s, "Zg==Zg=="s}) {
       EXPECT_THROW(base64_decode(bad, syntax), Base64Error) << bad;
     }
   }

@@ -25,7 +25,8 @@
 # `bench.`), also written to $BENCH_OUT (default: <build>/bench-results/).
 #
 # Environment: BENCH_BUILD_DIR (default <repo>/build), BENCH_OUT, BENCH_B_SIZES
-# (part b probe counts, e.g. "1000 2000"),
+# (part b probe counts, e.g. "1000 2000"), BENCH_B_STEADY (part b's steady
+# window in seconds),
 # BENCH_WORKDIR_PARENT (default /tmp).
 set -euo pipefail
 set -E
@@ -61,6 +62,9 @@ case $MODE in
     B_SIZES="20" B_STEADY=5 C_PROBES=5 ;;
 esac
 B_SIZES=${BENCH_B_SIZES:-$B_SIZES} # e.g. BENCH_B_SIZES="1000 2000"
+# A steady window longer than one interval shows second runs (status writes
+# per run at steady state): e.g. BENCH_B_STEADY=660 for 10000 probes (600 s).
+B_STEADY=${BENCH_B_STEADY:-$B_STEADY}
 B_NAMESPACES=4
 B_RATE_PER_MIN=1000 # probes per minute at steady state: interval = N * 60 / 1000 s (>= 10 s)
 B_STATUS_TIMEOUT=8s

@@ -224,7 +224,7 @@ void Reconciler::start_run(const RunScheduler::Start& start) {
     release(start.key);
     return;
   }
-  RunToken token{start.key, e->ref.uid, e->epoch, start.planned};
+  RunToken token{start.key, e->ref.uid, e->epoch, start.planned, {}};
   // Secrets are read at run time (a rotated password is picked up at the
   // next run) on the API pool, never on the probe thread.
   asio::post(api_pool_, [this, token, def = *e->def] {
@@ -289,14 +289,17 @@ void Reconciler::run(const RunToken& token, const ProbeEntry::KnownCredentials& 
   probe::ProbeSpec spec = e.def->spec;
   if (known.ca_pem) spec.ca_pem = *known.ca_pem;
   probe::Credentials credentials = known.credentials;
-  metrics_.run_started(std::chrono::duration<double>(Clock::now() - token.planned).count());
-  asio::co_spawn(io_, runner_(std::move(spec), std::move(credentials)),
-                 [this, token](std::exception_ptr ex, probe::ProbeResult result) {
-                   // The engine reports every network outcome as a result; an
-                   // exception is our bug, never blamed on the server.
-                   if (ex) result = probe::internal_error_result(ex);
-                   finish_run(token, result);
-                 });
+  RunToken started = token;
+  started.started = Clock::now();
+  metrics_.run_started(std::chrono::duration<double>(started.started - token.planned).count());
+  asio::co_spawn(
+      io_, runner_(std::move(spec), std::move(credentials)),
+      [this, token = std::move(started)](std::exception_ptr ex, probe::ProbeResult result) {
+        // The engine reports every network outcome as a result; an
+        // exception is our bug, never blamed on the server.
+        if (ex) result = probe::internal_error_result(ex);
+        finish_run(token, result);
+      });
 }
 
 void Reconciler::finish_run(const RunToken& token, const probe::ProbeResult& result) {
@@ -306,10 +309,10 @@ void Reconciler::finish_run(const RunToken& token, const probe::ProbeResult& res
   }
   ProbeEntry& e = *table_.find(token.key);
   Transition t = after_run(e.status, *e.def, result, std::chrono::system_clock::now());
-  // Fixed rate from the planned start, so runs do not drift later and later;
-  // a run that overran its slot starts the next one at once.
   const auto now = Clock::now();
-  auto next = std::max(token.planned + e.def->interval, now);
+  auto next = next_run_after(token.planned, token.started, now,
+                             std::chrono::duration_cast<Clock::duration>(e.def->interval),
+                             options_.rephase_after);
   next += scheduler_.jitter(
       std::chrono::duration_cast<Clock::duration>(e.def->interval * options_.jitter));
   t.status.next_run_time = encoding::format_rfc3339(

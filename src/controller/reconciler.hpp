@@ -45,6 +45,9 @@ struct ReconcilerOptions {
   double jitter = 0.1;   // fraction of the interval a run may be shifted by
   std::chrono::milliseconds first_run_spread{2000};  // spread of runs at start-up/spec change
   std::chrono::milliseconds stalled_retry{30'000};   // retry of a probe that cannot run
+  // A run that starts later than this against its plan re-phases the probe
+  // from its actual start (run_scheduler.hpp, next_run_after).
+  std::chrono::milliseconds rephase_after{1000};
   // A status that changes nothing a reader acts on is written at most once
   // per heartbeat (or per interval, when that is longer): write_policy.hpp.
   std::chrono::seconds status_heartbeat{600};
@@ -86,6 +89,7 @@ class Reconciler {
     std::string uid;
     std::uint64_t epoch = 0;
     Clock::time_point planned;
+    Clock::time_point started;  // when the session began (after the Secret read)
   };
 
   void on_upsert(const nlohmann::json& object);

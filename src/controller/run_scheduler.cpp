@@ -2,6 +2,15 @@
 
 namespace imapprobe::controller {
 
+RunSchedulerClock::time_point next_run_after(RunSchedulerClock::time_point planned,
+                                             RunSchedulerClock::time_point started,
+                                             RunSchedulerClock::time_point now,
+                                             RunSchedulerClock::duration interval,
+                                             RunSchedulerClock::duration rephase) {
+  const auto phase = started - planned > rephase ? started : planned;
+  return std::max(phase + interval, now);
+}
+
 RunScheduler::RunScheduler(Options options) : options_(options), rng_(options.seed) {}
 
 void RunScheduler::plan(const std::string& key, TimePoint when) {

@@ -20,6 +20,20 @@
 
 namespace imapprobe::controller {
 
+using RunSchedulerClock = std::chrono::steady_clock;
+
+// When the run after one that was planned at `planned` and started at
+// `started` is due, before jitter. Fixed rate from the planned start, so runs
+// do not drift later and later; but a run that started more than `rephase`
+// late (a start-up or catch-up queue) re-phases from its actual start, so a
+// burst of runs queued together is not planned together again every
+// interval. A run that overran its slot makes the next one due at once.
+RunSchedulerClock::time_point next_run_after(RunSchedulerClock::time_point planned,
+                                             RunSchedulerClock::time_point started,
+                                             RunSchedulerClock::time_point now,
+                                             RunSchedulerClock::duration interval,
+                                             RunSchedulerClock::duration rephase);
+
 class RunScheduler {
  public:
   using Clock = std::chrono::steady_clock;

@@ -87,5 +87,23 @@ TEST_F(RunSchedulerTest, JitterStaysWithinItsBound) {
   EXPECT_EQ(scheduler.jitter(0ms), RunScheduler::Clock::duration::zero());
 }
 
+TEST(NextRunAfter, FixedRateFromThePlannedStart) {
+  const TimePoint planned{std::chrono::seconds(1000)};
+  // Started 300 ms late, finished 1 s later: the next run keeps the rhythm.
+  EXPECT_EQ(next_run_after(planned, planned + 300ms, planned + 1300ms, 60s, 1s), planned + 60s);
+}
+
+// A start-up queue: 10,000 first runs planned within 2 s but started over
+// two minutes must not all be planned within the same 2 s again.
+TEST(NextRunAfter, ALateStartRephasesFromTheActualStart) {
+  const TimePoint planned{std::chrono::seconds(1000)};
+  EXPECT_EQ(next_run_after(planned, planned + 90s, planned + 91s, 600s, 1s), planned + 690s);
+}
+
+TEST(NextRunAfter, ARunThatOverranItsSlotMakesTheNextDueAtOnce) {
+  const TimePoint planned{std::chrono::seconds(1000)};
+  EXPECT_EQ(next_run_after(planned, planned, planned + 15s, 10s, 1s), planned + 15s);
+}
+
 }  // namespace
 }  // namespace imapprobe::controller

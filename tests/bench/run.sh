@@ -26,7 +26,8 @@
 #
 # Environment: BENCH_BUILD_DIR (default <repo>/build), BENCH_OUT, BENCH_B_SIZES
 # (part b probe counts, e.g. "1000 2000"), BENCH_B_STEADY (part b's steady
-# window in seconds),
+# window in seconds), BENCH_SECRET_CACHE (true: the operator runs with
+# --secret-cache),
 # BENCH_WORKDIR_PARENT (default /tmp).
 set -euo pipefail
 set -E
@@ -428,7 +429,9 @@ run_scale() { # run_scale N
   local mport op_log=$W/operator-$n.log op_pid t0
   start_operator() {
     mport=$(free_port)
+    # BENCH_SECRET_CACHE=true: Secrets from memory (--secret-cache), no GET per run
     "$IMAPPROBE" operator --kubeconfig "$kwd/kubeconfig" --leader-elect=false \
+      --secret-cache="${BENCH_SECRET_CACHE:-false}" \
       --health-addr 127.0.0.1:0 --metrics-addr "127.0.0.1:$mport" >"$op_log" 2>&1 &
     op_pid=$!
     STARTED_PIDS+=("$op_pid")

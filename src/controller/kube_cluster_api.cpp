@@ -1,6 +1,7 @@
 #include "controller/kube_cluster_api.hpp"
 
 #include "controller/credentials.hpp"
+#include "controller/probe_table.hpp"  // key_of
 
 namespace imapprobe::controller {
 
@@ -15,12 +16,6 @@ std::string secrets_path(const std::string& ns) {
 }
 
 namespace {
-
-std::string key_of(const nlohmann::json& object) {
-  const auto meta = object.find("metadata");
-  if (meta == object.end() || !meta->is_object()) return "/";
-  return meta->value("namespace", std::string{}) + "/" + meta->value("name", std::string{});
-}
 
 std::string resource_version_of(const nlohmann::json& object) {
   const auto meta = object.find("metadata");

@@ -55,24 +55,12 @@ void Reconciler::remove(const std::string& ns, const std::string& name) {
 }
 
 void Reconciler::sync(const std::string& ns, std::vector<json> objects) {
-  asio::post(io_, [this, prefix = ns.empty() ? std::string() : ns + "/",
-                   objects = std::move(objects)]() mutable {
-    std::set<std::string> present;
-    for (auto& o : objects) {
-      present.insert(key_of(o));
-      on_upsert(o);
-      o = json();  // free as we go: a relist of thousands must not double its peak
-    }
-    for (const auto& key : table_.keys_with_prefix(prefix)) {
-      if (!present.contains(key)) on_remove(key);
-    }
-    objects.clear();
-    objects.shrink_to_fit();
-    // A (re)list of thousands of objects leaves the heap full of freed JSON;
-    // hand it back to the system rather than carry it as RSS forever.
-    malloc_trim(0);
-    rearm();
-  });
+  // The whole list at once is the streamed pair with one page.
+  std::vector<std::string> keys;
+  keys.reserve(objects.size());
+  for (const auto& o : objects) keys.push_back(key_of(o));
+  upsert_page(std::move(objects));
+  sync_keys(ns, std::move(keys));
 }
 
 void Reconciler::upsert_page(std::vector<json> page) {

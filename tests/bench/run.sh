@@ -27,8 +27,11 @@
 # Environment: BENCH_BUILD_DIR (default <repo>/build), BENCH_OUT, BENCH_B_SIZES
 # (part b probe counts, e.g. "1000 2000"), BENCH_B_STEADY (part b's steady
 # window in seconds), BENCH_SECRET_CACHE (true: the operator runs with
-# --secret-cache),
-# BENCH_WORKDIR_PARENT (default /tmp).
+# --secret-cache), BENCH_OPERATOR_ARGS (more operator flags, e.g.
+# "--status-heartbeat=30m"), BENCH_OPERATOR_WRAPPER (a command the operator runs
+# under, e.g. "env MALLOC_ARENA_MAX=2"; a wrapper that forks, such as heaptrack,
+# makes the RSS and CPU figures its own), BENCH_B_INTERVAL (part b's interval in
+# seconds instead of N * 60 / 1000), BENCH_WORKDIR_PARENT (default /tmp).
 set -euo pipefail
 set -E
 
@@ -413,6 +416,7 @@ RSS0=""
 run_scale() { # run_scale N
   local n=$1 kwd=$W/kube-$1 kc interval i ns
   interval=$((n * 60 / B_RATE_PER_MIN)); ((interval >= 10)) || interval=10
+  interval=${BENCH_B_INTERVAL:-$interval}
   log "part b: $n probes, interval ${interval}s: starting kube-apiserver"
   KUBE_WDS+=("$kwd")
   bash "$ROOT/tests/kube/cluster.sh" start "$kwd" >&2
@@ -430,8 +434,9 @@ run_scale() { # run_scale N
   start_operator() {
     mport=$(free_port)
     # BENCH_SECRET_CACHE=true: Secrets from memory (--secret-cache), no GET per run
-    "$IMAPPROBE" operator --kubeconfig "$kwd/kubeconfig" --leader-elect=false \
-      --secret-cache="${BENCH_SECRET_CACHE:-false}" \
+    # shellcheck disable=SC2086 # word splitting wanted: a command and flags
+    ${BENCH_OPERATOR_WRAPPER:-} "$IMAPPROBE" operator --kubeconfig "$kwd/kubeconfig" --leader-elect=false \
+      --secret-cache="${BENCH_SECRET_CACHE:-false}" ${BENCH_OPERATOR_ARGS:-} \
       --health-addr 127.0.0.1:0 --metrics-addr "127.0.0.1:$mport" >"$op_log" 2>&1 &
     op_pid=$!
     STARTED_PIDS+=("$op_pid")

@@ -159,20 +159,31 @@ std::string render_metrics(const OperatorMetrics& m) {
     o << "imapprobe_operator_api_request_duration_seconds_count{verb=\"" << escape(verb) << "\"} "
       << sc.second << '\n';
   }
-  header(o, "imapprobe_operator_schedule_lag_seconds", "summary",
-         "How late probe runs started against their planned time (recent runs).");
-  std::vector<double> lag = m.stats.recent_lag_seconds;
-  std::sort(lag.begin(), lag.end());
-  for (double q : {0.5, 0.9, 0.99}) {
-    const double v =
-        lag.empty() ? 0 : lag[std::min(lag.size() - 1, static_cast<std::size_t>(q * lag.size()))];
-    o << "imapprobe_operator_schedule_lag_seconds{quantile=\"" << num(q) << "\"} " << num(v)
+  header(o, "imapprobe_operator_schedule_lag_seconds", "histogram",
+         "How late probe runs started against their planned time; run=\"first\" is a probe's "
+         "first run after start-up, a change, a take-over or a stall, run=\"next\" the steady "
+         "rhythm.");
+  for (const auto& [kind, h] :
+       {std::pair{"first", &m.stats.lag_first}, std::pair{"next", &m.stats.lag_next}}) {
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < std::size(kLagBuckets); ++i) {
+      cumulative += h->buckets[i];
+      o << "imapprobe_operator_schedule_lag_seconds_bucket{run=\"" << kind << "\",le=\""
+        << num(kLagBuckets[i]) << "\"} " << cumulative << '\n';
+    }
+    o << "imapprobe_operator_schedule_lag_seconds_bucket{run=\"" << kind << "\",le=\"+Inf\"} "
+      << h->count << '\n';
+    o << "imapprobe_operator_schedule_lag_seconds_sum{run=\"" << kind << "\"} " << num(h->sum)
+      << '\n';
+    o << "imapprobe_operator_schedule_lag_seconds_count{run=\"" << kind << "\"} " << h->count
       << '\n';
   }
-  double sum = 0;
-  for (double v : lag) sum += v;
-  o << "imapprobe_operator_schedule_lag_seconds_sum " << num(sum) << '\n';
-  o << "imapprobe_operator_schedule_lag_seconds_count " << lag.size() << '\n';
+  header(o, "imapprobe_operator_schedule_lag_max_seconds", "gauge",
+         "The latest start against plan since the operator started, by run kind.");
+  o << "imapprobe_operator_schedule_lag_max_seconds{run=\"first\"} " << num(m.stats.lag_first.max)
+    << '\n';
+  o << "imapprobe_operator_schedule_lag_max_seconds{run=\"next\"} " << num(m.stats.lag_next.max)
+    << '\n';
   return o.str();
 }
 

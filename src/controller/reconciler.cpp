@@ -212,7 +212,7 @@ void Reconciler::start_run(const RunScheduler::Start& start) {
     release(start.key);
     return;
   }
-  RunToken token{start.key, e->ref.uid, e->epoch, start.planned, {}};
+  RunToken token{start.key, e->ref.uid, e->epoch, start.planned, {}, start.kind};
   // Secrets are read at run time (a rotated password is picked up at the
   // next run) on the API pool, never on the probe thread.
   asio::post(api_pool_, [this, token, def = *e->def] {
@@ -279,7 +279,8 @@ void Reconciler::run(const RunToken& token, const ProbeEntry::KnownCredentials& 
   probe::Credentials credentials = known.credentials;
   RunToken started = token;
   started.started = Clock::now();
-  metrics_.run_started(std::chrono::duration<double>(started.started - token.planned).count());
+  metrics_.run_started(token.kind,
+                       std::chrono::duration<double>(started.started - token.planned).count());
   asio::co_spawn(
       io_, runner_(std::move(spec), std::move(credentials)),
       [this, token = std::move(started)](std::exception_ptr ex, probe::ProbeResult result) {
@@ -298,11 +299,14 @@ void Reconciler::finish_run(const RunToken& token, const probe::ProbeResult& res
   ProbeEntry& e = *table_.find(token.key);
   Transition t = after_run(e.status, *e.def, result, std::chrono::system_clock::now());
   const auto now = Clock::now();
-  auto next = next_run_after(token.planned, token.started, now,
-                             std::chrono::duration_cast<Clock::duration>(e.def->interval),
-                             options_.rephase_after);
-  next += scheduler_.jitter(
-      std::chrono::duration_cast<Clock::duration>(e.def->interval * options_.jitter));
+  const auto interval = std::chrono::duration_cast<Clock::duration>(e.def->interval);
+  const NextRun planned_next = next_run_after(token.planned, token.started, now, interval,
+                                              options_.rephase_after, scheduler_.spread());
+  auto next = planned_next.when;
+  if (!planned_next.rephased) {
+    next +=
+        scheduler_.jitter(std::chrono::duration_cast<Clock::duration>(interval * options_.jitter));
+  }
   t.status.next_run_time = encoding::format_rfc3339(
       std::chrono::system_clock::now() +
       std::chrono::duration_cast<std::chrono::system_clock::duration>(next - now));
@@ -321,7 +325,7 @@ void Reconciler::finish_run(const RunToken& token, const probe::ProbeResult& res
   }
   // Submitted before the run is released: a shutdown waits for this write.
   submit(e, std::move(t));
-  if (active_ && !stopping_) scheduler_.plan(token.key, next);
+  if (active_ && !stopping_) scheduler_.plan(token.key, next, RunKind::Next);
   release(token.key);
 }
 

@@ -90,6 +90,7 @@ class Reconciler {
     std::uint64_t epoch = 0;
     Clock::time_point planned;
     Clock::time_point started;  // when the session began (after the Secret read)
+    RunKind kind = RunKind::First;
   };
 
   void on_upsert(const nlohmann::json& object);

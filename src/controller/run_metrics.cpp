@@ -1,5 +1,6 @@
 #include "controller/run_metrics.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 namespace imapprobe::controller {
@@ -44,11 +45,18 @@ void RunMetrics::probe_removed(const std::string& key) {
   stats_.probes = probes_.size();
 }
 
-void RunMetrics::run_started(double lag_seconds) {
+void LagHistogram::observe(double seconds) {
+  seconds = std::max(seconds, 0.0);
+  const auto* bound = std::lower_bound(std::begin(kLagBuckets), std::end(kLagBuckets), seconds);
+  if (bound != std::end(kLagBuckets)) ++buckets[bound - std::begin(kLagBuckets)];
+  sum += seconds;
+  ++count;
+  max = std::max(max, seconds);
+}
+
+void RunMetrics::run_started(RunKind kind, double lag_seconds) {
   std::lock_guard lock(mu_);
-  auto& lag = stats_.recent_lag_seconds;
-  if (lag.size() >= 4096) lag.erase(lag.begin(), lag.begin() + 2048);
-  lag.push_back(lag_seconds);
+  (kind == RunKind::Next ? stats_.lag_next : stats_.lag_first).observe(lag_seconds);
 }
 
 void RunMetrics::run_finished(const std::string& key, const probe::ProbeResult& result,

@@ -13,9 +13,25 @@
 #include <utility>
 #include <vector>
 
+#include "controller/run_scheduler.hpp"
 #include "probe/result.hpp"
 
 namespace imapprobe::controller {
+
+// Upper bounds (seconds) of the schedule-lag histogram buckets: from a
+// healthy steady state (milliseconds) to a start-up queue (minutes).
+inline constexpr double kLagBuckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                         1,     2.5,    5,     10,   30,    60,   120, 300};
+
+// How late runs started against their plan, cumulative since start (so a
+// rate over any window works, unlike a bounded sample of recent runs).
+struct LagHistogram {
+  std::array<std::uint64_t, std::size(kLagBuckets)> buckets{};  // non-cumulative
+  double sum = 0;
+  std::uint64_t count = 0;
+  double max = 0;
+  void observe(double seconds);
+};
 
 // Counters for the operator's own metrics.
 struct ReconcilerStats {
@@ -29,7 +45,8 @@ struct ReconcilerStats {
   std::uint64_t event_errors = 0;
   int in_flight = 0;
   std::size_t probes = 0;
-  std::vector<double> recent_lag_seconds;  // schedule lag of recent runs (bounded)
+  LagHistogram lag_first;  // RunKind::First: start-up, changes, take-overs, retries
+  LagHistogram lag_next;   // RunKind::Next: the steady rhythm
   std::map<std::string, std::uint64_t> runs_by_reason;
 };
 
@@ -67,7 +84,7 @@ class RunMetrics {
   // A new identity under the same key (deleted and re-created) starts afresh.
   void probe_reset(const std::string& key, const std::string& ns, const std::string& name);
   void probe_removed(const std::string& key);
-  void run_started(double lag_seconds);
+  void run_started(RunKind kind, double lag_seconds);
   void run_finished(const std::string& key, const probe::ProbeResult& result,
                     int consecutive_failures, bool degraded);
   void status_written();

@@ -24,15 +24,27 @@ using RunSchedulerClock = std::chrono::steady_clock;
 
 // When the run after one that was planned at `planned` and started at
 // `started` is due, before jitter. Fixed rate from the planned start, so runs
-// do not drift later and later; but a run that started more than `rephase`
-// late (a start-up or catch-up queue) re-phases from its actual start, so a
-// burst of runs queued together is not planned together again every
-// interval. A run that overran its slot makes the next one due at once.
-RunSchedulerClock::time_point next_run_after(RunSchedulerClock::time_point planned,
-                                             RunSchedulerClock::time_point started,
-                                             RunSchedulerClock::time_point now,
-                                             RunSchedulerClock::duration interval,
-                                             RunSchedulerClock::duration rephase);
+// do not drift later and later. A run that started more than `rephase` late
+// was part of a queue (start-up, a relist, a leadership change, an overloaded
+// moment): its probe gets a new phase, `started` plus between half and all of
+// the interval (`spread` in [0, 1) picks where), so 10,000 first runs that
+// drained at capacity over two minutes come back spread over half an
+// interval and more, instead of queueing at capacity again every interval. A
+// run that overran its slot makes the next one due at once.
+struct NextRun {
+  RunSchedulerClock::time_point when;
+  bool rephased = false;  // no jitter on top: the spread is the jitter
+};
+NextRun next_run_after(RunSchedulerClock::time_point planned, RunSchedulerClock::time_point started,
+                       RunSchedulerClock::time_point now, RunSchedulerClock::duration interval,
+                       RunSchedulerClock::duration rephase, double spread);
+
+// Why a run was planned, for the schedule-lag histogram: a queue of first
+// runs after start-up says nothing about steady state.
+enum class RunKind {
+  First,  // added, changed, re-created, resumed, taken over, or retried after a stall
+  Next,   // planned by the run before it
+};
 
 class RunScheduler {
  public:
@@ -47,7 +59,7 @@ class RunScheduler {
   explicit RunScheduler(Options options);
 
   // Plans the next run of `key` at `when`, replacing any earlier plan.
-  void plan(const std::string& key, TimePoint when);
+  void plan(const std::string& key, TimePoint when, RunKind kind = RunKind::First);
   // Drops the plan of `key` (a run in flight goes on).
   void cancel(const std::string& key);
   void cancel_all();
@@ -55,6 +67,7 @@ class RunScheduler {
   struct Start {
     std::string key;
     TimePoint planned;  // for the schedule-lag metric and fixed-rate planning
+    RunKind kind = RunKind::First;
   };
   // The runs to start now, earliest first: due, not already running, within
   // the concurrency gate. Each is marked running until finished(key).
@@ -70,11 +83,17 @@ class RunScheduler {
 
   // Uniform in [0, max]: spreads first runs and jitters the interval.
   Clock::duration jitter(Clock::duration max);
+  // Uniform in [0, 1): where a re-phased probe lands (next_run_after).
+  double spread();
 
  private:
   Options options_;
   std::mt19937_64 rng_;
-  std::map<std::string, TimePoint> plans_;
+  struct Plan {
+    TimePoint when;
+    RunKind kind;
+  };
+  std::map<std::string, Plan> plans_;
   std::set<std::pair<TimePoint, std::string>> by_time_;
   std::set<std::string> running_;
 };

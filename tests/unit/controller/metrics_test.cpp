@@ -17,7 +17,8 @@ OperatorMetrics sample() {
   m.leader = true;
   m.stats.probes = 2;
   m.stats.status_writes = 7;
-  m.stats.recent_lag_seconds = {0.001, 0.002, 0.010};
+  for (double lag : {0.001, 0.002, 0.010}) m.stats.lag_next.observe(lag);
+  m.stats.lag_first.observe(95.0);
   m.api_requests[{"GET", 200}] = 5;
   m.api_requests[{"PATCH", 409}] = 1;
   m.api_latency["GET"] = {0.05, 5};
@@ -76,6 +77,25 @@ TEST(Metrics, RendersProbeAndOperatorSeries) {
   EXPECT_NE(text.find("imapprobe_operator_api_requests_total{verb=\"PATCH\",code=\"409\"} 1\n"),
             std::string::npos);
   EXPECT_NE(text.find("imapprobe_operator_leader 1\n"), std::string::npos);
+  // Lag is a cumulative histogram per run kind: a start-up queue (first) is
+  // apart from the steady rhythm (next).
+  EXPECT_NE(
+      text.find("imapprobe_operator_schedule_lag_seconds_bucket{run=\"next\",le=\"0.001\"} 1\n"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find("imapprobe_operator_schedule_lag_seconds_bucket{run=\"next\",le=\"0.01\"} 3\n"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find("imapprobe_operator_schedule_lag_seconds_bucket{run=\"first\",le=\"60\"} 0\n"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find("imapprobe_operator_schedule_lag_seconds_bucket{run=\"first\",le=\"120\"} 1\n"),
+      std::string::npos);
+  EXPECT_NE(text.find("imapprobe_operator_schedule_lag_seconds_count{run=\"first\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("imapprobe_operator_schedule_lag_max_seconds{run=\"first\"} 95\n"),
+            std::string::npos);
 }
 
 TEST(Metrics, PassesPromtoolCheck) {

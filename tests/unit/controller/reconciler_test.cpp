@@ -412,6 +412,19 @@ TEST_F(ReconcilerTest, AHealthyProbeWritesAtTheHeartbeatAndAChangeAtOnce) {
   EXPECT_LE(runs, runs_at_change + 2) << "written by the run that saw the change";
 }
 
+// The schedule-lag histogram keeps a probe's first run (a start-up queue)
+// apart from the runs its rhythm planned, so steady-state lag is visible.
+TEST_F(ReconcilerTest, ScheduleLagCountsFirstAndNextRunsApart) {
+  reconciler->upsert(probe_object("lag", 1, {{"interval", "100ms"}, {"timeout", "50ms"}}));
+  ASSERT_TRUE(FakeCluster::eventually([&] {
+    std::lock_guard lock(cluster.mu);
+    return runs >= 3;
+  }));
+  const ReconcilerStats stats = reconciler->stats();
+  EXPECT_EQ(stats.lag_first.count, 1u);
+  EXPECT_GE(stats.lag_next.count, 2u);
+}
+
 // A relist streamed page by page, then the keys of the complete set: probes
 // missing from it were deleted while unobserved.
 TEST_F(ReconcilerTest, AStreamedRelistAddsPagesAndDropsWhatIsGone) {

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+
 namespace imapprobe::controller {
 namespace {
 using namespace std::chrono_literals;
@@ -90,19 +93,53 @@ TEST_F(RunSchedulerTest, JitterStaysWithinItsBound) {
 TEST(NextRunAfter, FixedRateFromThePlannedStart) {
   const TimePoint planned{std::chrono::seconds(1000)};
   // Started 300 ms late, finished 1 s later: the next run keeps the rhythm.
-  EXPECT_EQ(next_run_after(planned, planned + 300ms, planned + 1300ms, 60s, 1s), planned + 60s);
+  const NextRun next = next_run_after(planned, planned + 300ms, planned + 1300ms, 60s, 1s, 0.7);
+  EXPECT_EQ(next.when, planned + 60s);
+  EXPECT_FALSE(next.rephased);
 }
 
 // A start-up queue: 10,000 first runs planned within 2 s but started over
-// two minutes must not all be planned within the same 2 s again.
-TEST(NextRunAfter, ALateStartRephasesFromTheActualStart) {
+// two minutes must not come back as one queue every interval: a late start
+// lands between half and all of the interval after it started.
+TEST(NextRunAfter, ALateStartRephasesWithinHalfToOneIntervalOfItsActualStart) {
   const TimePoint planned{std::chrono::seconds(1000)};
-  EXPECT_EQ(next_run_after(planned, planned + 90s, planned + 91s, 600s, 1s), planned + 690s);
+  const TimePoint started = planned + 90s;
+  EXPECT_EQ(next_run_after(planned, started, started + 1s, 600s, 1s, 0.0).when, started + 300s);
+  EXPECT_EQ(next_run_after(planned, started, started + 1s, 600s, 1s, 0.5).when, started + 450s);
+  EXPECT_TRUE(next_run_after(planned, started, started + 1s, 600s, 1s, 0.5).rephased);
+  EXPECT_LT(next_run_after(planned, started, started + 1s, 600s, 1s, 0.9999).when, started + 600s);
 }
 
 TEST(NextRunAfter, ARunThatOverranItsSlotMakesTheNextDueAtOnce) {
   const TimePoint planned{std::chrono::seconds(1000)};
-  EXPECT_EQ(next_run_after(planned, planned, planned + 15s, 10s, 1s), planned + 15s);
+  EXPECT_EQ(next_run_after(planned, planned, planned + 15s, 10s, 1s, 0.5).when, planned + 15s);
+}
+
+// The whole point of re-phasing: a queue of runs that drained at capacity
+// (1,000 runs over 100 s, 10 per second) must come back spread wider than
+// it came, so its second round does not queue again. Counted per 10 s slot.
+TEST(NextRunAfter, AStartUpQueueComesBackSpreadOverHalfAnInterval) {
+  RunScheduler s({.concurrency = 64, .seed = 42});
+  const TimePoint t0{std::chrono::seconds(1000)};
+  std::map<std::int64_t, int> per_slot;
+  for (int i = 0; i < 1000; ++i) {
+    const TimePoint started = t0 + std::chrono::milliseconds(100 * i);
+    const NextRun next = next_run_after(t0, started, started + 20ms, 600s, 1s, s.spread());
+    ++per_slot[std::chrono::duration_cast<std::chrono::seconds>(next.when - t0).count() / 10];
+  }
+  int busiest = 0;
+  for (const auto& [slot, n] : per_slot) busiest = std::max(busiest, n);
+  // Without the spread each 10 s slot would hold 100 runs again.
+  EXPECT_LT(busiest, 45) << "slots used: " << per_slot.size();
+}
+
+TEST_F(RunSchedulerTest, TakeDueSaysWhetherARunIsFirstOrNext) {
+  scheduler.plan("a", t0, RunKind::First);
+  scheduler.plan("b", t0 + 1ms, RunKind::Next);
+  auto due = scheduler.take_due(t0 + 1s);
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(due[0].kind, RunKind::First);
+  EXPECT_EQ(due[1].kind, RunKind::Next);
 }
 
 }  // namespace

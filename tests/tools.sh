@@ -9,6 +9,7 @@
 # Tools (cache: ${IMAPPROBE_CACHE:-$HOME/.cache/imap-probe-operator}):
 #   kube-apiserver + kubectl   tests/kube/cluster.sh build  (Go modules)
 #   helm                       tests/helm/build-helm.sh     (Go modules)
+#   kstatus + argocdhealth     tests/gitops/build.sh        (Go modules: cli-utils, gopher-lua)
 # and, from Debian (installed by tests/setup.sh): dovecot, promtool, clang.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +48,7 @@ tool() {
 # changed source is rebuilt.
 tool "kube-apiserver + kubectl" 'bash tests/kube/cluster.sh check' 'bash tests/kube/cluster.sh build'
 tool "helm" 'bash tests/helm/build-helm.sh --check' 'bash tests/helm/build-helm.sh'
+tool "kstatus + argocdhealth" 'bash tests/gitops/build.sh --check' 'bash tests/gitops/build.sh'
 tool "dovecot" 'command -v dovecot' ''
 tool "promtool" 'command -v promtool' ''
 tool "clang (fuzzer)" 'command -v clang++' ''

@@ -23,6 +23,10 @@ const Condition* find_condition(const std::vector<Condition>& conditions, const 
   return it == conditions.end() ? nullptr : &*it;
 }
 
+void drop_condition(std::vector<Condition>& conditions, const std::string& type) {
+  std::erase_if(conditions, [&](const Condition& x) { return x.type == type; });
+}
+
 nlohmann::json to_json(const Condition& c) {
   // The API server requires a non-empty reason and a message field.
   return {{"type", c.type},

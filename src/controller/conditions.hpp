@@ -26,6 +26,9 @@ struct Condition {
 // status is unchanged (a new reason or message is not a transition).
 void set_condition(std::vector<Condition>& conditions, Condition c, const std::string& now);
 const Condition* find_condition(const std::vector<Condition>& conditions, const std::string& type);
+// Removes the condition of `type`, if any (a condition that only applies to
+// a passing phase, like Reconciling, goes once the phase is over).
+void drop_condition(std::vector<Condition>& conditions, const std::string& type);
 
 nlohmann::json to_json(const Condition& c);
 std::vector<Condition> conditions_from_json(const nlohmann::json& status);

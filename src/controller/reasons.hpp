@@ -10,6 +10,8 @@ namespace imapprobe::controller::reasons {
 // Ready
 inline constexpr const char* kReporting = "Reporting";
 inline constexpr const char* kSuspended = "Suspended";
+// Ready=Unknown and Reconciling=True: a generation seen, its first run not done
+inline constexpr const char* kPending = "Pending";
 // Stalled=False while the probe runs
 inline constexpr const char* kRunning = "Running";
 // Stalled=True / Ready=False: the user must fix something
@@ -30,21 +32,12 @@ inline constexpr const char* kOverBaseline = "OverBaseline";
 // Events
 inline constexpr const char* kRecovered = "Recovered";
 
-inline constexpr std::string_view kAll[] = {kReporting,
-                                            kSuspended,
-                                            kRunning,
-                                            kInvalidSpec,
-                                            kSecretNotFound,
-                                            kSecretKeyMissing,
-                                            kSecretUnreadable,
-                                            kInvalidSecretData,
-                                            kInvalidCABundle,
-                                            kSucceeded,
-                                            kFailureBelowThreshold,
-                                            kNotRun,
-                                            kAsExpected,
-                                            kProbeFailing,
-                                            kOverBaseline,
-                                            kRecovered};
+inline constexpr std::string_view kAll[] = {
+    kReporting,        kSuspended,        kPending,
+    kRunning,          kInvalidSpec,      kSecretNotFound,
+    kSecretKeyMissing, kSecretUnreadable, kInvalidSecretData,
+    kInvalidCABundle,  kSucceeded,        kFailureBelowThreshold,
+    kNotRun,           kAsExpected,       kProbeFailing,
+    kOverBaseline,     kRecovered};
 
 }  // namespace imapprobe::controller::reasons

@@ -99,6 +99,7 @@ void Reconciler::set_active(bool active) {
     if (active) {
       table_.for_each([&](ProbeEntry& e) {
         if (e.def && !e.def->suspend) {
+          announce_pending(e);
           scheduler_.plan(e.ref.key(), Clock::now() + scheduler_.jitter(options_.first_run_spread));
         }
       });
@@ -152,7 +153,17 @@ void Reconciler::on_upsert(const json& object) {
     submit(e, after_suspend(e.status, e.generation, std::chrono::system_clock::now()));
     return;
   }
-  if (active_) plan_first_run(e, change != ProbeTable::Change::SpecChanged);
+  if (active_) {
+    announce_pending(e);
+    plan_first_run(e, change != ProbeTable::Change::SpecChanged);
+  }
+}
+
+void Reconciler::announce_pending(ProbeEntry& e) {
+  // A status for this generation (a run, a stall, or a Pending written by
+  // an earlier leader) already says where the probe is.
+  if (e.status.observed_generation == e.generation) return;
+  submit(e, after_first_sight(e.status, e.generation, std::chrono::system_clock::now()));
 }
 
 void Reconciler::plan_first_run(ProbeEntry& e, bool fresh) {

@@ -94,6 +94,8 @@ class Reconciler {
   };
 
   void on_upsert(const nlohmann::json& object);
+  // Ready=Unknown/Pending for a generation not yet run (status_policy.hpp).
+  void announce_pending(ProbeEntry& e);
   void on_remove(const std::string& key);
   void plan_first_run(ProbeEntry& e, bool fresh);
   void wake();

@@ -82,6 +82,7 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
                      const BaselinePolicy& policy) {
   Transition t{previous, {}};
   ProbeStatus& s = t.status;
+  drop_condition(s.conditions, kReconciling);
   const std::string now_text = rfc3339(now);
   const std::int64_t gen = def.generation;
   s.observed_generation = gen;
@@ -200,6 +201,7 @@ Transition after_stall(const ProbeStatus& previous, std::int64_t generation,
                        std::chrono::system_clock::time_point now) {
   Transition t{previous, {}};
   ProbeStatus& s = t.status;
+  drop_condition(s.conditions, kReconciling);
   const std::string now_text = rfc3339(now);
   s.observed_generation = generation;
   const std::string was_stalled = status_of(previous, kStalled);
@@ -221,10 +223,30 @@ Transition after_stall(const ProbeStatus& previous, std::int64_t generation,
   return t;
 }
 
+Transition after_first_sight(const ProbeStatus& previous, std::int64_t generation,
+                             std::chrono::system_clock::time_point now) {
+  Transition t{previous, {}};
+  ProbeStatus& s = t.status;
+  const std::string now_text = rfc3339(now);
+  const std::string message =
+      "waiting for the first run of generation " + std::to_string(generation);
+  s.observed_generation = generation;
+  set_condition(s.conditions, cond(kReady, "Unknown", reasons::kPending, message, generation),
+                now_text);
+  set_condition(s.conditions, cond(kReconciling, "True", reasons::kPending, message, generation),
+                now_text);
+  set_condition(
+      s.conditions,
+      cond(kStalled, "False", reasons::kPending, "spec accepted; the run is due", generation),
+      now_text);
+  return t;
+}
+
 Transition after_suspend(const ProbeStatus& previous, std::int64_t generation,
                          std::chrono::system_clock::time_point now) {
   Transition t{previous, {}};
   ProbeStatus& s = t.status;
+  drop_condition(s.conditions, kReconciling);
   const std::string now_text = rfc3339(now);
   s.observed_generation = generation;
   s.next_run_time.clear();

@@ -34,6 +34,9 @@ inline constexpr const char* kReady = "Ready";
 inline constexpr const char* kAvailable = "Available";
 inline constexpr const char* kDegraded = "Degraded";
 inline constexpr const char* kStalled = "Stalled";
+// True only between seeing a generation and finishing its first run (or
+// stalling, or suspending): kstatus, Helm 4 and Flux read it as InProgress.
+inline constexpr const char* kReconciling = "Reconciling";
 
 // Baseline comparison: a step over `factor` x its baseline and at least
 // `min_excess` slower makes a passing run Degraded (reason OverBaseline),
@@ -54,6 +57,13 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& probe,
 Transition after_stall(const ProbeStatus& previous, std::int64_t generation,
                        const std::string& reason, const std::string& message,
                        std::chrono::system_clock::time_point now);
+
+// A generation seen for the first time, before its first run: Ready=Unknown
+// and Reconciling=True (reason Pending), Stalled=False; Available keeps its
+// last value. Without it a new probe has no conditions until its first run
+// ends, which kstatus calls Current.
+Transition after_first_sight(const ProbeStatus& previous, std::int64_t generation,
+                             std::chrono::system_clock::time_point now);
 
 // spec.suspend: Ready=True/Suspended, nothing else changes.
 Transition after_suspend(const ProbeStatus& previous, std::int64_t generation,

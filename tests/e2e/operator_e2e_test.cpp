@@ -6,8 +6,10 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "support/dovecot.hpp"
+#include "support/fake_server.hpp"
 #include "support/kube_cluster.hpp"
 #include "support/process.hpp"
 
@@ -20,6 +22,18 @@ using testing::Dovecot;
 using testing::eventually;
 using testing::KubeCluster;
 using testing::Process;
+
+// The GitOps judges, run on objects read from the API server: kstatus (Flux,
+// Helm 4 --wait) and the shipped Argo CD health check under gopher-lua.
+// Built by tests/gitops/build.sh (tests/tools.sh) before any test runs.
+std::string gitops_bin() {
+  std::string out;
+  const int rc = testing::run_command(
+      "bash " + std::string(IMAPPROBE_SOURCE_DIR) + "/tests/gitops/build.sh --check", out);
+  if (rc != 0) return "";
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
 
 const std::string kCrd = std::string(IMAPPROBE_SOURCE_DIR) + "/crds/imapprobe.dev_imapprobes.yaml";
 
@@ -147,6 +161,31 @@ class OperatorE2E : public ::testing::Test {
     int n = 0;
     for (const auto& e : events(ns, name)) n += e.value("reason", "") == reason;
     return n;
+  }
+
+  // "<Status> <message>" as a GitOps judge (tests/gitops) prints it for one
+  // object read from the API server; "ERROR ..." when it could not judge.
+  static std::string judge(const std::string& tool, const std::string& ns,
+                           const std::string& name) {
+    const std::string bin = gitops_bin();
+    if (bin.empty()) return "ERROR tests/gitops/build.sh has not built kstatus and argocdhealth";
+    const std::string path = cluster_->workdir() + "/judged-" + ns + "-" + name + ".json";
+    std::ofstream(path) << get(ns, name).dump();
+    std::string cmd = bin + "/" + tool;
+    if (tool == "argocdhealth") {
+      cmd += " " + std::string(IMAPPROBE_SOURCE_DIR) +
+             "/charts/imap-probe-operator/files/argocd-health.lua";
+    }
+    std::string out;
+    const int rc = testing::run_command(cmd + " < " + path, out);
+    if (rc != 0) return "ERROR " + out;
+    const auto space = out.find(' ');
+    out = space == std::string::npos ? out : out.substr(space + 1);  // drop "ns/name "
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+  }
+  static bool starts_with(const std::string& s, const std::string& prefix) {
+    return s.rfind(prefix, 0) == 0;
   }
 
   void setup_namespace(const std::string& ns) {
@@ -308,7 +347,9 @@ TEST_F(OperatorE2E, EditingTheSpecRunsPromptlyAndReschedules) {
   ASSERT_TRUE(eventually(
       [] {
         const json p = get("e2e-edit", "corp");
-        return p["status"].value("observedGeneration", 0) == p["metadata"].value("generation", -1);
+        return p["status"].value("observedGeneration", 0) ==
+                   p["metadata"].value("generation", -1) &&
+               condition(p, "Ready", "reason") == "Reporting";
       },
       10s))
       << "a spec change must run again promptly";
@@ -507,6 +548,118 @@ TEST_F(OperatorE2E, OnlyTheLeaderRunsProbesAndAStandbyTakesOver) {
   const std::string out =
       kubectl("-n e2e-takeover wait --for=condition=Available imapprobe/corp --timeout=60s", &rc);
   EXPECT_EQ(rc, 0) << out << operator_b_->log();
+}
+
+// A probe whose first run hangs (a server that accepts and never speaks):
+// before that run ends the probe must read as in progress to every GitOps
+// tool, and as finished once it has reported, even as a mail failure.
+TEST_F(OperatorE2E, GitOpsANewProbeIsInProgressUntilItsFirstRunEnds) {
+  // Reads (the ClientHello) and never answers, until the client gives up.
+  testing::FakeServer silent([](testing::Peer& peer) {
+    std::string line;
+    while (peer.read_line(line, 10000)) {
+    }
+  });
+  setup_namespace("e2e-pending");
+  const std::string yaml =
+      "apiVersion: imapprobe.dev/v1alpha1\nkind: ImapProbe\nmetadata:\n"
+      "  name: corp\n  namespace: e2e-pending\nspec:\n  server:\n"
+      "    host: 127.0.0.1\n    port: " +
+      std::to_string(silent.port()) +
+      "\n  auth:\n    mechanism: Plain\n    secretRef: {name: creds}\n"
+      "  interval: 60s\n  timeout: 6s\n  failureThreshold: 1\n";
+  apply(yaml);
+  ASSERT_TRUE(eventually(
+      [] { return condition(get("e2e-pending", "corp"), "Ready", "reason") == "Pending"; }, 5s))
+      << get("e2e-pending", "corp").dump() << operator_a_->log();
+  const json pending = get("e2e-pending", "corp");
+  EXPECT_EQ(condition(pending, "Ready"), "Unknown");
+  EXPECT_EQ(condition(pending, "Reconciling"), "True");
+  EXPECT_EQ(pending["status"]["observedGeneration"], pending["metadata"]["generation"]);
+  EXPECT_TRUE(starts_with(judge("kstatus", "e2e-pending", "corp"), "InProgress"))
+      << judge("kstatus", "e2e-pending", "corp");
+  EXPECT_TRUE(starts_with(judge("argocdhealth", "e2e-pending", "corp"), "Progressing"))
+      << judge("argocdhealth", "e2e-pending", "corp");
+  // The run times out: a finding about the mail service, not about the probe.
+  ASSERT_TRUE(
+      eventually([] { return condition(get("e2e-pending", "corp"), "Available") == "False"; }, 20s))
+      << get("e2e-pending", "corp").dump();
+  EXPECT_EQ(condition(get("e2e-pending", "corp"), "Reconciling"), "");
+  EXPECT_TRUE(starts_with(judge("kstatus", "e2e-pending", "corp"), "Current"))
+      << judge("kstatus", "e2e-pending", "corp");
+  EXPECT_TRUE(starts_with(judge("argocdhealth", "e2e-pending", "corp"), "Healthy"))
+      << judge("argocdhealth", "e2e-pending", "corp");
+}
+
+TEST_F(OperatorE2E, GitOpsEachStateReadsAsTheToolsExpect) {
+  // Healthy and reporting.
+  setup_namespace("e2e-judge");
+  apply(probe_yaml("e2e-judge", "ok", "IMAPS_PORT"));
+  ASSERT_TRUE(
+      eventually([] { return condition(get("e2e-judge", "ok"), "Available") == "True"; }, 60s));
+  EXPECT_TRUE(starts_with(judge("kstatus", "e2e-judge", "ok"), "Current"))
+      << judge("kstatus", "e2e-judge", "ok");
+  EXPECT_EQ(judge("argocdhealth", "e2e-judge", "ok"),
+            "Healthy reporting; Available=True (Succeeded)");
+  // Stalled: a Secret that does not exist.
+  std::string stalled = probe_yaml("e2e-judge", "stalled", "IMAPS_PORT");
+  stalled.replace(stalled.find("{name: creds}"), std::string("{name: creds}").size(),
+                  "{name: no-such-secret}");
+  apply(stalled);
+  ASSERT_TRUE(
+      eventually([] { return condition(get("e2e-judge", "stalled"), "Stalled") == "True"; }, 60s));
+  EXPECT_TRUE(starts_with(judge("kstatus", "e2e-judge", "stalled"), "Failed"))
+      << judge("kstatus", "e2e-judge", "stalled");
+  EXPECT_TRUE(starts_with(judge("argocdhealth", "e2e-judge", "stalled"), "Degraded SecretNotFound"))
+      << judge("argocdhealth", "e2e-judge", "stalled");
+  // Suspended.
+  apply(probe_yaml("e2e-judge", "paused", "IMAPS_PORT", "  suspend: true\n"));
+  ASSERT_TRUE(eventually(
+      [] { return condition(get("e2e-judge", "paused"), "Ready", "reason") == "Suspended"; }, 30s));
+  EXPECT_TRUE(starts_with(judge("kstatus", "e2e-judge", "paused"), "Current"))
+      << judge("kstatus", "e2e-judge", "paused");
+  EXPECT_TRUE(starts_with(judge("argocdhealth", "e2e-judge", "paused"), "Suspended"))
+      << judge("argocdhealth", "e2e-judge", "paused");
+}
+
+// Helm 4's --wait (kstatus underneath) must wait for the first run, and must
+// not report success for a probe that cannot run.
+TEST_F(OperatorE2E, GitOpsHelmFourInstallWaitsForTheFirstRunAndFailsForAMissingSecret) {
+  std::string helm;
+  ASSERT_EQ(
+      testing::run_command(
+          "bash " + std::string(IMAPPROBE_SOURCE_DIR) + "/tests/helm/build-helm.sh --check", helm),
+      0)
+      << helm;
+  while (!helm.empty() && helm.back() == '\n') helm.pop_back();
+  const std::string chart = cluster_->workdir() + "/probe-chart";
+  std::filesystem::create_directories(chart + "/templates");
+  std::ofstream(chart + "/Chart.yaml") << "apiVersion: v2\nname: mail-probes\nversion: 0.1.0\n";
+  std::ofstream(chart + "/values.yaml") << "secret: creds\n";
+  std::string probe = probe_yaml("NS", "corp", "IMAPS_PORT");
+  probe.replace(probe.find("namespace: NS"), std::string("namespace: NS").size(),
+                "namespace: {{ .Release.Namespace }}");
+  probe.replace(probe.find("{name: creds}"), std::string("{name: creds}").size(),
+                "{name: {{ .Values.secret }}}");
+  std::ofstream(chart + "/templates/probe.yaml") << probe;
+  const std::string base =
+      helm + " --kubeconfig " + cluster_->kubeconfig() + " install --wait --timeout 60s ";
+
+  setup_namespace("e2e-helm");
+  std::string out;
+  int rc = testing::run_command(base + "ok " + chart + " -n e2e-helm 2>&1", out);
+  ASSERT_EQ(rc, 0) << out << operator_a_->log();
+  const json p = get("e2e-helm", "corp");
+  EXPECT_TRUE(p["status"].contains("lastRun"))
+      << "helm returned before the first run: " << p.dump();
+
+  setup_namespace("e2e-helm-bad");
+  rc = testing::run_command(helm + " --kubeconfig " + cluster_->kubeconfig() +
+                                " install --wait --timeout 20s bad " + chart +
+                                " -n e2e-helm-bad --set secret=no-such-secret 2>&1",
+                            out);
+  EXPECT_NE(rc, 0) << "helm --wait succeeded for a probe that cannot run:\n" << out;
+  EXPECT_EQ(condition(get("e2e-helm-bad", "corp"), "Stalled"), "True");
 }
 
 }  // namespace

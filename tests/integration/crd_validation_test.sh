@@ -6,7 +6,9 @@
 #   - every schema field has a description, and every field is documented in
 #     docs/crd-reference.md;
 #   - every manifest in examples/ (not examples/helm/, which holds Helm values) is accepted (dry-run=server, then for real);
-#   - a minimal probe gets all defaults filled in;
+#   - a minimal probe gets all defaults filled in, and its default status
+#     (observedGeneration 0) reads as InProgress to kstatus and Progressing to
+#     the shipped Argo CD health check;
 #   - invalid probes are refused, each with its expected message;
 #   - a status written with server-side apply shows in the printer columns
 #     (plain and -o wide), the short name and the categories work.
@@ -212,6 +214,20 @@ expect_eq "defaults: fetch, roundTrip" "0 Headers false" \
 expect_eq "defaults: certificate warnBefore, failBefore" "336h 72h" \
   "$(get_minimal '{.spec.certificate.warnBefore} {.spec.certificate.failBefore}')"
 expect_eq "no default for port (the operator picks 993/143)" "" "$(get_minimal '{.spec.server.port}')"
+# No operator runs here: a probe nobody has looked at must read as in
+# progress to kstatus (Flux, Helm 4), never as Current.
+expect_eq "default status: observedGeneration 0 (never a generation)" "0 1" \
+  "$(get_minimal '{.status.observedGeneration} {.metadata.generation}')"
+if GITOPS_BIN="$(bash "$ROOT/tests/gitops/build.sh" --check 2>"$WD/out")"; then
+  k get imapprobe -n "$NS" minimal -o json >"$WD/minimal.json"
+  expect_eq "kstatus: a probe no operator has seen is InProgress" "InProgress" \
+    "$("$GITOPS_BIN/kstatus" <"$WD/minimal.json" | awk '{ print $2 }')"
+  expect_eq "Argo CD health (shipped Lua): Progressing" "Progressing" \
+    "$("$GITOPS_BIN/argocdhealth" "$ROOT/charts/imap-probe-operator/files/argocd-health.lua" \
+      <"$WD/minimal.json" | awk '{ print $2 }')"
+else
+  bad "kstatus and argocdhealth are not built (tests/tools.sh builds them)"; indent <"$WD/out"
+fi
 
 # --- accepted edge cases ----------------------------------------------------------
 

@@ -85,6 +85,19 @@ class FakeCluster : public ClusterApi {
     auto it = statuses.find(key);
     return it == statuses.end() ? 0 : it->second.size();
   }
+  // Statuses written other than the Pending one a new generation gets
+  // before its first run (Ready=Unknown, reason Pending).
+  std::size_t settled_writes(const std::string& key) {
+    std::size_t n = 0;
+    for (const auto& s : statuses[key]) n += !is_pending(s);
+    return n;
+  }
+  static bool is_pending(const nlohmann::json& status) {
+    for (const auto& c : status.value("conditions", nlohmann::json::array())) {
+      if (c.value("type", "") == "Ready") return c.value("reason", "") == "Pending";
+    }
+    return false;
+  }
   void notify() {
     std::lock_guard lock(mu);
     cv.notify_all();

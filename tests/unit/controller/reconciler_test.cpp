@@ -115,7 +115,7 @@ class ReconcilerTest : public ::testing::Test {
 
 TEST_F(ReconcilerTest, NewProbeRunsAndWritesStatusWithSecretFromTheCluster) {
   reconciler->upsert(probe_object("a", 1));
-  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/a") >= 1; }));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/a") >= 1; }));
   std::lock_guard lock(cluster.mu);
   const json& s = cluster.statuses["mail/a"].back();
   EXPECT_EQ(s["observedGeneration"], 1);
@@ -135,7 +135,7 @@ TEST_F(ReconcilerTest, MissingSecretIsStalledThenRecoversWhenItAppears) {
   reconciler->upsert(probe_object("b", 1));
   // Events follow their status write.
   ASSERT_TRUE(cluster.wait(
-      [&] { return cluster.writes("mail/b") >= 1 && !cluster.events["mail/b"].empty(); }));
+      [&] { return cluster.settled_writes("mail/b") >= 1 && !cluster.events["mail/b"].empty(); }));
   {
     std::lock_guard lock(cluster.mu);
     const json& s = cluster.statuses["mail/b"].back();
@@ -154,7 +154,7 @@ TEST_F(ReconcilerTest, MissingSecretIsStalledThenRecoversWhenItAppears) {
 
 TEST_F(ReconcilerTest, InvalidSpecIsStalledWithoutRunning) {
   reconciler->upsert(probe_object("c", 1, {{"interval", "5s"}, {"timeout", "30s"}}));
-  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/c") >= 1; }));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/c") >= 1; }));
   std::lock_guard lock(cluster.mu);
   EXPECT_EQ(condition(cluster.statuses["mail/c"].back(), "Stalled", "reason"), "InvalidSpec");
   EXPECT_EQ(runs, 0);
@@ -163,7 +163,7 @@ TEST_F(ReconcilerTest, InvalidSpecIsStalledWithoutRunning) {
 TEST_F(ReconcilerTest, FailureThenRecoveryEmitsOneWarningAndOneRecovered) {
   fail = true;
   reconciler->upsert(probe_object("d", 1));
-  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/d") >= 1; }));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/d") >= 1; }));
   {
     std::lock_guard lock(cluster.mu);
     EXPECT_EQ(condition(cluster.statuses["mail/d"].back(), "Available"), "False");
@@ -187,7 +187,7 @@ TEST_F(ReconcilerTest, FailureThenRecoveryEmitsOneWarningAndOneRecovered) {
 
 TEST_F(ReconcilerTest, OwnStatusUpdatesDoNotTriggerRuns) {
   reconciler->upsert(probe_object("e", 1));
-  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/e") >= 1; }));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/e") >= 1; }));
   json with_status = probe_object("e", 1);
   with_status["status"] = cluster.statuses["mail/e"].back();
   for (int i = 0; i < 5; ++i) reconciler->upsert(with_status);
@@ -198,7 +198,7 @@ TEST_F(ReconcilerTest, OwnStatusUpdatesDoNotTriggerRuns) {
 
 TEST_F(ReconcilerTest, DeleteStopsTheSchedule) {
   reconciler->upsert(probe_object("f", 1, {{"interval", "10s"}, {"timeout", "1s"}}));
-  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/f") >= 1; }));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/f") >= 1; }));
   reconciler->remove("mail", "f");
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(reconciler->stats().probes, 0u);
@@ -207,8 +207,9 @@ TEST_F(ReconcilerTest, DeleteStopsTheSchedule) {
 TEST_F(ReconcilerTest, SyncDropsProbesDeletedWhileUnobserved) {
   reconciler->upsert(probe_object("g", 1));
   reconciler->upsert(probe_object("h", 1));
-  ASSERT_TRUE(
-      cluster.wait([&] { return cluster.writes("mail/g") >= 1 && cluster.writes("mail/h") >= 1; }));
+  ASSERT_TRUE(cluster.wait([&] {
+    return cluster.settled_writes("mail/g") >= 1 && cluster.settled_writes("mail/h") >= 1;
+  }));
   reconciler->sync("", {probe_object("g", 1)});
   std::this_thread::sleep_for(100ms);
   EXPECT_EQ(reconciler->stats().probes, 1u);
@@ -219,7 +220,7 @@ TEST_F(ReconcilerTest, ConcurrencyIsBounded) {
   for (int i = 0; i < 6; ++i) reconciler->upsert(probe_object("p" + std::to_string(i), 1));
   ASSERT_TRUE(cluster.wait([&] {
     int done = 0;
-    for (int i = 0; i < 6; ++i) done += cluster.writes("mail/p" + std::to_string(i)) > 0;
+    for (int i = 0; i < 6; ++i) done += cluster.settled_writes("mail/p" + std::to_string(i)) > 0;
     return done == 6;
   }));
   std::lock_guard lock(cluster.mu);
@@ -228,7 +229,7 @@ TEST_F(ReconcilerTest, ConcurrencyIsBounded) {
 
 TEST_F(ReconcilerTest, SuspendedProbeDoesNotRun) {
   reconciler->upsert(probe_object("s", 1, {{"suspend", true}}));
-  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/s") >= 1; }));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/s") >= 1; }));
   std::this_thread::sleep_for(100ms);
   std::lock_guard lock(cluster.mu);
   EXPECT_EQ(runs, 0);
@@ -244,7 +245,7 @@ TEST_F(ReconcilerTest, StandbyReplicaRunsNothingUntilItLeads) {
     EXPECT_EQ(runs, 0);
   }
   reconciler->set_active(true);
-  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/l") >= 1; }));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/l") >= 1; }));
 }
 
 json with_uid(json object, const std::string& uid) {
@@ -286,7 +287,7 @@ TEST_F(ReconcilerTest, ReCreatedUnderTheSameNameIsANewProbe) {
   ASSERT_EQ(runs, 0);
   reconciler->sync(
       "", {with_uid(probe_object("re", 1, {{"server", {{"host", "new.test"}}}}), "re-uid-2")});
-  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/re") >= 1; }));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/re") >= 1; }));
   std::lock_guard lock(cluster.mu);
   EXPECT_EQ(runs, 1);
   EXPECT_EQ(seen_hosts.back(), "new.test");
@@ -300,7 +301,7 @@ TEST_F(ReconcilerTest, ReCreatedUnderTheSameNameIsANewProbe) {
 TEST_F(ReconcilerTest, AnEngineExceptionIsAnInternalErrorNotTheServers) {
   throw_in_run = true;
   reconciler->upsert(probe_object("bug", 1));
-  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/bug") >= 1; }));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/bug") >= 1; }));
   std::lock_guard lock(cluster.mu);
   const json& s = cluster.statuses["mail/bug"].back();
   EXPECT_EQ(s["lastRun"]["reason"], "InternalError");
@@ -316,7 +317,7 @@ TEST_F(ReconcilerTest, AMalformedCaBundleStallsWithoutARun) {
   }
   reconciler->upsert(
       probe_object("ca", 1, {{"server", {{"caBundleSecretRef", {{"name", "ca"}}}}}}));
-  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/ca") >= 1; }));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/ca") >= 1; }));
   std::lock_guard lock(cluster.mu);
   const json& s = cluster.statuses["mail/ca"].back();
   EXPECT_EQ(condition(s, "Stalled"), "True");
@@ -329,7 +330,7 @@ TEST_F(ReconcilerTest, AMalformedCaBundleStallsWithoutARun) {
 // and every probe's Ready and Stalled conditions flipped.
 TEST_F(ReconcilerTest, AnApiServerOutageMovesNoConditionAndRunsGoOn) {
   reconciler->upsert(probe_object("out", 1, {{"interval", "300ms"}, {"timeout", "100ms"}}));
-  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/out") >= 1; }));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/out") >= 1; }));
   {
     std::lock_guard lock(cluster.mu);
     cluster.on_get_secret = [] { throw ClusterApiError(503, "the server is currently unable"); };
@@ -342,17 +343,18 @@ TEST_F(ReconcilerTest, AnApiServerOutageMovesNoConditionAndRunsGoOn) {
   {
     std::lock_guard lock(cluster.mu);
     for (const json& s : cluster.statuses["mail/out"]) {
+      if (FakeCluster::is_pending(s)) continue;  // before its first run
       EXPECT_EQ(condition(s, "Ready"), "True") << s.dump();
       EXPECT_EQ(condition(s, "Stalled"), "False") << s.dump();
     }
     EXPECT_TRUE(cluster.events["mail/out"].empty());
-    EXPECT_EQ(cluster.writes("mail/new"), 0u);
+    EXPECT_EQ(cluster.settled_writes("mail/new"), 0u);
     EXPECT_EQ(seen_creds.secret, "pw");
     cluster.on_get_secret = nullptr;
   }
   EXPECT_GE(reconciler->stats().runs_skipped_api_down, 1u);
   // Back: the waiting probe runs within its retry period.
-  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/new") >= 1; }));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/new") >= 1; }));
 }
 
 // Defect: the base64 decoder quoted Secret bytes, which reached the status.
@@ -396,10 +398,10 @@ TEST_F(ReconcilerTest, AHealthyProbeWritesAtTheHeartbeatAndAChangeAtOnce) {
   ASSERT_TRUE(locked([&] { return runs >= 4; }));  // about 600 ms: within the 1 s heartbeat
   {
     std::lock_guard lock(cluster.mu);
-    EXPECT_EQ(cluster.writes("mail/hb"), 1u);
+    EXPECT_EQ(cluster.settled_writes("mail/hb"), 1u);
   }
   EXPECT_GE(reconciler->stats().status_writes_skipped, 2u);
-  ASSERT_TRUE(locked([&] { return cluster.writes("mail/hb") >= 2; }));  // the heartbeat
+  ASSERT_TRUE(locked([&] { return cluster.settled_writes("mail/hb") >= 2; }));  // the heartbeat
   int runs_at_change = 0;
   {
     std::lock_guard lock(cluster.mu);
@@ -410,6 +412,62 @@ TEST_F(ReconcilerTest, AHealthyProbeWritesAtTheHeartbeatAndAChangeAtOnce) {
       [&] { return condition(cluster.statuses["mail/hb"].back(), "Available") == "False"; }));
   std::lock_guard lock(cluster.mu);
   EXPECT_LE(runs, runs_at_change + 2) << "written by the run that saw the change";
+}
+
+// GitOps tools judge a probe by its conditions: before its first run ends a
+// new generation must already say Ready=Unknown and Reconciling=True, or
+// kstatus calls a probe with no conditions Current.
+TEST_F(ReconcilerTest, ANewGenerationIsPendingUntilItsFirstRunEnds) {
+  run_time = 300ms;
+  reconciler->upsert(probe_object("pend", 1));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/pend") >= 1; }));
+  {
+    std::lock_guard lock(cluster.mu);
+    const json& s = cluster.statuses["mail/pend"].front();
+    EXPECT_EQ(s["observedGeneration"], 1);
+    EXPECT_EQ(condition(s, "Ready"), "Unknown");
+    EXPECT_EQ(condition(s, "Ready", "reason"), "Pending");
+    EXPECT_EQ(condition(s, "Reconciling"), "True");
+    EXPECT_EQ(condition(s, "Stalled"), "False");
+    EXPECT_FALSE(s.contains("lastRun"));
+  }
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/pend") >= 1; }));
+  {
+    std::lock_guard lock(cluster.mu);
+    const json& s = cluster.statuses["mail/pend"].back();
+    EXPECT_EQ(condition(s, "Ready"), "True");
+    EXPECT_EQ(condition(s, "Reconciling"), "") << "gone once the run reported: " << s.dump();
+  }
+  // A spec change is pending again until its run ends.
+  reconciler->upsert(probe_object("pend", 2, {{"mailbox", "Archive"}}));
+  ASSERT_TRUE(cluster.wait([&] {
+    return cluster.statuses["mail/pend"].back()["observedGeneration"] == 2 &&
+           FakeCluster::is_pending(cluster.statuses["mail/pend"].back());
+  }));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/pend") >= 2; }));
+}
+
+// A restarted operator (or a new leader) finds status current for the
+// generation: no Pending write, the probe keeps its rhythm.
+TEST_F(ReconcilerTest, AProbeWithCurrentStatusIsNotAnnouncedAgain) {
+  json seen = probe_object("cur", 3);
+  seen["status"] = {{"observedGeneration", 3},
+                    {"lastRun", {{"time", "2099-01-01T00:00:00Z"}, {"reason", "Succeeded"}}}};
+  reconciler->upsert(seen);
+  reconciler->set_active(false);
+  reconciler->set_active(true);
+  std::this_thread::sleep_for(100ms);
+  std::lock_guard lock(cluster.mu);
+  EXPECT_EQ(cluster.writes("mail/cur") - cluster.settled_writes("mail/cur"), 0u)
+      << "a Pending status for a generation that already has one";
+}
+
+TEST_F(ReconcilerTest, AStandbyReplicaWritesNoPendingStatus) {
+  reconciler->set_active(false);
+  reconciler->upsert(probe_object("sb", 1));
+  std::this_thread::sleep_for(100ms);
+  std::lock_guard lock(cluster.mu);
+  EXPECT_EQ(cluster.writes("mail/sb"), 0u);
 }
 
 // The schedule-lag histogram keeps a probe's first run (a start-up queue)
@@ -429,13 +487,13 @@ TEST_F(ReconcilerTest, ScheduleLagCountsFirstAndNextRunsApart) {
 // missing from it were deleted while unobserved.
 TEST_F(ReconcilerTest, AStreamedRelistAddsPagesAndDropsWhatIsGone) {
   reconciler->upsert(probe_object("old", 1));
-  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/old") >= 1; }));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/old") >= 1; }));
   reconciler->upsert_page({probe_object("p1", 1), probe_object("p2", 1)});
   reconciler->upsert_page({probe_object("p3", 1)});
   reconciler->sync_keys("", {"mail/p1", "mail/p2", "mail/p3"});
   ASSERT_TRUE(cluster.wait([&] {
-    return cluster.writes("mail/p1") >= 1 && cluster.writes("mail/p2") >= 1 &&
-           cluster.writes("mail/p3") >= 1;
+    return cluster.settled_writes("mail/p1") >= 1 && cluster.settled_writes("mail/p2") >= 1 &&
+           cluster.settled_writes("mail/p3") >= 1;
   }));
   ASSERT_TRUE(FakeCluster::eventually([&] { return reconciler->stats().probes == 3u; }));
 }

@@ -60,6 +60,25 @@ TEST(StatusPolicy, FirstSuccessMakesReadyAndAvailable) {
   EXPECT_TRUE(t.events.empty());
 }
 
+TEST(StatusPolicy, AFirstSightIsPendingAndWhateverFollowsEndsReconciling) {
+  const auto failing = after_run({}, def(1), auth_failed(), Clock::now()).status;
+  const auto pending = after_first_sight(failing, 2, Clock::now());
+  EXPECT_EQ(pending.status.observed_generation, 2);
+  EXPECT_EQ(get(pending.status, kReady).status, "Unknown");
+  EXPECT_EQ(get(pending.status, kReady).reason, "Pending");
+  EXPECT_EQ(get(pending.status, kReconciling).status, "True");
+  EXPECT_EQ(get(pending.status, kStalled).status, "False");
+  EXPECT_EQ(get(pending.status, kAvailable).status, get(failing, kAvailable).status)
+      << "the service was not judged again";
+  EXPECT_TRUE(pending.events.empty());
+  const auto ran = after_run(pending.status, def(2), ok(), Clock::now()).status;
+  EXPECT_EQ(find_condition(ran.conditions, kReconciling), nullptr);
+  const auto stalled = after_stall(pending.status, 2, "SecretNotFound", "no", Clock::now()).status;
+  EXPECT_EQ(find_condition(stalled.conditions, kReconciling), nullptr);
+  const auto suspended = after_suspend(pending.status, 2, Clock::now()).status;
+  EXPECT_EQ(find_condition(suspended.conditions, kReconciling), nullptr);
+}
+
 TEST(StatusPolicy, FailuresTurnAvailableFalseOnlyAtTheThresholdWithOneWarning) {
   auto now = Clock::now();
   auto t = after_run({}, def(1, 2), ok(), now);

@@ -43,6 +43,15 @@ bool one_line(const std::string& s) { return s.find_first_of("\r\n") == std::str
 
 }  // namespace
 
+std::string run_request_of(const json& object) {
+  const auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return {};
+  const auto annotations = meta->find("annotations");
+  if (annotations == meta->end() || !annotations->is_object()) return {};
+  const auto value = annotations->find(kRunRequestAnnotation);
+  return value != annotations->end() && value->is_string() ? value->get<std::string>() : "";
+}
+
 ProbeDefinition parse_probe(const json& object) {
   ProbeDefinition d;
   const json& meta = child(object, "metadata");

@@ -17,6 +17,13 @@ class InvalidSpec : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+// A new value of this annotation asks for a run now (like Flux's
+// reconcile.fluxcd.io/requestedAt); the status echoes it in
+// lastHandledRunRequest once that run has been made.
+inline constexpr const char* kRunRequestAnnotation = "imapprobe.dev/run-requested-at";
+// The annotation's value on an ImapProbe object ("" when absent).
+std::string run_request_of(const nlohmann::json& object);
+
 struct SecretKeyRef {
   std::string name;
   std::string key;

@@ -122,6 +122,7 @@ ProbeStatus ProbeStatus::from_json(const json& status) {
   s.last_success_time = str(status, "lastSuccessTime");
   s.last_failure_time = str(status, "lastFailureTime");
   s.next_run_time = str(status, "nextRunTime");
+  s.last_handled_run_request = str(status, "lastHandledRunRequest");
   if (auto b = status.find("baseline"); b != status.end() && b->is_object()) {
     for (const auto& [k, v] : b->items()) {
       if (k == "samples" && v.is_number_integer()) {
@@ -150,6 +151,7 @@ json ProbeStatus::to_json() const {
   if (!last_success_time.empty()) j["lastSuccessTime"] = last_success_time;
   if (!last_failure_time.empty()) j["lastFailureTime"] = last_failure_time;
   if (!next_run_time.empty()) j["nextRunTime"] = next_run_time;
+  if (!last_handled_run_request.empty()) j["lastHandledRunRequest"] = last_handled_run_request;
   if (baseline.samples > 0) {
     json b = json::object();
     for (const auto& [k, v] : baseline.seconds) b[k] = seconds_to_latency(v);

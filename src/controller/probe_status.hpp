@@ -62,6 +62,9 @@ struct ProbeStatus {
   std::string last_success_time;
   std::string last_failure_time;
   std::string next_run_time;
+  // The value of the run-request annotation (probe_resource.hpp) the last
+  // requested run was started for: "handled", as Flux's lastHandledReconcileAt.
+  std::string last_handled_run_request;
   Baseline baseline;
   bool operator==(const ProbeStatus&) const = default;
 

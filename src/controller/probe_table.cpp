@@ -42,7 +42,10 @@ ProbeTable::Upserted ProbeTable::upsert(const json& object) {
   }
   ProbeEntry& e = *it->second;
   e.ref = std::move(ref);
-  if (change == Change::Unchanged) return {e, change};
+  std::string run_request = run_request_of(object);
+  if (change == Change::Unchanged && run_request != e.run_request) change = Change::RunRequested;
+  e.run_request = std::move(run_request);
+  if (change == Change::Unchanged || change == Change::RunRequested) return {e, change};
 
   e.generation = generation;
   e.epoch = ++next_epoch_;

@@ -45,15 +45,18 @@ struct ProbeEntry {
   std::optional<std::uint64_t> written_digest;
   std::optional<std::chrono::system_clock::time_point> written_at;
   bool unwritten = false;
+  // The run-request annotation's current value (probe_resource.hpp).
+  std::string run_request;
 };
 
 class ProbeTable {
  public:
   enum class Change {
-    Added,        // first seen
-    Recreated,    // same name, new uid
-    SpecChanged,  // same object, new generation
-    Unchanged,    // status or metadata only (our own writes come back this way)
+    Added,         // first seen
+    Recreated,     // same name, new uid
+    SpecChanged,   // same object, new generation
+    RunRequested,  // same generation, a new value of the run-request annotation
+    Unchanged,     // status or metadata only (our own writes come back this way)
   };
   struct Upserted {
     ProbeEntry& entry;

@@ -131,6 +131,9 @@ void Reconciler::on_upsert(const json& object) {
   switch (change) {
     case ProbeTable::Change::Unchanged:
       return;  // our own status write, or a metadata change
+    case ProbeTable::Change::RunRequested:
+      request_run(e);
+      return;
     case ProbeTable::Change::Added:
       metrics_.probe_added(key, e.ref.namespace_, e.ref.name);
       break;
@@ -159,6 +162,19 @@ void Reconciler::on_upsert(const json& object) {
   }
 }
 
+bool Reconciler::run_requested(const ProbeEntry& e) {
+  return !e.run_request.empty() && e.run_request != e.status.last_handled_run_request;
+}
+
+void Reconciler::request_run(ProbeEntry& e) {
+  if (!run_requested(e) || !e.def || e.def->suspend || !active_ || stopping_) return;
+  telemetry::info(fields(e.ref), "run requested ({}={})", kRunRequestAnnotation, e.run_request);
+  // A run in flight keeps its probe busy: the scheduler starts this one
+  // right after it (and finish_run keeps it due).
+  scheduler_.plan(e.ref.key(), Clock::now(), RunKind::First);
+  rearm();
+}
+
 void Reconciler::announce_pending(ProbeEntry& e) {
   // A status for this generation (a run, a stall, or a Pending written by
   // an earlier leader) already says where the probe is.
@@ -170,7 +186,8 @@ void Reconciler::plan_first_run(ProbeEntry& e, bool fresh) {
   // A restart with status current for this generation keeps the rhythm;
   // anything new or changed runs soon (spread so many probes do not fire together).
   auto when = Clock::now() + scheduler_.jitter(options_.first_run_spread);
-  if (fresh && e.status.observed_generation == e.generation && e.status.last_run) {
+  if (fresh && !run_requested(e) && e.status.observed_generation == e.generation &&
+      e.status.last_run) {
     if (auto last = encoding::parse_rfc3339(e.status.last_run->time)) {
       const auto due_in = *last + e.def->interval - std::chrono::system_clock::now();
       if (due_in > std::chrono::system_clock::duration::zero()) {
@@ -223,7 +240,7 @@ void Reconciler::start_run(const RunScheduler::Start& start) {
     release(start.key);
     return;
   }
-  RunToken token{start.key, e->ref.uid, e->epoch, start.planned, {}, start.kind};
+  RunToken token{start.key, e->ref.uid, e->epoch, start.planned, {}, start.kind, e->run_request};
   // Secrets are read at run time (a rotated password is picked up at the
   // next run) on the API pool, never on the probe thread.
   asio::post(api_pool_, [this, token, def = *e->def] {
@@ -250,7 +267,7 @@ void Reconciler::on_credentials(const RunToken& token, CredentialResolution reso
     e.last_credentials.reset();
     release(token.key);
     telemetry::warn(fields(e.ref, stalled->reason), "cannot run: {}", stalled->message);
-    stall(e, stalled->reason, stalled->message);
+    stall(e, stalled->reason, stalled->message, token.run_request);
     rearm();
     return;
   }
@@ -309,6 +326,7 @@ void Reconciler::finish_run(const RunToken& token, const probe::ProbeResult& res
   }
   ProbeEntry& e = *table_.find(token.key);
   Transition t = after_run(e.status, *e.def, result, std::chrono::system_clock::now());
+  if (!token.run_request.empty()) t.status.last_handled_run_request = token.run_request;
   const auto now = Clock::now();
   const auto interval = std::chrono::duration_cast<Clock::duration>(e.def->interval);
   const NextRun planned_next = next_run_after(token.planned, token.started, now, interval,
@@ -318,6 +336,8 @@ void Reconciler::finish_run(const RunToken& token, const probe::ProbeResult& res
     next +=
         scheduler_.jitter(std::chrono::duration_cast<Clock::duration>(interval * options_.jitter));
   }
+  // Asked for again while this run was in flight: that request runs now.
+  if (!e.run_request.empty() && e.run_request != t.status.last_handled_run_request) next = now;
   t.status.next_run_time = encoding::format_rfc3339(
       std::chrono::system_clock::now() +
       std::chrono::duration_cast<std::chrono::system_clock::duration>(next - now));
@@ -347,8 +367,12 @@ void Reconciler::release(const std::string& key) {
   rearm();
 }
 
-void Reconciler::stall(ProbeEntry& e, const std::string& reason, const std::string& message) {
-  submit(e, after_stall(e.status, e.generation, reason, message, std::chrono::system_clock::now()));
+void Reconciler::stall(ProbeEntry& e, const std::string& reason, const std::string& message,
+                       const std::string& handled_request) {
+  Transition t =
+      after_stall(e.status, e.generation, reason, message, std::chrono::system_clock::now());
+  if (!handled_request.empty()) t.status.last_handled_run_request = handled_request;
+  submit(e, std::move(t));
   // A missing Secret may appear; an invalid spec only changes with a new
   // generation (which reschedules by itself).
   if (e.def && !stopping_ && active_) {

@@ -91,11 +91,15 @@ class Reconciler {
     Clock::time_point planned;
     Clock::time_point started;  // when the session began (after the Secret read)
     RunKind kind = RunKind::First;
+    std::string run_request;  // the run-request annotation's value when the run started
   };
 
   void on_upsert(const nlohmann::json& object);
   // Ready=Unknown/Pending for a generation not yet run (status_policy.hpp).
   void announce_pending(ProbeEntry& e);
+  // A run-request annotation value no run has been made for yet.
+  static bool run_requested(const ProbeEntry& e);
+  void request_run(ProbeEntry& e);
   void on_remove(const std::string& key);
   void plan_first_run(ProbeEntry& e, bool fresh);
   void wake();
@@ -107,7 +111,8 @@ class Reconciler {
   void finish_run(const RunToken& token, const probe::ProbeResult& result);
   void release(const std::string& key);
   bool current(const RunToken& token);
-  void stall(ProbeEntry& e, const std::string& reason, const std::string& message);
+  void stall(ProbeEntry& e, const std::string& reason, const std::string& message,
+             const std::string& handled_request = {});
   void submit(ProbeEntry& e, Transition t);
   void flush_unwritten();
   void check_drained();

@@ -25,6 +25,7 @@ struct Digest {
 std::uint64_t significance(const ProbeStatus& s) {
   Digest d;
   d.add(s.observed_generation);
+  d.add(s.last_handled_run_request);  // `kubectl wait` for an on-demand run
   for (const auto& c : s.conditions) {
     d.add(c.type);
     d.add(c.status);

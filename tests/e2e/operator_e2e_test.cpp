@@ -662,5 +662,31 @@ TEST_F(OperatorE2E, GitOpsHelmFourInstallWaitsForTheFirstRunAndFailsForAMissingS
   EXPECT_EQ(condition(get("e2e-helm-bad", "corp"), "Stalled"), "True");
 }
 
+// The on-demand run, as docs/operator.md shows it: annotate, then wait for
+// the status to echo the value.
+TEST_F(OperatorE2E, GitOpsARunRequestAnnotationRunsTheProbeNow) {
+  setup_namespace("e2e-request");
+  std::string yaml = probe_yaml("e2e-request", "corp", "IMAPS_PORT");
+  yaml.replace(yaml.find("interval: 10s"), std::string("interval: 10s").size(), "interval: 1h");
+  apply(yaml);
+  ASSERT_TRUE(
+      eventually([] { return condition(get("e2e-request", "corp"), "Available") == "True"; }, 60s));
+  const std::string first_run = get("e2e-request", "corp")["status"]["lastRun"]["time"];
+  std::this_thread::sleep_for(1100ms);  // lastRun.time has whole seconds
+  int rc = 0;
+  std::string out = kubectl(
+      "-n e2e-request annotate imapprobe corp imapprobe.dev/run-requested-at=request-1 --overwrite",
+      &rc);
+  ASSERT_EQ(rc, 0) << out;
+  out = kubectl(
+      "-n e2e-request wait imapprobe/corp "
+      "--for=jsonpath='{.status.lastHandledRunRequest}'=request-1 "
+      "--timeout=30s",
+      &rc);
+  ASSERT_EQ(rc, 0) << out << operator_a_->log();
+  EXPECT_NE(get("e2e-request", "corp")["status"]["lastRun"]["time"], first_run)
+      << "the echoed request has no new run behind it";
+}
+
 }  // namespace
 }  // namespace imapprobe

@@ -470,6 +470,60 @@ TEST_F(ReconcilerTest, AStandbyReplicaWritesNoPendingStatus) {
   EXPECT_EQ(cluster.writes("mail/sb"), 0u);
 }
 
+json with_run_request(json object, const std::string& value) {
+  object["metadata"]["annotations"]["imapprobe.dev/run-requested-at"] = value;
+  return object;
+}
+
+// `kubectl annotate imapprobe corp imapprobe.dev/run-requested-at=...`: a run
+// now, whatever the interval, echoed in status once made; the same value
+// again asks for nothing.
+TEST_F(ReconcilerTest, ARunRequestRunsAtOnceAndIsEchoedOnce) {
+  reconciler->upsert(probe_object("req", 1, {{"interval", "1h"}}));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/req") >= 1; }));
+  reconciler->upsert(with_run_request(probe_object("req", 1, {{"interval", "1h"}}), "t1"));
+  ASSERT_TRUE(cluster.wait([&] {
+    return runs >= 2 &&
+           cluster.statuses["mail/req"].back().value("lastHandledRunRequest", "") == "t1";
+  })) << "the requested run did not happen or was not echoed";
+  json echoed = with_run_request(probe_object("req", 1, {{"interval", "1h"}}), "t1");
+  {
+    std::lock_guard lock(cluster.mu);
+    echoed["status"] = cluster.statuses["mail/req"].back();
+  }
+  reconciler->upsert(echoed);  // our own write coming back through the watch
+  std::this_thread::sleep_for(200ms);
+  std::lock_guard lock(cluster.mu);
+  EXPECT_EQ(runs, 2);
+}
+
+// A request made while the probe is running is not lost: it runs right after.
+TEST_F(ReconcilerTest, ARunRequestDuringARunRunsRightAfterIt) {
+  run_time = 300ms;
+  reconciler->upsert(probe_object("busy", 1, {{"interval", "1h"}}));
+  ASSERT_TRUE(FakeCluster::eventually([&] {
+    std::lock_guard lock(cluster.mu);
+    return running == 1;
+  }));
+  reconciler->upsert(with_run_request(probe_object("busy", 1, {{"interval", "1h"}}), "t2"));
+  ASSERT_TRUE(cluster.wait([&] {
+    return runs >= 2 &&
+           cluster.statuses["mail/busy"].back().value("lastHandledRunRequest", "") == "t2";
+  }));
+  std::lock_guard lock(cluster.mu);
+  EXPECT_EQ(max_running, 1);
+}
+
+TEST_F(ReconcilerTest, ASuspendedProbeIgnoresRunRequests) {
+  reconciler->upsert(with_run_request(probe_object("zz", 1, {{"suspend", true}}), "t3"));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/zz") >= 1; }));
+  reconciler->upsert(with_run_request(probe_object("zz", 1, {{"suspend", true}}), "t4"));
+  std::this_thread::sleep_for(200ms);
+  std::lock_guard lock(cluster.mu);
+  EXPECT_EQ(runs, 0);
+  EXPECT_EQ(cluster.statuses["mail/zz"].back().value("lastHandledRunRequest", ""), "");
+}
+
 // The schedule-lag histogram keeps a probe's first run (a start-up queue)
 // apart from the runs its rhythm planned, so steady-state lag is visible.
 TEST_F(ReconcilerTest, ScheduleLagCountsFirstAndNextRunsApart) {

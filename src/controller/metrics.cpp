@@ -62,6 +62,34 @@ std::string render_metrics(const OperatorMetrics& m) {
     if (p.last_run)
       o << "imapprobe_probe_degraded{" << probe_labels(p) << "} " << (p.degraded ? 1 : 0) << '\n';
   }
+  header(o, "imapprobe_probe_slow", "gauge",
+         "Whether the last run took longer than a threshold (warning or critical) or far longer "
+         "than its baseline, whatever else it found.");
+  for (const auto& p : probes) {
+    if (p.last_run)
+      o << "imapprobe_probe_slow{" << probe_labels(p) << "} " << (p.last_run->slow ? 1 : 0) << '\n';
+  }
+  header(o, "imapprobe_probe_failure_reason", "gauge",
+         "1 with the reason of the last run when it failed; absent while it passes.");
+  for (const auto& p : probes) {
+    if (p.last_run && !p.last_run->passed) {
+      o << "imapprobe_probe_failure_reason{" << probe_labels(p) << ",reason=\""
+        << escape(p.last_run->failure_reason) << "\"} 1\n";
+    }
+  }
+  header(o, "imapprobe_probe_stalled", "gauge",
+         "1 with the reason while the probe cannot run (Stalled=True: invalid spec, Secret "
+         "missing or unreadable, bad CA bundle); absent otherwise.");
+  for (const auto& p : probes) {
+    if (!p.stalled_reason.empty()) {
+      o << "imapprobe_probe_stalled{" << probe_labels(p) << ",reason=\"" << escape(p.stalled_reason)
+        << "\"} 1\n";
+    }
+  }
+  header(o, "imapprobe_probe_suspended", "gauge", "Whether spec.suspend holds the probe.");
+  for (const auto& p : probes) {
+    o << "imapprobe_probe_suspended{" << probe_labels(p) << "} " << (p.suspended ? 1 : 0) << '\n';
+  }
   header(o, "imapprobe_probe_step_duration_seconds", "gauge",
          "Duration of each step of the last run.");
   for (const auto& p : probes) {

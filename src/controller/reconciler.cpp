@@ -152,6 +152,7 @@ void Reconciler::on_upsert(const json& object) {
     stall(e, reasons::kInvalidSpec, e.invalid_reason);
     return;
   }
+  metrics_.probe_suspended(key, e.def->suspend);
   if (e.def->suspend) {
     submit(e, after_suspend(e.status, e.generation, std::chrono::system_clock::now()));
     return;
@@ -342,8 +343,10 @@ void Reconciler::finish_run(const RunToken& token, const probe::ProbeResult& res
       std::chrono::system_clock::now() +
       std::chrono::duration_cast<std::chrono::system_clock::duration>(next - now));
   const Condition* degraded = find_condition(t.status.conditions, kDegraded);
-  metrics_.run_finished(token.key, result, t.status.consecutive_failures,
-                        degraded != nullptr && degraded->status == "True");
+  const bool is_degraded = degraded != nullptr && degraded->status == "True";
+  metrics_.run_finished(
+      token.key, result, t.status.consecutive_failures, is_degraded,
+      result.over_threshold || (is_degraded && degraded->reason == reasons::kOverBaseline));
   {
     const std::string server = e.def->spec.host + ":" + std::to_string(e.def->spec.port);
     telemetry::LogFields f = fields(e.ref, probe::to_string(result.reason));
@@ -369,6 +372,7 @@ void Reconciler::release(const std::string& key) {
 
 void Reconciler::stall(ProbeEntry& e, const std::string& reason, const std::string& message,
                        const std::string& handled_request) {
+  metrics_.probe_stalled(e.ref.key(), reason);
   Transition t =
       after_stall(e.status, e.generation, reason, message, std::chrono::system_clock::now());
   if (!handled_request.empty()) t.status.last_handled_run_request = handled_request;

@@ -8,6 +8,8 @@ namespace imapprobe::controller {
 RunFacts facts_of(const probe::ProbeResult& result) {
   RunFacts f;
   f.passed = result.outcome != probe::Outcome::Failure;
+  if (!f.passed) f.failure_reason = probe::to_string(result.reason);
+  f.slow = result.over_threshold;
   f.step_seconds.reserve(result.durations.size());
   for (const auto& [step, d] : result.durations) {
     f.step_seconds.emplace_back(step, std::chrono::duration<double>(d).count());
@@ -59,8 +61,21 @@ void RunMetrics::run_started(RunKind kind, double lag_seconds) {
   (kind == RunKind::Next ? stats_.lag_next : stats_.lag_first).observe(lag_seconds);
 }
 
+void RunMetrics::probe_stalled(const std::string& key, const std::string& reason) {
+  std::lock_guard lock(mu_);
+  if (auto it = probes_.find(key); it != probes_.end()) it->second.stalled_reason = reason;
+}
+
+void RunMetrics::probe_suspended(const std::string& key, bool suspended) {
+  std::lock_guard lock(mu_);
+  auto it = probes_.find(key);
+  if (it == probes_.end()) return;
+  it->second.suspended = suspended;
+  if (suspended) it->second.stalled_reason.clear();
+}
+
 void RunMetrics::run_finished(const std::string& key, const probe::ProbeResult& result,
-                              int consecutive_failures, bool degraded) {
+                              int consecutive_failures, bool degraded, bool slow) {
   std::lock_guard lock(mu_);
   const std::string reason(probe::to_string(result.reason));
   ++stats_.runs;
@@ -69,6 +84,9 @@ void RunMetrics::run_finished(const std::string& key, const probe::ProbeResult& 
   if (it == probes_.end()) return;  // removed while the run was in flight
   ProbeSnapshot& snap = it->second;
   snap.last_run = facts_of(result);
+  snap.last_run->slow = slow;
+  snap.stalled_reason.clear();  // it ran
+  snap.suspended = false;
   ++snap.runs_by_reason[reason];
   const double total = std::chrono::duration<double>(result.total).count();
   for (std::size_t i = 0; i < std::size(kDurationBuckets); ++i) {

@@ -58,6 +58,8 @@ inline constexpr double kDurationBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.2
 // must not each keep a whole ProbeResult (capabilities, messages, SANs).
 struct RunFacts {
   bool passed = false;
+  std::string failure_reason;  // the reason of a failed run; empty when it passed
+  bool slow = false;           // over a threshold or far over its baseline
   std::vector<std::pair<probe::Step, double>> step_seconds;
   std::optional<std::int64_t> certificate_not_after;  // Unix seconds
 };
@@ -70,6 +72,10 @@ struct ProbeSnapshot {
   std::optional<RunFacts> last_run;
   int consecutive_failures = 0;
   bool degraded = false;  // as in the Degraded condition (thresholds, certificate, baseline)
+  // Why the probe cannot run (Stalled=True), empty otherwise; and whether
+  // spec.suspend holds it: a probe that does not run must still be alertable.
+  std::string stalled_reason;
+  bool suspended = false;
   std::map<std::string, std::uint64_t> runs_by_reason;
   std::array<std::uint64_t, std::size(kDurationBuckets)> duration_buckets{};  // non-cumulative
   double duration_sum = 0;
@@ -85,8 +91,11 @@ class RunMetrics {
   void probe_reset(const std::string& key, const std::string& ns, const std::string& name);
   void probe_removed(const std::string& key);
   void run_started(RunKind kind, double lag_seconds);
+  // `slow`: the run was over a threshold or far over its baseline.
   void run_finished(const std::string& key, const probe::ProbeResult& result,
-                    int consecutive_failures, bool degraded);
+                    int consecutive_failures, bool degraded, bool slow);
+  void probe_stalled(const std::string& key, const std::string& reason);
+  void probe_suspended(const std::string& key, bool suspended);
   void status_written();
   void status_write_skipped();
   void status_write_failed();

@@ -49,18 +49,22 @@ void evaluate(const ProbeSpec& spec, ProbeResult& result) {
         it != spec.thresholds.critical.end() && took > it->second) {
       if (critical.empty()) critical_reason = Reason::SlowResponse;
       critical.push_back(over(name, took, it->second));
+      result.over_threshold = true;
     } else if (auto wt = spec.thresholds.warning.find(step);
                wt != spec.thresholds.warning.end() && took > wt->second) {
       if (warning.empty()) warning_reason = Reason::SlowResponse;
       warning.push_back(over(name, took, wt->second));
+      result.over_threshold = true;
     }
   }
   if (spec.thresholds.total_critical && result.total > *spec.thresholds.total_critical) {
     if (critical.empty()) critical_reason = Reason::SlowResponse;
     critical.push_back(over("total", result.total, *spec.thresholds.total_critical));
+    result.over_threshold = true;
   } else if (spec.thresholds.total_warning && result.total > *spec.thresholds.total_warning) {
     if (warning.empty()) warning_reason = Reason::SlowResponse;
     warning.push_back(over("total", result.total, *spec.thresholds.total_warning));
+    result.over_threshold = true;
   }
 
   auto join = [](const std::vector<std::string>& parts) {

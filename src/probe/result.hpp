@@ -101,6 +101,10 @@ struct ProbeResult {
   std::string remote_address;  // address actually connected to
   // Threshold and certificate findings that made a passing run Degraded.
   std::vector<std::string> warnings;
+  // A step or the total took longer than a warning or critical threshold,
+  // whatever else decided the reason (an expiring certificate wins it): the
+  // slow-probe alert must not depend on which finding named the run.
+  bool over_threshold = false;
 };
 
 }  // namespace imapprobe::probe

@@ -154,7 +154,7 @@ if command -v promtool >/dev/null 2>&1; then
       bad "promtool check rules"; indent <"$WD/out"
     fi
     if (cd "$WD/promtool" && promtool test rules alerts_test.yaml) >"$WD/out" 2>&1; then
-      ok "promtool test rules: all four alerts fire (and only) when they should"
+      ok "promtool test rules: every alert fires for its cause, and only for it"
     else
       bad "promtool test rules tests/helm/alerts_test.yaml"; indent <"$WD/out"
     fi

@@ -174,11 +174,14 @@ def check(mode, docs, ns):
         if pr:
             alerts = {r["alert"]: r for g in pr["spec"]["groups"] for r in g["rules"]}
             expect(sorted(alerts) == sorted(["ImapProbeFailing", "ImapProbeCertificateExpiringSoon",
-                                             "ImapProbeSlow", "ImapProbeOperatorDown"]), f"alerts: {sorted(alerts)}")
+                                             "ImapProbeSlow", "ImapProbeStalled", "ImapProbeOperatorDown"]), f"alerts: {sorted(alerts)}")
             f = alerts.get("ImapProbeFailing", {})
-            expect(f.get("expr") == 'imapprobe_probe_success{namespace=~"mail-.*"} == 0' and f.get("for") == "5m", f"ImapProbeFailing: {f}")
+            expect(f.get("expr") == 'imapprobe_probe_failure_reason{namespace=~"mail-.*",reason!~"SlowResponse|CertificateExpiringSoon|CertificateExpired"} == 1'
+                   and f.get("for") == "5m", f"ImapProbeFailing: {f}")
             s = alerts.get("ImapProbeSlow", {})
-            expect(s.get("expr") == 'imapprobe_probe_degraded{namespace=~"mail-.*"} == 1' and s.get("for") == "15m", f"ImapProbeSlow: {s}")
+            expect(s.get("expr") == 'imapprobe_probe_slow{namespace=~"mail-.*"} == 1' and s.get("for") == "15m", f"ImapProbeSlow: {s}")
+            st = alerts.get("ImapProbeStalled", {})
+            expect(st.get("expr") == 'imapprobe_probe_stalled{namespace=~"mail-.*"} == 1' and st.get("for") == "15m", f"ImapProbeStalled: {st}")
             e = alerts.get("ImapProbeCertificateExpiringSoon", {})
             expect("imapprobe_probe_certificate_expiry_timestamp_seconds" in e.get("expr", "") and "21 * 86400" in e.get("expr", ""), f"cert alert: {e}")
             o = alerts.get("ImapProbeOperatorDown", {})

@@ -48,7 +48,15 @@ OperatorMetrics sample() {
   failing.last_run = facts_of(f);
   failing.consecutive_failures = 2;
   failing.runs_by_reason["AuthFailed"] = 2;
-  m.probes = {ok, failing};
+  ProbeSnapshot stalled;
+  stalled.namespace_ = "mail";
+  stalled.name = "nosecret";
+  stalled.stalled_reason = "SecretNotFound";
+  ProbeSnapshot paused;
+  paused.namespace_ = "mail";
+  paused.name = "paused";
+  paused.suspended = true;
+  m.probes = {ok, failing, stalled, paused};
   return m;
 }
 
@@ -77,6 +85,22 @@ TEST(Metrics, RendersProbeAndOperatorSeries) {
   EXPECT_NE(text.find("imapprobe_operator_api_requests_total{verb=\"PATCH\",code=\"409\"} 1\n"),
             std::string::npos);
   EXPECT_NE(text.find("imapprobe_operator_leader 1\n"), std::string::npos);
+  // A probe that cannot run or is suspended exports its state, so an alert
+  // can fire for it; a failed run names its reason.
+  EXPECT_NE(text.find("imapprobe_probe_stalled{namespace=\"mail\",name=\"nosecret\",reason="
+                      "\"SecretNotFound\"} 1\n"),
+            std::string::npos);
+  EXPECT_EQ(text.find("imapprobe_probe_stalled{namespace=\"mail\",name=\"corp\""),
+            std::string::npos);
+  EXPECT_NE(text.find("imapprobe_probe_suspended{namespace=\"mail\",name=\"paused\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("imapprobe_probe_suspended{namespace=\"mail\",name=\"corp\"} 0\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("imapprobe_probe_failure_reason{namespace=\"mail\",name=\"we\\\"ird\","
+                      "reason=\"AuthFailed\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("imapprobe_probe_slow{namespace=\"mail\",name=\"corp\"} 0\n"),
+            std::string::npos);
   // Lag is a cumulative histogram per run kind: a start-up queue (first) is
   // apart from the steady rhythm (next).
   EXPECT_NE(

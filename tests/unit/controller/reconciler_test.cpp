@@ -144,12 +144,23 @@ TEST_F(ReconcilerTest, MissingSecretIsStalledThenRecoversWhenItAppears) {
     EXPECT_EQ(condition(s, "Ready"), "False");
     ASSERT_EQ(cluster.events["mail/b"].size(), 1u);
     EXPECT_EQ(runs, 0);
+  }
+  // A probe that cannot run still exports its state, for an alert.
+  auto stalled_reason = [&] {
+    for (const auto& p : reconciler->snapshot())
+      if (p.name == "b") return p.stalled_reason;
+    return std::string("(not exported)");
+  };
+  EXPECT_EQ(stalled_reason(), "SecretNotFound");
+  {
+    std::lock_guard lock(cluster.mu);
     cluster.secrets["mail/creds"] = {{"username", "probe"}, {"password", "pw"}};
   }
   ASSERT_TRUE(cluster.wait([&] {
     return !cluster.statuses["mail/b"].empty() &&
            condition(cluster.statuses["mail/b"].back(), "Ready") == "True";
   }));
+  EXPECT_EQ(stalled_reason(), "");
 }
 
 TEST_F(ReconcilerTest, InvalidSpecIsStalledWithoutRunning) {
@@ -234,6 +245,9 @@ TEST_F(ReconcilerTest, SuspendedProbeDoesNotRun) {
   std::lock_guard lock(cluster.mu);
   EXPECT_EQ(runs, 0);
   EXPECT_EQ(condition(cluster.statuses["mail/s"].back(), "Ready", "reason"), "Suspended");
+  const auto probes = reconciler->snapshot();
+  ASSERT_EQ(probes.size(), 1u);
+  EXPECT_TRUE(probes[0].suspended) << "a suspended probe must be visible in /metrics";
 }
 
 TEST_F(ReconcilerTest, StandbyReplicaRunsNothingUntilItLeads) {

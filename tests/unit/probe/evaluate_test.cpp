@@ -61,6 +61,24 @@ TEST(Evaluate, CertificateWindows) {
   EXPECT_EQ(very_soon.reason, Reason::CertificateExpiringSoon);
 }
 
+// The slow-probe alert reads over_threshold: an expiring certificate that
+// names the run must neither hide slowness nor pass for it.
+TEST(Evaluate, OverThresholdIsSetBySlownessOnlyWhateverNamesTheRun) {
+  ProbeSpec spec;  // warn 14 days, fail 3 days
+  ProbeResult cert_only = passing(10);
+  evaluate(spec, cert_only);
+  EXPECT_EQ(cert_only.reason, Reason::CertificateExpiringSoon);
+  EXPECT_FALSE(cert_only.over_threshold);
+  spec.thresholds.warning[Step::Login] = 10ms;
+  ProbeResult cert_and_slow = passing(10);
+  evaluate(spec, cert_and_slow);
+  EXPECT_EQ(cert_and_slow.reason, Reason::CertificateExpiringSoon);
+  EXPECT_TRUE(cert_and_slow.over_threshold);
+  ProbeResult slow = passing();
+  evaluate(spec, slow);
+  EXPECT_TRUE(slow.over_threshold);
+}
+
 TEST(Evaluate, FailedRunKeepsItsReason) {
   ProbeSpec spec;
   spec.thresholds.warning[Step::Login] = 1ms;

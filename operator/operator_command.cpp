@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <iostream>
@@ -204,10 +206,30 @@ int run_operator(const std::vector<std::string>& args) {
     });
   }
 
+  // /healthz, /readyz and /metrics have their own thread: rendering 10,000
+  // probes' series must never delay a probe run on the probe thread. The
+  // handlers read only thread-safe state (RunMetrics, atomics, the client's
+  // counters under its lock).
+  asio::io_context telemetry_io;
   std::unique_ptr<telemetry::HttpServer> health;
+  std::unique_ptr<telemetry::HttpServer> metrics;
+  auto telemetry_work = asio::make_work_guard(telemetry_io);
+  std::jthread telemetry_thread([&telemetry_io] { telemetry_io.run(); });
+  // On every way out the thread stops and is joined before the servers (and
+  // then the io_context) above it are destroyed.
+  struct JoinTelemetry {
+    asio::io_context& io;
+    decltype(telemetry_work)& work;
+    std::jthread& thread;
+    ~JoinTelemetry() {
+      work.reset();
+      io.stop();
+      if (thread.joinable()) thread.join();
+    }
+  } join_telemetry{telemetry_io, telemetry_work, telemetry_thread};
   try {
     health = std::make_unique<telemetry::HttpServer>(
-        io, f.health_addr,
+        telemetry_io, f.health_addr,
         std::map<std::string, telemetry::HttpServer::Handler>{
             {"/healthz",
              [] {
@@ -229,11 +251,10 @@ int run_operator(const std::vector<std::string>& args) {
     return 2;
   }
 
-  std::unique_ptr<telemetry::HttpServer> metrics;
   if (!f.metrics_addr.empty()) {
     try {
       metrics = std::make_unique<telemetry::HttpServer>(
-          io, f.metrics_addr,
+          telemetry_io, f.metrics_addr,
           std::map<std::string, telemetry::HttpServer::Handler>{
               {"/metrics",
                [&] {
@@ -264,8 +285,11 @@ int run_operator(const std::vector<std::string>& args) {
     if (ec) return;
     spdlog::info("signal {}: finishing in-flight runs and status writes", sig);
     for (auto& t : threads) t.request_stop();
-    health->stop();
-    if (metrics) metrics->stop();
+    // The servers live on the telemetry thread: stopped there.
+    asio::post(telemetry_io, [&] {
+      health->stop();
+      if (metrics) metrics->stop();
+    });
     reconciler.shutdown([&] {
       // Releasing the Lease last: a successor starts only once our writes are done.
       if (election.joinable()) {

@@ -96,6 +96,7 @@ void Reconciler::set_active(bool active) {
     // once it has finished, so a leadership flap never doubles a run.
     table_.bump_all_epochs();
     scheduler_.cancel_all();
+    pending_notices_.clear();  // announced again below, under the new epochs
     if (active) {
       table_.for_each([&](ProbeEntry& e) {
         if (e.def && !e.def->suspend) {
@@ -180,7 +181,26 @@ void Reconciler::announce_pending(ProbeEntry& e) {
   // A status for this generation (a run, a stall, or a Pending written by
   // an earlier leader) already says where the probe is.
   if (e.status.observed_generation == e.generation) return;
-  submit(e, after_first_sight(e.status, e.generation, std::chrono::system_clock::now()));
+  if (options_.pending_after <= std::chrono::milliseconds::zero()) {
+    submit(e, after_first_sight(e.status, e.generation, std::chrono::system_clock::now()));
+    return;
+  }
+  pending_notices_.push_back({Clock::now() + options_.pending_after, e.ref.key(), e.epoch});
+  rearm();
+}
+
+void Reconciler::announce_due_pending(Clock::time_point now) {
+  while (!pending_notices_.empty() && pending_notices_.front().due <= now) {
+    const PendingNotice notice = std::move(pending_notices_.front());
+    pending_notices_.pop_front();
+    ProbeEntry* e = table_.find(notice.key);
+    // Gone, changed, handed over, or its first result (or stall) is in.
+    if (e == nullptr || e->epoch != notice.epoch || !e->def || e->def->suspend ||
+        e->status.observed_generation == e->generation) {
+      continue;
+    }
+    submit(*e, after_first_sight(e->status, e->generation, std::chrono::system_clock::now()));
+  }
 }
 
 void Reconciler::plan_first_run(ProbeEntry& e, bool fresh) {
@@ -211,7 +231,10 @@ void Reconciler::on_remove(const std::string& key) {
 
 void Reconciler::rearm() {
   if (stopping_) return;
-  const auto next = scheduler_.next_wakeup(Clock::now());
+  auto next = scheduler_.next_wakeup(Clock::now());
+  if (!pending_notices_.empty() && (!next || pending_notices_.front().due < *next)) {
+    next = pending_notices_.front().due;
+  }
   if (!next) {
     wake_timer_.cancel();
     return;
@@ -225,6 +248,7 @@ void Reconciler::rearm() {
 
 void Reconciler::wake() {
   if (stopping_ || !active_) return;
+  announce_due_pending(Clock::now());
   for (const auto& start : scheduler_.take_due(Clock::now())) start_run(start);
   metrics_.set_in_flight(scheduler_.in_flight());
   rearm();

@@ -19,6 +19,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -51,6 +52,11 @@ struct ReconcilerOptions {
   // A status that changes nothing a reader acts on is written at most once
   // per heartbeat (or per interval, when that is longer): write_policy.hpp.
   std::chrono::seconds status_heartbeat{600};
+  // A new generation whose first result is not in by then gets its Pending
+  // status (status_policy.hpp, after_first_sight). Most first runs take less,
+  // so they cost one write, not two; kstatus reads a stale or defaulted
+  // observedGeneration as in progress meanwhile. 0: at once.
+  std::chrono::milliseconds pending_after{2000};
   StatusWriterOptions writer;
 };
 
@@ -127,6 +133,15 @@ class Reconciler {
   RunScheduler scheduler_;
   StatusWriter writer_;
   boost::asio::steady_timer wake_timer_;
+  // Pending statuses to announce (announce_pending), oldest first: every
+  // entry waits the same pending_after, so the queue stays in due order.
+  struct PendingNotice {
+    Clock::time_point due;
+    std::string key;
+    std::uint64_t epoch = 0;
+  };
+  std::deque<PendingNotice> pending_notices_;
+  void announce_due_pending(Clock::time_point now);
   // CA bundles by content, shared by the probes that use them.
   std::map<std::string, std::weak_ptr<const std::string>> ca_bundles_;
   bool active_ = true;

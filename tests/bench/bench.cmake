@@ -21,3 +21,14 @@ add_test(NAME bench_smoke
   COMMAND ${CMAKE_COMMAND} -E env BENCH_BUILD_DIR=${CMAKE_BINARY_DIR}
           bash ${CMAKE_CURRENT_LIST_DIR}/run.sh --smoke)
 set_tests_properties(bench_smoke PROPERTIES LABELS "bench;kube;dovecot" TIMEOUT 600)
+
+# The /metrics page against prometheus-cpp (run.sh part d), when Debian's
+# prometheus-cpp-dev is installed (run.sh installs it for the bench).
+find_package(prometheus-cpp CONFIG QUIET)
+if(prometheus-cpp_FOUND)
+  add_executable(imapprobe_metrics_bench ${CMAKE_CURRENT_LIST_DIR}/metrics_bench.cpp)
+  target_link_libraries(imapprobe_metrics_bench PRIVATE imapprobe_controller prometheus-cpp::core)
+  set_target_properties(imapprobe_metrics_bench PROPERTIES CXX_STANDARD 20 CXX_STANDARD_REQUIRED ON
+    CXX_EXTENSIONS OFF)
+  target_compile_options(imapprobe_metrics_bench PRIVATE -Wall -Wextra -Wpedantic)
+endif()

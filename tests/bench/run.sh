@@ -4,7 +4,7 @@
 #   bash tests/bench/run.sh            full run (~25 min on 2 cores)
 #   bash tests/bench/run.sh --quick    smaller counts (~5 min)
 #   bash tests/bench/run.sh --smoke    tiny counts, no targets (< 2 min once built): CI
-#   options: --parts abc (any subset)  --keep (keep the work directory)
+#   options: --parts abcd (any subset)  --keep (keep the work directory)
 #            --enforce (exit 3 when a target is missed; full and quick runs only)
 #
 # Parts:
@@ -17,6 +17,9 @@
 #   b  operator scale: a real kube-apiserver, N ImapProbes, the real operator:
 #      time until every probe has run and written status, RSS per probe, CPU
 #      and API requests per run, schedule lag.
+#   d  the /metrics page: the operator's exposition against prometheus-cpp
+#      (Debian's prometheus-cpp-dev) for the same series, heap per probe and
+#      time per scrape (imapprobe_metrics_bench; no servers).
 #   c  timing truth: `imapprobe check --output json` step durations against
 #      packet timestamps captured with tshark on loopback (needs root).
 #
@@ -37,7 +40,7 @@ set -E
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BENCH=$ROOT/tests/bench
-MODE=full PARTS=abc KEEP="" ENFORCE=""
+MODE=full PARTS=abcd KEEP="" ENFORCE=""
 while (($#)); do
   case $1 in
     --quick) MODE=quick ;;
@@ -84,7 +87,8 @@ has_part() { [[ $PARTS == *$1* ]]; }
 # ------------------------------------------------------------- packages ---
 log "mode $MODE, parts $PARTS"
 bash "$ROOT/tests/setup.sh" >&2
-bench_packages=(prometheus-blackbox-exporter monitoring-plugins-standard tshark time python3)
+bench_packages=(prometheus-blackbox-exporter monitoring-plugins-standard tshark time python3
+  prometheus-cpp-dev)
 missing=()
 for p in "${bench_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -113,6 +117,17 @@ log "building imapprobe_bench and imapprobe in $BUILD"
 nice -n 5 cmake --build "$BUILD" --target imapprobe_bench >&2 || die "imapprobe_bench does not build"
 BENCH_BIN=$BUILD/imapprobe_bench
 [[ -x $BENCH_BIN ]] || BENCH_BIN=$(find "$BUILD" -name imapprobe_bench -type f -perm -u+x | head -1)
+METRICS_BENCH=""
+if has_part d; then
+  # configured again so that a newly installed prometheus-cpp is found
+  nice -n 5 cmake "$BUILD" >/dev/null
+  if nice -n 5 cmake --build "$BUILD" --target imapprobe_metrics_bench >&2; then
+    METRICS_BENCH=$(find "$BUILD" -name imapprobe_metrics_bench -type f -perm -u+x | head -1)
+  else
+    log "WARNING: imapprobe_metrics_bench does not build (prometheus-cpp-dev missing?); part d is skipped"
+    PARTS=${PARTS//d/}
+  fi
+fi
 IMAPPROBE=$BUILD/operator/imapprobe
 if ! nice -n 5 cmake --build "$BUILD" --target imapprobe >&2; then
   if [[ -x $IMAPPROBE ]] && "$IMAPPROBE" operator --help >/dev/null 2>&1; then
@@ -594,6 +609,12 @@ EOF
   as2=$(proc_ticks "$as_pid"); window=$(calc "$(now) - $t_s0" 3)
   scrape "$mport" "$m2"
   cpu2=$(proc_ticks "$op_pid")
+  # one more scrape, timed: the page at N probes (rendered on the telemetry thread)
+  local scrape_s scrape_b
+  read -r scrape_s scrape_b < <(curl -fsS --max-time 60 -o /dev/null -w '%{time_total} %{size_download}\n' \
+    "http://127.0.0.1:$mport/metrics" 2>/dev/null || echo "0 0")
+  fig "b.n$n.scrape_seconds" "$scrape_s"
+  fig "b.n$n.scrape_bytes" "$scrape_b"
   rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$op_pid/status")
   hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$op_pid/status")
   runs2=$(metric "$m2" imapprobe_operator_status_writes_total)
@@ -715,6 +736,28 @@ if has_part c; then
       echo "(diff = engine - wire; each check is a new process, so its first handshake pays OpenSSL's start-up)"
     } >>"$TABLES"
   fi
+fi
+
+# ------------------------------------------------------------- part d ---
+if has_part d; then
+  case $MODE in full) D_PROBES=10000 ;; quick) D_PROBES=2000 ;; *) D_PROBES=200 ;; esac
+  log "part d: the /metrics page for $D_PROBES probes, ours against prometheus-cpp"
+  "$METRICS_BENCH" --probes "$D_PROBES" --scrapes 9 >"$W/d.kv" || { FAILED=1; log "part d failed"; }
+  while IFS='=' read -r k v; do [[ -n $k ]] && fig "d.$k" "$v"; done <"$W/d.kv"
+  {
+    echo
+    echo "Part d: the /metrics page ($D_PROBES probes, same families and labels; median of 9 scrapes)"
+    printf '%-16s %14s %12s %14s %12s %12s
+' exposition heap_KiB B/probe B/sample_line scrape_ms page_KiB
+    for x in ours prometheus_cpp; do
+      printf '%-16s %14s %12s %14s %12s %12s
+' "$x" "$(calc "$(kv "$W/d.kv" "$x.heap_bytes") / 1024" 0)" \
+        "$(kv "$W/d.kv" "$x.heap_bytes_per_probe")" "$(kv "$W/d.kv" "$x.heap_bytes_per_sample_line")" \
+        "$(kv "$W/d.kv" "$x.scrape_ms")" "$(calc "$(kv "$W/d.kv" "$x.page_bytes") / 1024" 0)"
+    done
+    echo "(ours: RunMetrics' facts, rendered at scrape time; prometheus-cpp: a Registry with one object"
+    echo " per series, Collect + TextSerializer; heap from glibc mallinfo2, allocator overhead included)"
+  } >>"$TABLES"
 fi
 
 # -------------------------------------------------------------- report ---

@@ -54,6 +54,7 @@ class ReconcilerTest : public ::testing::Test {
     options.stalled_retry = 200ms;
     options.concurrency = 2;
     options.status_heartbeat = 1s;
+    options.pending_after = 100ms;
     reconciler = std::make_unique<Reconciler>(
         io, pool, cluster,
         [this](probe::ProbeSpec spec,
@@ -459,6 +460,17 @@ TEST_F(ReconcilerTest, ANewGenerationIsPendingUntilItsFirstRunEnds) {
            FakeCluster::is_pending(cluster.statuses["mail/pend"].back());
   }));
   ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/pend") >= 2; }));
+}
+
+// The Pending status costs no write when the first run is quick: its result
+// is the first status written.
+TEST_F(ReconcilerTest, AQuickFirstRunWritesOnceWithoutPending) {
+  reconciler->upsert(probe_object("quick", 1, {{"interval", "1h"}}));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/quick") >= 1; }));
+  std::this_thread::sleep_for(300ms);  // past pending_after
+  std::lock_guard lock(cluster.mu);
+  EXPECT_EQ(cluster.writes("mail/quick"), 1u);
+  EXPECT_FALSE(FakeCluster::is_pending(cluster.statuses["mail/quick"].front()));
 }
 
 // A restarted operator (or a new leader) finds status current for the

@@ -1,5 +1,6 @@
 #include "operator_command.hpp"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -8,10 +9,16 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <functional>
 #include <iostream>
 #include <random>
 #include <thread>
+#include <utility>
+
+// After the standard headers: pplx pulls in Boost.Asio pieces that assume them.
+#include <pplx/threadpool.h>
 
 #include "controller/kube_cluster_api.hpp"
 #include "controller/metrics.hpp"
@@ -124,6 +131,18 @@ int run_operator(const std::vector<std::string>& args) {
       f.namespaces.empty() ? std::string("all") : fmt::format("{}", fmt::join(f.namespaces, ",")),
       f.leader_elect ? "on (" + f.lease_namespace + "/" + f.lease_name + ")" : std::string("off"));
 
+  // Memory at 10,000 probes (docs/benchmarks.md): glibc gives each thread
+  // that allocates an arena of its own (up to 8 per core), and freed memory
+  // stays resident in each; nearly all lasting state is made on the probe
+  // thread, so two arenas are enough. cpprestsdk runs its I/O completions on
+  // 40 threads by default; the operator's requests come from about a dozen
+  // threads of its own, and no completion blocks.
+  mallopt(M_ARENA_MAX, 2);
+  try {
+    crossplat::threadpool::initialize_with_threads(8);
+  } catch (const std::exception& e) {
+    spdlog::warn("cpprestsdk thread pool already started: {}", e.what());
+  }
   kube::Client client(config);
   asio::io_context io;
   asio::thread_pool api_pool(static_cast<std::size_t>(f.api_threads));
@@ -213,6 +232,18 @@ int run_operator(const std::vector<std::string>& args) {
   asio::io_context telemetry_io;
   std::unique_ptr<telemetry::HttpServer> health;
   std::unique_ptr<telemetry::HttpServer> metrics;
+  // Freed memory (a 25 MB /metrics page at 10,000 probes, status bodies,
+  // watch events, finished sessions) goes back to the system every 30 s,
+  // off the probe thread.
+  asio::steady_timer trim_timer(telemetry_io);
+  std::function<void()> arm_trim = [&] {
+    trim_timer.expires_after(std::chrono::seconds(30));
+    trim_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      malloc_trim(0);
+      arm_trim();
+    });
+  };
   auto telemetry_work = asio::make_work_guard(telemetry_io);
   std::jthread telemetry_thread([&telemetry_io] { telemetry_io.run(); });
   // On every way out the thread stops and is joined before the servers (and
@@ -227,6 +258,7 @@ int run_operator(const std::vector<std::string>& args) {
       if (thread.joinable()) thread.join();
     }
   } join_telemetry{telemetry_io, telemetry_work, telemetry_thread};
+  asio::post(telemetry_io, arm_trim);
   try {
     health = std::make_unique<telemetry::HttpServer>(
         telemetry_io, f.health_addr,

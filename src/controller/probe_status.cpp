@@ -42,7 +42,7 @@ LastRun last_run_from_json(const json& j) {
   if (auto d = j.find("durations"); d != j.end() && d->is_object()) {
     for (const auto& [k, v] : d->items()) {
       if (!v.is_string()) continue;
-      if (auto parsed = latency(v.get<std::string>())) r.durations[k] = *parsed;
+      if (auto parsed = latency(v.get<std::string>())) r.durations.set_if_step(k, *parsed);
     }
   }
   if (auto m = j.find("messages"); m != j.end() && m->is_number_unsigned()) {
@@ -56,7 +56,9 @@ json last_run_to_json(const LastRun& r) {
   json j = {{"time", r.time}, {"outcome", r.outcome}, {"reason", r.reason}, {"message", r.message}};
   if (!r.failed_step.empty()) j["failedStep"] = r.failed_step;
   json durations = json::object();
-  for (const auto& [k, v] : r.durations) durations[k] = format_latency(v);
+  r.durations.for_each([&](std::string_view k, probe::Duration v) {
+    durations[std::string(k)] = format_latency(v);
+  });
   j["durations"] = durations;
   if (r.messages) j["messages"] = *r.messages;
   if (!r.remote_address.empty()) j["remoteAddress"] = r.remote_address;
@@ -129,9 +131,10 @@ ProbeStatus ProbeStatus::from_json(const json& status) {
         s.baseline.samples = v.get<int>();
       } else if (v.is_string()) {
         // A baseline someone edited into nonsense restarts from scratch.
-        s.baseline.seconds[k] =
+        s.baseline.seconds.set_if_step(
+            k,
             std::chrono::duration<double>(latency(v.get<std::string>()).value_or(probe::Duration{}))
-                .count();
+                .count());
       }
     }
   }
@@ -154,7 +157,8 @@ json ProbeStatus::to_json() const {
   if (!last_handled_run_request.empty()) j["lastHandledRunRequest"] = last_handled_run_request;
   if (baseline.samples > 0) {
     json b = json::object();
-    for (const auto& [k, v] : baseline.seconds) b[k] = seconds_to_latency(v);
+    baseline.seconds.for_each(
+        [&](std::string_view k, double v) { b[std::string(k)] = seconds_to_latency(v); });
     b["samples"] = baseline.samples;
     j["baseline"] = b;
   }

@@ -25,17 +25,18 @@ std::string available_message(const probe::ProbeResult& r) {
 }
 
 void update_baseline(Baseline& b, const probe::ProbeResult& r, const BaselinePolicy& policy) {
-  auto fold = [&](const std::string& name, double x) {
-    auto [it, fresh] = b.seconds.try_emplace(name, x);
-    if (fresh || it->second <= 0) {
-      it->second = x;
+  auto fold = [&](std::string_view name, double x) {
+    const bool fresh = !b.seconds.contains(name);
+    double& estimate = b.seconds[name];
+    if (fresh || estimate <= 0) {
+      estimate = x;
       return;
     }
-    const double clipped = std::min(x, 4 * it->second);
-    it->second += policy.alpha * (clipped - it->second);
+    const double clipped = std::min(x, 4 * estimate);
+    estimate += policy.alpha * (clipped - estimate);
   };
   for (const auto& [step, d] : r.durations) {
-    fold(std::string(probe::to_string(step)), std::chrono::duration<double>(d).count());
+    fold(probe::to_string(step), std::chrono::duration<double>(d).count());
   }
   fold("total", std::chrono::duration<double>(r.total).count());
   ++b.samples;
@@ -46,19 +47,20 @@ std::string over_baseline(const Baseline& b, const probe::ProbeResult& r,
                           const BaselinePolicy& policy) {
   if (b.samples < policy.min_samples) return {};
   std::string out;
-  auto check = [&](const std::string& name, probe::Duration d) {
-    auto it = b.seconds.find(name);
-    if (it == b.seconds.end() || it->second <= 0) return;
+  auto check = [&](std::string_view name, probe::Duration d) {
+    if (!b.seconds.contains(name)) return;
+    const double estimate = b.seconds.at(name);
+    if (estimate <= 0) return;
     const double x = std::chrono::duration<double>(d).count();
-    if (x > policy.factor * it->second && x - it->second > policy.min_excess_seconds) {
+    if (x > policy.factor * estimate && x - estimate > policy.min_excess_seconds) {
       if (!out.empty()) out += "; ";
       char buf[64];
-      std::snprintf(buf, sizeof buf, " (%.1fx)", x / it->second);
-      out += name + " took " + format_latency(d) + " against a baseline of " +
-             seconds_to_latency(it->second) + buf;
+      std::snprintf(buf, sizeof buf, " (%.1fx)", x / estimate);
+      out += std::string(name) + " took " + format_latency(d) + " against a baseline of " +
+             seconds_to_latency(estimate) + buf;
     }
   };
-  for (const auto& [step, d] : r.durations) check(std::string(probe::to_string(step)), d);
+  for (const auto& [step, d] : r.durations) check(probe::to_string(step), d);
   check("total", r.total);
   return out;
 }
@@ -107,7 +109,7 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
       over ? std::string(reasons::kOverBaseline) : std::string(probe::to_string(r.reason));
   last.message = over ? baseline_note : r.message;
   if (r.failed_step) last.failed_step = probe::to_string(*r.failed_step);
-  for (const auto& [step, d] : r.durations) last.durations[std::string(probe::to_string(step))] = d;
+  for (const auto& [step, d] : r.durations) last.durations[probe::to_string(step)] = d;
   last.durations["total"] = r.total;
   last.messages = r.messages;
   last.remote_address = r.remote_address;

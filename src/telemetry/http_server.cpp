@@ -1,5 +1,6 @@
 #include "telemetry/http_server.hpp"
 
+#include <array>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
@@ -57,16 +58,20 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
           } else {
             resp = {404, "text/plain; charset=utf-8", "not found\n"};
           }
-          auto out = std::make_shared<std::string>(
+          // Head and body as two buffers: the body (the /metrics page of
+          // thousands of probes, tens of MB) is moved, never copied.
+          auto head = std::make_shared<std::string>(
               "HTTP/1.1 " + std::to_string(resp.status) +
               (resp.status == 200   ? " OK"
                : resp.status == 503 ? " Service Unavailable"
                                     : " Error") +
-              "\r\nContent-Type: " + resp.content_type +
-              "\r\nContent-Length: " + std::to_string(resp.body.size()) +
-              "\r\nConnection: close\r\n\r\n" + (method == "HEAD" ? std::string() : resp.body));
-          asio::async_write(*socket, asio::buffer(*out),
-                            [socket, out, timer](boost::system::error_code, std::size_t) {
+              "\r\nContent-Type: " + resp.content_type + "\r\nContent-Length: " +
+              std::to_string(resp.body.size()) + "\r\nConnection: close\r\n\r\n");
+          auto body = std::make_shared<std::string>(method == "HEAD" ? std::string()
+                                                                     : std::move(resp.body));
+          const std::array<asio::const_buffer, 2> buffers{asio::buffer(*head), asio::buffer(*body)};
+          asio::async_write(*socket, buffers,
+                            [socket, head, body, timer](boost::system::error_code, std::size_t) {
                               timer->cancel();
                               boost::system::error_code ignored;
                               socket->shutdown(tcp::socket::shutdown_both, ignored);

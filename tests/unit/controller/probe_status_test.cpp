@@ -48,6 +48,23 @@ TEST(ProbeStatusModel, SurvivesJsonToStructToJsonUnchanged) {
   EXPECT_EQ(ProbeStatus::from_json(s.to_json()), s);
 }
 
+// Step values live inline per status step name: every name the CRD allows
+// is kept, anything else is skipped rather than stored.
+TEST(ProbeStatusModel, StepValuesKeepEveryStatusStepAndSkipOthers) {
+  json status = kFullStatus;
+  json& d = status["lastRun"]["durations"];
+  for (std::string_view step : kStatusSteps) d[std::string(step)] = "1.0ms";
+  d["bogus"] = "2.0ms";
+  const ProbeStatus s = ProbeStatus::from_json(status);
+  EXPECT_EQ(s.last_run->durations.size(), std::size(kStatusSteps));
+  EXPECT_FALSE(s.last_run->durations.contains("bogus"));
+  d.erase("bogus");
+  EXPECT_EQ(s.to_json()["lastRun"]["durations"], d);
+  StepValues<double> v;
+  EXPECT_THROW(v["bogus"], std::out_of_range);
+  EXPECT_THROW(static_cast<void>(v.at("login")), std::out_of_range);
+}
+
 TEST(ProbeStatusModel, FieldsOfTheWrongTypeReadAsAbsent) {
   json odd = kFullStatus;
   odd["lastRun"]["durations"]["login"] = "soon";

@@ -138,6 +138,11 @@ int run_operator(const std::vector<std::string>& args) {
   // 40 threads by default; the operator's requests come from about a dozen
   // threads of its own, and no completion blocks.
   mallopt(M_ARENA_MAX, 2);
+  // Large transient buffers (the 25 MB /metrics page at 10,000 probes, LIST
+  // pages) are mapped and unmapped on their own: glibc would otherwise raise
+  // its mmap threshold after the first such free and keep the next ones in
+  // the heap, resident until the next trim.
+  mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
   try {
     crossplat::threadpool::initialize_with_threads(8);
   } catch (const std::exception& e) {

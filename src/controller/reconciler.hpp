@@ -52,10 +52,11 @@ struct ReconcilerOptions {
   // A status that changes nothing a reader acts on is written at most once
   // per heartbeat (or per interval, when that is longer): write_policy.hpp.
   std::chrono::seconds status_heartbeat{600};
-  // A new generation whose first result is not in by then gets its Pending
-  // status (status_policy.hpp, after_first_sight). Most first runs take less,
-  // so they cost one write, not two; kstatus reads a stale or defaulted
-  // observedGeneration as in progress meanwhile. 0: at once.
+  // A new generation whose first run started this long ago without a result
+  // gets its Pending status (status_policy.hpp, after_first_sight). Most
+  // first runs take less, so they cost one write, not two; kstatus reads a
+  // stale or defaulted observedGeneration as in progress meanwhile. 0: at
+  // the run's start.
   std::chrono::milliseconds pending_after{2000};
   StatusWriterOptions writer;
 };
@@ -101,7 +102,8 @@ class Reconciler {
   };
 
   void on_upsert(const nlohmann::json& object);
-  // Ready=Unknown/Pending for a generation not yet run (status_policy.hpp).
+  // Ready=Unknown/Pending (status_policy.hpp) for a generation whose first
+  // run started pending_after ago and has not reported yet.
   void announce_pending(ProbeEntry& e);
   // A run-request annotation value no run has been made for yet.
   static bool run_requested(const ProbeEntry& e);

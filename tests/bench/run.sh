@@ -607,6 +607,9 @@ EOF
   sleep "$B_STEADY"
   local cpu2 rss hwm runs2 s as2 window
   as2=$(proc_ticks "$as_pid"); window=$(calc "$(now) - $t_s0" 3)
+  # Resident set at steady state, before this window's scrapes (a scrape
+  # builds the whole page: its transient memory is in the high-water mark)
+  rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$op_pid/status")
   scrape "$mport" "$m2"
   cpu2=$(proc_ticks "$op_pid")
   # one more scrape, timed: the page at N probes (rendered on the telemetry thread)
@@ -615,7 +618,7 @@ EOF
     "http://127.0.0.1:$mport/metrics" 2>/dev/null || echo "0 0")
   fig "b.n$n.scrape_seconds" "$scrape_s"
   fig "b.n$n.scrape_bytes" "$scrape_b"
-  rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$op_pid/status")
+  fig "b.n$n.rss_kib_after_scrapes" "$(awk '/^VmRSS/ { print $2 }' "/proc/$op_pid/status")"
   hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$op_pid/status")
   runs2=$(metric "$m2" imapprobe_operator_status_writes_total)
   local runs_total; runs_total=$(grep -c ': Success \|: Failure \|: Degraded ' "$op_log" || true)

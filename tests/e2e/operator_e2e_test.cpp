@@ -570,7 +570,7 @@ TEST_F(OperatorE2E, GitOpsANewProbeIsInProgressUntilItsFirstRunEnds) {
       "  interval: 60s\n  timeout: 6s\n  failureThreshold: 1\n";
   apply(yaml);
   ASSERT_TRUE(eventually(
-      [] { return condition(get("e2e-pending", "corp"), "Ready", "reason") == "Pending"; }, 5s))
+      [] { return condition(get("e2e-pending", "corp"), "Ready", "reason") == "Pending"; }, 8s))
       << get("e2e-pending", "corp").dump() << operator_a_->log();
   const json pending = get("e2e-pending", "corp");
   EXPECT_EQ(condition(pending, "Ready"), "Unknown");

@@ -50,6 +50,10 @@ froms="$(grep -c '^FROM ' "$WD/lines")"
 release="$(sed -n 's/^ARG DEBIAN_RELEASE=//p' "$WD/lines")"
 b_from="$(stage 1 | sed -n 's/^FROM \([^ ]*\).*/\1/p')"
 r_from="$(stage 2 | sed -n 's/^FROM \([^ ]*\).*/\1/p')"
+# FROM ${BUILD_IMAGE} / ${RUNTIME_IMAGE}: their ARG defaults, with the release in.
+arg_default() { sed -n "s/^ARG $1=//p" "$WD/lines"; }
+[[ "$b_from" == '${BUILD_IMAGE}' ]] && b_from="$(arg_default BUILD_IMAGE)"
+[[ "$r_from" == '${RUNTIME_IMAGE}' ]] && r_from="$(arg_default RUNTIME_IMAGE)"
 b_from="${b_from//\$\{DEBIAN_RELEASE\}/$release}"
 r_from="${r_from//\$\{DEBIAN_RELEASE\}/$release}"
 [[ "$b_from" == debian:bookworm && "$r_from" == debian:bookworm-slim ]] \
@@ -108,10 +112,14 @@ elif (cd "$WD/ctx" && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -D
     n=0
     while read -r path; do
       [[ -e "$path" ]] || continue
-      pkg="$(dpkg -S "$path" 2>/dev/null | head -1 | cut -d: -f1 | cut -d, -f1)" || pkg=""
-      [[ -n "$pkg" ]] || continue
+      # A directory such as /usr/include belongs to many packages ("a, b:amd64, c: /path"):
+      # it is covered when any of them is in the builder's closure.
+      owners="$(dpkg -S "$path" 2>/dev/null | grep -F ": $path" | head -1 | sed 's/: [^:]*$//' \
+        | tr ',' '\n' | sed 's/^ *//; s/:.*//')" || owners=""
+      [[ -n "$owners" ]] || continue
       n=$((n + 1))
-      grep -qx "$pkg" "$WD/build-closure" || outside+=" $pkg($path)"
+      grep -qxF -f <(printf '%s\n' "$owners") "$WD/build-closure" \
+        || outside+=" $(head -1 <<<"$owners")($path)"
     done < <(grep -E '^[A-Za-z0-9_-]+_(DIR|INCLUDE_DIR|LIBRARY|LIBRARY_RELEASE|SSL_LIBRARY|CRYPTO_LIBRARY):(PATH|FILEPATH)=/' \
                "$WD/ctx/build/CMakeCache.txt" | grep -v -- '-NOTFOUND' | cut -d= -f2- | LC_ALL=C sort -u)
     if [[ -z "$outside" ]]; then

@@ -19,8 +19,14 @@ packages=(
   prometheus
   # fuzzing and formatting
   clang libclang-rt-14-dev clang-format
-  # tests/bench/run.sh: the tools it compares with and its packet capture
+  # tests/bench/run.sh: the tools it compares with and its packet capture,
+  # and prometheus-cpp for the /metrics comparison (part d)
   prometheus-blackbox-exporter monitoring-plugins-standard tshark time python3
+  prometheus-cpp-dev
+  # tests/image: build the container image and run it (no registry here, so
+  # the base is made with debootstrap); runc, since crun refuses cgroup v1
+  # hosts with a cgroup2 mount beside it
+  buildah podman runc debootstrap uidmap
 )
 
 missing=()

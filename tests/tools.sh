@@ -10,6 +10,8 @@
 #   kube-apiserver + kubectl   tests/kube/cluster.sh build  (Go modules)
 #   helm                       tests/helm/build-helm.sh     (Go modules)
 #   kstatus + argocdhealth     tests/gitops/build.sh        (Go modules: cli-utils, gopher-lua)
+#   image base                 tests/image/base.sh          (debootstrap; best effort: the image
+#                                                            test says so when there is none)
 # and, from Debian (installed by tests/setup.sh): dovecot, promtool, clang.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,6 +51,7 @@ tool() {
 tool "kube-apiserver + kubectl" 'bash tests/kube/cluster.sh check' 'bash tests/kube/cluster.sh build'
 tool "helm" 'bash tests/helm/build-helm.sh --check' 'bash tests/helm/build-helm.sh'
 tool "kstatus + argocdhealth" 'bash tests/gitops/build.sh --check' 'bash tests/gitops/build.sh'
+tool "image base (debootstrap)" 'bash tests/image/base.sh --check' 'bash tests/image/base.sh --best-effort'
 tool "dovecot" 'command -v dovecot' ''
 tool "promtool" 'command -v promtool' ''
 tool "clang (fuzzer)" 'command -v clang++' ''

@@ -19,3 +19,11 @@ set_tests_properties(helm_dockerfile PROPERTIES LABELS "integration;docker" TIME
 add_test(NAME operator_rbac
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/helm/operator_rbac_test.sh $<TARGET_FILE:imapprobe>)
 set_tests_properties(operator_rbac PROPERTIES LABELS "e2e;kube;helm;dovecot" TIMEOUT 600)
+
+# image: operator/Dockerfile built with buildah on a debootstrap base and run
+# with podman as the non-root user, read-only, without capabilities
+# (`imapprobe version`, `imapprobe check` against Dovecot). Says "CANNOT" and
+# passes when this machine cannot build or run images at all.
+add_test(NAME image_build_and_run
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/image/image_test.sh)
+set_tests_properties(image_build_and_run PROPERTIES LABELS "integration;docker;dovecot" TIMEOUT 2400)

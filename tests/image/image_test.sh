@@ -3,16 +3,16 @@
 # podman, on a Debian base made here with debootstrap (no registry can be
 # reached, so `FROM debian:bookworm` is replaced through the Dockerfile's base
 # image build arguments):
-#   1. debootstrap --variant=minbase bookworm, imported as localhost/imapprobe-base:bookworm
-#      (cached under ${IMAPPROBE_CACHE:-$HOME/.cache/imap-probe-operator}/image, keyed on the
-#      mirror and release; rebuilt after 30 days);
+#   1. the base made by tests/image/base.sh (tests/tools.sh runs it before any
+#      test: debootstrap minbase bookworm, trimmed like debian:bookworm-slim),
+#      imported as localhost/imapprobe-base:bookworm;
 #   2. buildah build of operator/Dockerfile (builder and runtime stages on that base);
 #   3. podman run of the image as the non-root user 65532, with a read-only root
 #      filesystem and no capabilities: `imapprobe version`, then `imapprobe check`
 #      against a private Dovecot (tests/servers/dovecot) on 127.0.0.1, as a user would;
 #   4. the image size, printed (docs/helm.md records it).
-# When the machine cannot do this (no way to install buildah/podman, no user
-# namespaces, no container runtime), it says so in one line starting with
+# When the machine cannot do this (no base could be made, buildah cannot run a
+# RUN step, podman cannot start a container), it says so in one line starting with
 # "image_test: CANNOT" and exits 0: the test is about our Dockerfile, not the
 # machine. Anything that fails once a trivial image builds and runs is a failure.
 # Prints "image: N passed, M failed", then "N passed, M failed" last
@@ -23,53 +23,34 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib/testlib.sh"
 TEST_NAME=image
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-RELEASE=bookworm
-MIRROR=${IMAGE_TEST_MIRROR:-$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
-CACHE="${IMAPPROBE_CACHE:-${HOME:-/tmp}/.cache/imap-probe-operator}/image"
-BASE=localhost/imapprobe-base:$RELEASE
+BASE=localhost/imapprobe-base:bookworm
 IMAGE=localhost/imap-probe-operator:test
 export BUILDAH_ISOLATION=chroot
 
 cannot() { echo "image_test: CANNOT build or run images on this machine: $*"; echo "0 passed, 0 failed"; exit 0; }
-step() { local t0=$SECONDS; "$@"; local rc=$?; echo "image_test: ${*:1:2} ... ($((SECONDS - t0))s)" >&2; return $rc; }
 
-# --- the tools -------------------------------------------------------------------
-missing=()
-for p in buildah podman debootstrap; do command -v "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if ((${#missing[@]})); then
-  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO=sudo
-  if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 900 $SUDO apt-get install -y -qq \
-         --no-install-recommends buildah podman debootstrap uidmap fuse-overlayfs crun \
-         containers-storage golang-github-containers-common; } >/tmp/image-test-apt.log 2>&1; then
-    cannot "installing ${missing[*]} failed (see /tmp/image-test-apt.log)"
-  fi
-fi
-# vfs: no overlay mounts needed inside an unprivileged or nested sandbox.
+# --- the tools (tests/setup.sh installs them) -------------------------------------
+for p in buildah podman runc; do
+  command -v "$p" >/dev/null 2>&1 || cannot "$p is not installed (tests/setup.sh installs it)"
+done
+# vfs: no overlay mounts needed inside a nested sandbox. runc, not crun: crun
+# refuses a cgroup v1 host with a cgroup2 mount beside it ("hybrid mode").
+# Explicit, low ulimits: rootful podman asks for nofile and nproc far above
+# what a sandboxed root may set (EPERM from setrlimit).
 export STORAGE_DRIVER=vfs
-PODMAN=(podman --storage-driver vfs --cgroup-manager cgroupfs --events-backend none)
+PODMAN=(podman --storage-driver vfs --cgroup-manager cgroupfs --events-backend none --runtime runc)
+LIMITS=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
 BUILDAH=(buildah --storage-driver vfs)
 
 WD="$(mktemp -d "${TMPDIR:-/tmp}/image-test.XXXXXX")"
 at_exit rm -rf "$WD"
 
-# --- 1. the base ------------------------------------------------------------------
-mkdir -p "$CACHE"
-tarball="$CACHE/$RELEASE-minbase-$(echo "$MIRROR" | sha256sum | cut -c1-8).tar"
-if [[ ! -s $tarball ]] || [[ -n $(find "$tarball" -mtime +30 2>/dev/null) ]]; then
-  rootfs="$WD/rootfs"
-  if ! timeout 1200 debootstrap --variant=minbase "$RELEASE" "$rootfs" "$MIRROR" >"$WD/debootstrap.log" 2>&1; then
-    tail -5 "$WD/debootstrap.log"
-    cannot "debootstrap $RELEASE from $MIRROR failed"
-  fi
-  # What the official image also leaves out: apt's lists and caches.
-  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin
-  tar -C "$rootfs" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
-  rm -rf "$rootfs"
+# --- 1. the base (made by tests/tools.sh: tests/image/base.sh) ---------------------
+if ! tarball="$(bash "$ROOT/tests/image/base.sh" --check 2>"$WD/base.log")"; then
+  cannot "no Debian base image ($(tail -1 "$WD/base.log"))"
 fi
-if ! "${PODMAN[@]}" image exists "$BASE" 2>/dev/null; then
-  "${PODMAN[@]}" import "$tarball" "$BASE" >"$WD/import.log" 2>&1 || { cat "$WD/import.log"; cannot "podman import failed"; }
-fi
+# Imported afresh each time: the tag must name this tarball's contents.
+"${PODMAN[@]}" import "$tarball" "$BASE" >"$WD/import.log" 2>&1 || { cat "$WD/import.log"; cannot "podman import failed"; }
 
 # --- can this machine build and run a trivial image at all? -----------------------
 printf 'FROM %s\nRUN true\n' "$BASE" >"$WD/Containerfile.probe"
@@ -78,7 +59,8 @@ if ! timeout 300 "${BUILDAH[@]}" build --network host -f "$WD/Containerfile.prob
   tail -5 "$WD/probe-build.log"
   cannot "buildah cannot run a RUN step here"
 fi
-if ! timeout 120 "${PODMAN[@]}" run --rm --network host localhost/imapprobe-probe:test true >"$WD/probe-run.log" 2>&1; then
+if ! timeout 120 "${PODMAN[@]}" run --rm --network host "${LIMITS[@]}" localhost/imapprobe-probe:test true \
+     >"$WD/probe-run.log" 2>&1; then
   tail -5 "$WD/probe-run.log"
   cannot "podman cannot run a container here"
 fi
@@ -93,20 +75,25 @@ else
   finish
 fi
 size=$("${PODMAN[@]}" image inspect --format '{{.Size}}' "$IMAGE")
-echo "image_test: image size $((size / 1024 / 1024)) MiB ($size bytes)"
+base_size=$("${PODMAN[@]}" image inspect --format '{{.Size}}' "$BASE")
+echo "image_test: image size $((size / 1024 / 1024)) MiB, of which the base $((base_size / 1024 / 1024)) MiB and what operator/Dockerfile adds $(((size - base_size) / 1024 / 1024)) MiB"
 expect_eq "the image runs as 65532:65532" "65532:65532" \
   "$("${PODMAN[@]}" image inspect --format '{{.Config.User}}' "$IMAGE")"
 
 # --- 3. run it as a user would ------------------------------------------------------
-RUN=("${PODMAN[@]}" run --rm --network host --read-only --cap-drop=ALL --security-opt no-new-privileges
-  --user 65532:65532)
+RUN=("${PODMAN[@]}" run --rm --network host "${LIMITS[@]}" --read-only --cap-drop=ALL
+  --security-opt no-new-privileges --user 65532:65532)
 if out=$(timeout 60 "${RUN[@]}" "$IMAGE" version 2>&1); then
   ok "imapprobe version in the container: $out"
 else
   bad "imapprobe version in the container"; echo "$out" | indent
 fi
 
-DV="$WD/dovecot"
+# Its own mktemp directory: as root, the harness needs a workdir whose parents
+# the mail users can search.
+DV="$(mktemp -d "${TMPDIR:-/tmp}/image-test-dovecot.XXXXXX")"
+chmod 0755 "$DV"
+at_exit rm -rf "$DV"
 at_exit bash "$ROOT/tests/servers/dovecot/dovecot-harness.sh" stop "$DV"
 bash "$ROOT/tests/servers/dovecot/dovecot-harness.sh" start "$DV" >"$WD/dovecot.log" 2>&1 \
   || { bad "start the test Dovecot"; indent <"$WD/dovecot.log"; finish; }

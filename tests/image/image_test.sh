@@ -69,7 +69,7 @@ fi
 if timeout 2400 "${BUILDAH[@]}" build --network host --layers=false \
      --build-arg BUILD_IMAGE="$BASE" --build-arg RUNTIME_IMAGE="$BASE" \
      -f "$ROOT/operator/Dockerfile" -t "$IMAGE" "$ROOT" >"$WD/build.log" 2>&1; then
-  ok "buildah builds operator/Dockerfile on a debootstrap $RELEASE base"
+  ok "buildah builds operator/Dockerfile on a debootstrap bookworm base"
 else
   bad "buildah build of operator/Dockerfile"; tail -30 "$WD/build.log" | indent
   finish

@@ -13,7 +13,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE_ROOT="${IMAPPROBE_CACHE:-${HOME:-/tmp}/.cache/imap-probe-operator}"
-HASH="$(cd "$HERE" && cat go.mod go.sum build.sh kstatus/*.go argocdhealth/*.go | sha256sum | cut -c1-16)"
+HASH="$(cd "$HERE" && cat go.mod go.sum build.sh kstatus/*.go argocdhealth/*.go internal/objects/*.go | sha256sum | cut -c1-16)"
 DIR="$CACHE_ROOT/gitops/$HASH"
 BIN="$DIR/bin"
 

@@ -11,10 +11,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
+
+	"imapprobe.local/tests/gitops/internal/objects"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -33,24 +33,11 @@ func main() {
 	if err != nil {
 		fail("%v", err)
 	}
-	data, err := io.ReadAll(os.Stdin)
+	objs, err := objects.Read(os.Stdin)
 	if err != nil {
-		fail("reading stdin: %v", err)
+		fail("stdin: %v", err)
 	}
-	var doc map[string]interface{}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		fail("stdin is not a JSON object: %v", err)
-	}
-	objects := []map[string]interface{}{doc}
-	if items, ok := doc["items"].([]interface{}); ok {
-		objects = objects[:0]
-		for _, item := range items {
-			if m, ok := item.(map[string]interface{}); ok {
-				objects = append(objects, m)
-			}
-		}
-	}
-	for _, obj := range objects {
+	for _, obj := range objs {
 		status, message, err := health(string(script), obj)
 		meta, _ := obj["metadata"].(map[string]interface{})
 		if err != nil {

@@ -7,32 +7,20 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
+
+	"imapprobe.local/tests/gitops/internal/objects"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 )
 
 func main() {
-	data, err := io.ReadAll(os.Stdin)
+	objs, err := objects.Read(os.Stdin)
 	if err != nil {
-		fail("reading stdin: %v", err)
+		fail("stdin: %v", err)
 	}
-	var doc map[string]interface{}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		fail("stdin is not a JSON object: %v", err)
-	}
-	objects := []map[string]interface{}{doc}
-	if items, ok := doc["items"].([]interface{}); ok {
-		objects = objects[:0]
-		for _, item := range items {
-			if m, ok := item.(map[string]interface{}); ok {
-				objects = append(objects, m)
-			}
-		}
-	}
-	for _, obj := range objects {
+	for _, obj := range objs {
 		// Through the apimachinery decoder, so integers are int64 as in a client.
 		raw, err := json.Marshal(obj)
 		if err != nil {

@@ -160,12 +160,15 @@ void Reconciler::on_upsert(const json& object) {
   if (active_) plan_first_run(e, change != ProbeTable::Change::SpecChanged);
 }
 
-bool Reconciler::run_requested(const ProbeEntry& e) {
-  return !e.run_request.empty() && e.run_request != e.status.last_handled_run_request;
+bool Reconciler::run_requested(const std::string& request, const ProbeStatus& status) {
+  return !request.empty() && request != status.last_handled_run_request;
 }
 
 void Reconciler::request_run(ProbeEntry& e) {
-  if (!run_requested(e) || !e.def || e.def->suspend || !active_ || stopping_) return;
+  if (!run_requested(e.run_request, e.status) || !e.def || e.def->suspend || !active_ ||
+      stopping_) {
+    return;
+  }
   telemetry::info(fields(e.ref), "run requested ({}={})", kRunRequestAnnotation, e.run_request);
   // A run in flight keeps its probe busy: the scheduler starts this one
   // right after it (and finish_run keeps it due).
@@ -207,8 +210,8 @@ void Reconciler::plan_first_run(ProbeEntry& e, bool fresh) {
   // A restart with status current for this generation keeps the rhythm;
   // anything new or changed runs soon (spread so many probes do not fire together).
   auto when = Clock::now() + scheduler_.jitter(options_.first_run_spread);
-  if (fresh && !run_requested(e) && e.status.observed_generation == e.generation &&
-      e.status.last_run) {
+  if (fresh && !run_requested(e.run_request, e.status) &&
+      e.status.observed_generation == e.generation && e.status.last_run) {
     if (auto last = encoding::parse_rfc3339(e.status.last_run->time)) {
       const auto due_in = *last + e.def->interval - std::chrono::system_clock::now();
       if (due_in > std::chrono::system_clock::duration::zero()) {
@@ -363,7 +366,7 @@ void Reconciler::finish_run(const RunToken& token, const probe::ProbeResult& res
         scheduler_.jitter(std::chrono::duration_cast<Clock::duration>(interval * options_.jitter));
   }
   // Asked for again while this run was in flight: that request runs now.
-  if (!e.run_request.empty() && e.run_request != t.status.last_handled_run_request) next = now;
+  if (run_requested(e.run_request, t.status)) next = now;
   t.status.next_run_time = encoding::format_rfc3339(
       std::chrono::system_clock::now() +
       std::chrono::duration_cast<std::chrono::system_clock::duration>(next - now));

@@ -106,7 +106,7 @@ class Reconciler {
   // run started pending_after ago and has not reported yet.
   void announce_pending(ProbeEntry& e);
   // A run-request annotation value no run has been made for yet.
-  static bool run_requested(const ProbeEntry& e);
+  static bool run_requested(const std::string& request, const ProbeStatus& status);
   void request_run(ProbeEntry& e);
   void on_remove(const std::string& key);
   void plan_first_run(ProbeEntry& e, bool fresh);

@@ -52,18 +52,26 @@ enum class Reason {
   CertificateHostnameMismatch,
   CertificateExpiringSoon,
   GreetingTimeout,
+  // The first bytes were TLS where plain text was expected, or the reverse.
+  TLSModeMismatch,
+  // Something else answered: an SMTP, POP3, HTTP or SSH server, or binary.
+  NotIMAP,
   ServerBye,
   ConnectionClosed,
   STARTTLSUnavailable,
   AuthMechanismUnavailable,
   PlaintextAuthRefused,
   AuthFailed,
+  LoginTimeout,
   MailboxNotFound,
   SelectFailed,
   SearchFailed,
   FetchFailed,
   RoundTripFailed,
   ProtocolError,
+  // No reply to a command after login (SELECT, SEARCH, FETCH, the round trip, LOGOUT).
+  CommandTimeout,
+  // The TLS handshake or the run's overall timeout.
   Timeout,
   SlowResponse,
   // A failure inside imapprobe itself (a bug), never blamed on the server.

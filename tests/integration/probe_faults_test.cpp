@@ -58,9 +58,25 @@ TEST(ProbeFaults, ServerHangingAfterLoginIsTimeoutAtThatStep) {
   ProbeSpec spec = plain_spec(server.port());
   spec.step_timeout = 400ms;
   const ProbeResult r = run_probe(spec, kCreds);
-  EXPECT_EQ(r.reason, Reason::Timeout) << r.message;
+  EXPECT_EQ(r.reason, Reason::CommandTimeout) << r.message;
   EXPECT_EQ(r.failed_step, Step::Select);
-  EXPECT_NE(r.message.find("select"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("no reply to EXAMINE \"INBOX\" within"), std::string::npos) << r.message;
+}
+
+TEST(ProbeFaults, ServerSilentAfterLoginCommandIsLoginTimeoutNamingLogin) {
+  FakeServer server([](Peer& peer) {
+    peer.send(kGreeting);
+    std::string line;
+    if (!peer.read_line(line)) return;  // the LOGIN, never answered
+    peer.read_line(line, 3000);
+  });
+  ProbeSpec spec = plain_spec(server.port());
+  spec.step_timeout = 300ms;
+  const ProbeResult r = run_probe(spec, kCreds);
+  EXPECT_EQ(r.reason, Reason::LoginTimeout) << r.message;
+  EXPECT_EQ(r.failed_step, Step::Login);
+  EXPECT_NE(r.message.find("no reply to LOGIN within"), std::string::npos) << r.message;
+  EXPECT_EQ(r.message.find(kCreds.secret), std::string::npos);
 }
 
 TEST(ProbeFaults, OverallDeadlineCutsASlowSession) {
@@ -90,15 +106,68 @@ TEST(ProbeFaults, DropDuringLoginIsConnectionClosed) {
   EXPECT_EQ(r.failed_step, Step::Login);
 }
 
-TEST(ProbeFaults, GarbageIsProtocolError) {
+TEST(ProbeFaults, GarbageAfterTheGreetingIsProtocolError) {
   FakeServer server([](Peer& peer) {
-    peer.send(std::string("\x16\x03\x01\x00\xa5garbage\x00\xff\r\n", 16));
+    peer.send(kGreeting);
     std::string line;
+    if (!peer.read_line(line)) return;
+    peer.send(std::string("\x01garbage\x00\xff\r\n", 12));
     peer.read_line(line, 2000);
   });
   const ProbeResult r = run_probe(plain_spec(server.port()), kCreds);
   EXPECT_EQ(r.reason, Reason::ProtocolError) << r.message;
+  EXPECT_EQ(r.failed_step, Step::Login);
+}
+
+// What answers on a wrong port or with the wrong TLS mode is named, with the fix.
+struct ForeignCase {
+  const char* name;
+  std::string first_bytes;
+  Reason reason;
+  const char* says;
+};
+
+class ProbeForeignGreeting : public ::testing::TestWithParam<ForeignCase> {};
+
+TEST_P(ProbeForeignGreeting, SaysWhatAnsweredInsteadOfAGreeting) {
+  const ForeignCase& c = GetParam();
+  FakeServer server([&c](Peer& peer) {
+    peer.send(c.first_bytes);
+    std::string line;
+    peer.read_line(line, 2000);
+  });
+  const ProbeResult r = run_probe(plain_spec(server.port()), kCreds);
+  EXPECT_EQ(r.reason, c.reason) << r.message;
   EXPECT_EQ(r.failed_step, Step::Greeting);
+  EXPECT_NE(r.message.find(c.says), std::string::npos) << r.message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Banners, ProbeForeignGreeting,
+    ::testing::Values(
+        ForeignCase{"TlsAlert", std::string("\x15\x03\x01\x00\x02\x02\x46", 7),
+                    Reason::TLSModeMismatch, "set tls: Implicit"},
+        ForeignCase{"Smtp", "220 mx.example.com ESMTP Postfix\r\n", Reason::NotIMAP,
+                    "an SMTP (or FTP) banner (\"220 mx.example.com ESMTP Postfix\")"},
+        ForeignCase{"Pop3", "+OK Dovecot ready.\r\n", Reason::NotIMAP, "a POP3 greeting"},
+        ForeignCase{"Ssh", "SSH-2.0-OpenSSH_9.2\r\n", Reason::NotIMAP, "an SSH banner"},
+        ForeignCase{"Binary", std::string("\x00\x01\x02\xfe garbage\r\n", 14), Reason::NotIMAP,
+                    "binary data (bytes 00 01 02 fe"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(ProbeFaults, PlainGreetingOnAnImplicitTlsProbeIsTLSModeMismatch) {
+  FakeServer server([](Peer& peer) {
+    peer.send(kGreeting);
+    std::string line;
+    peer.read_line(line, 2000);
+  });
+  ProbeSpec spec = plain_spec(server.port());
+  spec.tls = TlsMode::Implicit;
+  const ProbeResult r = run_probe(spec, kCreds);
+  EXPECT_EQ(r.reason, Reason::TLSModeMismatch) << r.message;
+  EXPECT_EQ(r.failed_step, Step::Tls);
+  EXPECT_NE(r.message.find("plain-text IMAP greeting (\"* OK \")"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("set tls: STARTTLS"), std::string::npos) << r.message;
 }
 
 TEST(ProbeFaults, EndlessLineIsProtocolErrorNotUnboundedMemory) {

@@ -1,0 +1,224 @@
+#include "probe/imap_client.hpp"
+
+#include <chrono>
+
+#include "imap/banner.hpp"
+#include "probe/duration.hpp"
+#include "probe/step_failure.hpp"
+
+namespace imapprobe::probe {
+namespace asio = boost::asio;
+
+ImapClient::ImapClient(net::Transport& transport, imap::Limits limits)
+    : transport_(transport), reader_(limits) {}
+
+std::string ImapClient::begin(std::string_view what, Reason on_timeout) {
+  std::string tag = tags_.next();
+  pending_.push_back(Pending{tag, std::string(what), on_timeout});
+  return tag;
+}
+
+void ImapClient::queue_bytes(std::string_view bytes) { out_ += bytes; }
+
+std::string ImapClient::queue(std::string_view what, std::string_view line, Reason on_timeout) {
+  std::string tag = begin(what, on_timeout);
+  out_ += tag;
+  out_ += ' ';
+  out_ += line;
+  out_ += "\r\n";
+  if (logout_behind_next_) {
+    logout_behind_next_ = false;
+    logout_tag_ = begin("LOGOUT", Reason::CommandTimeout);
+    out_ += logout_tag_;
+    out_ += " LOGOUT\r\n";
+  }
+  return tag;
+}
+
+asio::awaitable<void> ImapClient::flush() {
+  if (out_.empty()) co_return;
+  const auto now = net::Clock::now();
+  for (auto& p : pending_) {
+    if (p.sent == net::Clock::time_point{}) p.sent = now;
+  }
+  try {
+    co_await transport_.write(out_);
+  } catch (const net::IoError& e) {
+    io_failed(e, /*sending=*/true);
+  }
+  out_.clear();
+}
+
+void ImapClient::io_failed(const net::IoError& e, bool sending) const {
+  const auto now = net::Clock::now();
+  std::string awaited = "the greeting";
+  std::string doing;
+  Reason timeout = Reason::GreetingTimeout;
+  net::Clock::time_point since = greeting_wait_started_;
+  if (!pending_.empty()) {
+    const Pending& p = pending_.front();
+    awaited = "the reply to " + p.what;
+    timeout = p.on_timeout;
+    since = p.sent;
+  }
+  doing = sending ? "while sending " +
+                        (pending_.empty() ? std::string("a command") : pending_.back().what)
+                  : "while waiting for " + awaited;
+  switch (e.kind()) {
+    case net::IoFailure::TimedOut: {
+      const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - since);
+      if (pending_.empty()) fail(timeout, "no greeting within " + format_duration(waited));
+      fail(timeout, "no reply to " + pending_.front().what + " within " + format_duration(waited));
+    }
+    case net::IoFailure::Closed:
+      fail(Reason::ConnectionClosed, "server closed the connection " + doing);
+    case net::IoFailure::Reset:
+      fail(Reason::ConnectionClosed, "connection reset " + doing);
+    case net::IoFailure::Tls:
+      fail(Reason::TLSHandshakeFailed, "TLS error " + doing + ": " + e.what());
+    case net::IoFailure::Refused:
+    case net::IoFailure::Other:
+      break;
+  }
+  fail(Reason::ConnectionClosed, "I/O error " + doing + ": " + e.what());
+}
+
+asio::awaitable<void> ImapClient::read_more() {
+  std::size_t n = 0;
+  try {
+    n = co_await transport_.read_some(std::span<char>(buffer_.data(), buffer_.size()));
+  } catch (const net::IoError& e) {
+    io_failed(e, /*sending=*/false);
+  }
+  reader_.feed(std::string_view(buffer_.data(), n));
+}
+
+void ImapClient::note(const imap::Response& r) {
+  if (r.kind == imap::Response::Kind::Untagged && r.code == "ALERT") {
+    alerts_.push_back(printable(r.text));
+  }
+  if (r.code == "CAPABILITY") {
+    caps_ = imap::parse_capabilities(r.code_args);
+  } else if (r.kind == imap::Response::Kind::Untagged && r.keyword == "CAPABILITY") {
+    caps_ = imap::parse_capabilities(r.text);
+  }
+}
+
+asio::awaitable<imap::Response> ImapClient::next() {
+  for (;;) {
+    if (auto r = reader_.next()) {
+      note(*r);
+      co_return std::move(*r);
+    }
+    co_await read_more();
+  }
+}
+
+asio::awaitable<imap::Response> ImapClient::greeting() {
+  greeting_wait_started_ = net::Clock::now();
+  // Look at the raw bytes before the parser does: a wrong port or TLS mode
+  // answers with something that is not IMAP, and saying what it is leads
+  // the user to the fix.
+  std::string first;
+  for (;;) {
+    std::size_t n = 0;
+    try {
+      n = co_await transport_.read_some(std::span<char>(buffer_.data(), buffer_.size()));
+    } catch (const net::IoError& e) {
+      io_failed(e, /*sending=*/false);
+    }
+    first.append(buffer_.data(), n);
+    const imap::Banner kind = imap::classify_banner(first);
+    if (kind == imap::Banner::Incomplete) continue;
+    if (kind == imap::Banner::TlsRecord) {
+      fail(Reason::TLSModeMismatch,
+           "the server sent a TLS record (" + imap::excerpt_banner(first) +
+               ") instead of a greeting: it expects TLS from the first byte; set tls: Implicit "
+               "(usually port 993)");
+    }
+    if (kind != imap::Banner::Imap) {
+      fail(Reason::NotIMAP, "the server sent " + std::string(imap::describe(kind)) + " (" +
+                                imap::excerpt_banner(first) +
+                                "), not an IMAP greeting: check the port (IMAP is 993 with "
+                                "implicit TLS, 143 with STARTTLS or none)");
+    }
+    break;
+  }
+  reader_.feed(first);
+  imap::Response r = co_await next();
+  if (r.kind != imap::Response::Kind::Untagged) {
+    fail(Reason::ProtocolError, "expected a greeting, got: " + printable(r.text));
+  }
+  if (r.status == imap::Status::Bye) {
+    fail(Reason::ServerBye, "server refused the session: " + server_text(r));
+  }
+  if (r.status != imap::Status::Ok && r.status != imap::Status::PreAuth) {
+    fail(Reason::ProtocolError, "greeting is not OK: " + server_text(r));
+  }
+  co_return r;
+}
+
+asio::awaitable<Reply> ImapClient::reply(std::string tag, bool bye_expected) {
+  co_await flush();
+  Reply reply;
+  for (;;) {
+    imap::Response r = co_await next();
+    switch (r.kind) {
+      case imap::Response::Kind::Tagged:
+        if (pending_.empty() || r.tag != pending_.front().tag || r.tag != tag) {
+          fail(Reason::ProtocolError,
+               "server answered tag " + printable(r.tag) + " while " + tag + " was pending");
+        }
+        pending_.pop_front();
+        reply.tagged = std::move(r);
+        co_return reply;
+      case imap::Response::Kind::Continuation:
+        fail(Reason::ProtocolError, "unexpected continuation request: " + printable(r.text));
+      case imap::Response::Kind::Untagged:
+        if (r.status == imap::Status::Bye && !bye_expected) {
+          fail(Reason::ServerBye, "server said BYE: " + server_text(r));
+        }
+        reply.untagged.push_back(std::move(r));
+        break;
+    }
+  }
+}
+
+asio::awaitable<imap::Response> ImapClient::continuation() {
+  co_await flush();
+  for (;;) {
+    imap::Response r = co_await next();
+    if (r.kind == imap::Response::Kind::Continuation) co_return r;
+    if (r.kind == imap::Response::Kind::Tagged) {
+      if (pending_.empty() || r.tag != pending_.front().tag) {
+        fail(Reason::ProtocolError, "unexpected tag " + printable(r.tag));
+      }
+      pending_.pop_front();
+      co_return r;  // the caller sees the NO or BAD
+    }
+    if (r.status == imap::Status::Bye)
+      fail(Reason::ServerBye, "server said BYE: " + server_text(r));
+  }
+}
+
+asio::awaitable<Reply> ImapClient::logout() {
+  std::string tag = logout_tag_.empty() ? queue("LOGOUT", "LOGOUT") : logout_tag_;
+  logout_tag_.clear();
+  co_return co_await reply(tag, /*bye_expected=*/true);
+}
+
+void ImapClient::forget_plaintext_state() {
+  reader_.discard_buffered();
+  caps_.clear();
+}
+
+std::string ImapClient::joined_capabilities() const {
+  std::string out;
+  for (const auto& c : caps_) {
+    if (!out.empty()) out += ' ';
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace imapprobe::probe

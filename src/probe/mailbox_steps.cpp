@@ -1,0 +1,226 @@
+#include "probe/mailbox_steps.hpp"
+
+#include <openssl/rand.h>
+
+#include <ctime>
+#include <stdexcept>
+
+#include "imap/command.hpp"
+#include "probe/step_failure.hpp"
+
+namespace imapprobe::probe {
+namespace asio = boost::asio;
+
+namespace {
+
+// LIST's mailbox name, unquoted; good enough to compare with the name the
+// probe asked for (both come from the same spec).
+std::string listed_name(const imap::Response& r) {
+  std::string_view text = r.text;
+  const auto close = text.find(')');
+  if (close == std::string_view::npos) return {};
+  text.remove_prefix(close + 1);
+  // skip the delimiter: a quoted char or NIL
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  if (text.starts_with("NIL")) {
+    text.remove_prefix(3);
+  } else if (text.starts_with('"')) {
+    const auto end = text.find('"', text.size() > 2 && text[1] == '\\' ? 3 : 2);
+    if (end == std::string_view::npos) return {};
+    text.remove_prefix(end + 1);
+  }
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  if (!r.literals.empty()) return r.literals.back();
+  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') {
+    std::string out;
+    for (std::size_t i = 1; i + 1 < text.size(); ++i) {
+      if (text[i] == '\\' && i + 2 < text.size()) ++i;
+      out += text[i];
+    }
+    return out;
+  }
+  return std::string(text);
+}
+
+bool same_mailbox(const std::string& a, const std::string& b) {
+  // INBOX is case-insensitive (RFC 3501 5.1); other names are not.
+  auto upper = [](std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+  };
+  if (upper(a) == "INBOX") return upper(b) == "INBOX";
+  return a == b;
+}
+
+}  // namespace
+
+asio::awaitable<std::uint32_t> open_mailbox(ImapClient& client, std::string mailbox,
+                                            bool writable) {
+  const std::string quoted = imap::quote(mailbox);
+  const std::string verb = writable ? "SELECT " : "EXAMINE ";
+  const std::string tag = client.queue(verb + quoted, verb + quoted);
+  Reply reply = co_await client.reply(tag);
+  if (!reply.ok()) {
+    const std::string why = server_text(reply.tagged);
+    const std::string head = "cannot open mailbox " + printable(mailbox) + ": " + why;
+    if (reply.tagged.code == "NONEXISTENT") fail(Reason::MailboxNotFound, head);
+    // No RFC 5530 code (or another one): ask LIST, which every server has.
+    const std::string list_tag = client.queue("LIST", "LIST \"\" " + quoted);
+    Reply listed = co_await client.reply(list_tag);
+    bool known = false;
+    for (const auto& r : listed.untagged) {
+      if (r.keyword == "LIST" && same_mailbox(listed_name(r), mailbox)) known = true;
+    }
+    if (listed.ok() && !known) fail(Reason::MailboxNotFound, head + " (LIST does not show it)");
+    fail(Reason::SelectFailed, head);
+  }
+  std::uint32_t exists = 0;
+  for (const auto& r : reply.untagged) {
+    if (r.keyword == "EXISTS" && r.number) exists = *r.number;
+  }
+  co_return exists;
+}
+
+asio::awaitable<std::uint32_t> search(ImapClient& client, std::string criteria) {
+  const std::string tag = client.queue("SEARCH", "SEARCH " + criteria);
+  Reply reply = co_await client.reply(tag);
+  if (!reply.ok()) {
+    fail(Reason::SearchFailed,
+         "SEARCH " + printable(criteria) + " failed: " + server_text(reply.tagged));
+  }
+  std::uint32_t matches = 0;
+  for (const auto& r : reply.untagged) {
+    if (r.keyword == "SEARCH")
+      matches += static_cast<std::uint32_t>(imap::parse_search(r.text).size());
+  }
+  co_return matches;
+}
+
+asio::awaitable<std::uint32_t> fetch_latest(ImapClient& client, std::uint32_t exists,
+                                            std::uint32_t latest, FetchWhat what) {
+  if (exists == 0 || latest == 0) co_return 0;
+  const std::uint32_t first = exists > latest ? exists - latest + 1 : 1;
+  std::string items;
+  switch (what) {
+    case FetchWhat::Headers:
+      items = "(UID RFC822.SIZE BODY.PEEK[HEADER])";
+      break;
+    case FetchWhat::Envelope:
+      items = "(UID RFC822.SIZE ENVELOPE)";
+      break;
+    case FetchWhat::Full:
+      items = "(UID RFC822.SIZE BODY.PEEK[])";
+      break;
+  }
+  const std::string tag = client.queue(
+      "FETCH", "FETCH " + std::to_string(first) + ":" + std::to_string(exists) + " " + items);
+  Reply reply = co_await client.reply(tag);
+  if (!reply.ok()) fail(Reason::FetchFailed, "FETCH failed: " + server_text(reply.tagged));
+  std::uint32_t fetched = 0;
+  for (const auto& r : reply.untagged) {
+    if (r.keyword == "FETCH") ++fetched;
+  }
+  co_return fetched;
+}
+
+std::string canary_message(std::string_view token, std::string_view date) {
+  std::string m;
+  m += "From: imapprobe <imapprobe@probe.invalid>\r\n";
+  m += "To: imapprobe <imapprobe@probe.invalid>\r\n";
+  m += "Subject: imapprobe canary ";
+  m += token;
+  m += "\r\nDate: ";
+  m += date;
+  m += "\r\nMessage-ID: <";
+  m += token;
+  m += "@probe.invalid>\r\nX-Imapprobe-Canary: ";
+  m += token;
+  m += "\r\n\r\nSynthetic monitoring message; deleted by the probe that wrote it.\r\n";
+  return m;
+}
+
+asio::awaitable<void> round_trip(ImapClient& client, std::string mailbox, std::string token,
+                                 std::string date) {
+  const std::string message = canary_message(token, date);
+  const bool plus = client.has("LITERAL+");
+  const std::string tag = client.begin("APPEND", Reason::CommandTimeout);
+  client.queue_bytes(tag + " APPEND " + imap::quote(mailbox) + " (\\Seen) {" +
+                     std::to_string(message.size()) + (plus ? "+" : "") + "}\r\n");
+  Reply appended;
+  bool refused_literal = false;
+  if (!plus) {
+    imap::Response go = co_await client.continuation();
+    if (go.kind == imap::Response::Kind::Tagged) {
+      appended.tagged = std::move(go);
+      refused_literal = true;
+    }
+  }
+  if (!refused_literal) {
+    client.queue_bytes(message + "\r\n");
+    appended = co_await client.reply(tag);
+  }
+  if (!appended.ok()) {
+    fail(Reason::RoundTripFailed, "APPEND failed: " + server_text(appended.tagged));
+  }
+
+  const std::string found_tag =
+      client.queue("UID SEARCH", "UID SEARCH HEADER X-Imapprobe-Canary " + token);
+  Reply found = co_await client.reply(found_tag);
+  std::vector<std::uint32_t> uids;
+  for (const auto& r : found.untagged) {
+    if (r.keyword == "SEARCH") uids = imap::parse_search(r.text);
+  }
+  if (!found.ok() || uids.empty()) {
+    fail(Reason::RoundTripFailed, "the appended canary was not found by SEARCH");
+  }
+  const std::string all_tag =
+      client.queue("UID SEARCH", "UID SEARCH HEADER X-Imapprobe-Canary \"\"");
+  Reply all = co_await client.reply(all_tag);
+  std::string set;
+  for (const auto& r : all.untagged) {
+    if (r.keyword != "SEARCH") continue;
+    for (auto uid : imap::parse_search(r.text)) {
+      if (!set.empty()) set += ',';
+      set += std::to_string(uid);
+    }
+  }
+  if (set.empty()) set = std::to_string(uids.front());
+  const std::string store_tag =
+      client.queue("UID STORE", "UID STORE " + set + " +FLAGS.SILENT (\\Deleted)");
+  Reply stored = co_await client.reply(store_tag);
+  if (!stored.ok()) {
+    fail(Reason::RoundTripFailed, "cannot flag the canary deleted: " + server_text(stored.tagged));
+  }
+  // UID EXPUNGE (UIDPLUS) removes only the canaries; plain EXPUNGE would
+  // also remove anything else flagged \Deleted in the mailbox.
+  const std::string expunge_tag = client.has("UIDPLUS")
+                                      ? client.queue("UID EXPUNGE", "UID EXPUNGE " + set)
+                                      : client.queue("EXPUNGE", "EXPUNGE");
+  Reply expunged = co_await client.reply(expunge_tag);
+  if (!expunged.ok()) {
+    fail(Reason::RoundTripFailed, "cannot expunge the canary: " + server_text(expunged.tagged));
+  }
+}
+
+std::string random_token() {
+  unsigned char raw[16];
+  if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("RAND_bytes failed");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : raw) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+std::string rfc5322_now() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  return buf;
+}
+
+}  // namespace imapprobe::probe

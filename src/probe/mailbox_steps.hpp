@@ -1,0 +1,43 @@
+// What a mail client does once logged in: open the mailbox, search, fetch
+// the newest messages, and the round trip (APPEND a canary, find it,
+// delete it), each over the IMAP client.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "probe/imap_client.hpp"
+#include "probe/spec.hpp"
+
+namespace imapprobe::probe {
+
+// SELECT (writable) or EXAMINE (read-only, so a monitoring login changes no
+// \Recent or \Seen state). Returns EXISTS. A refusal is MailboxNotFound
+// when the server says NONEXISTENT or, for servers that send no code, when
+// LIST does not know the mailbox; else SelectFailed.
+boost::asio::awaitable<std::uint32_t> open_mailbox(ImapClient& client, std::string mailbox,
+                                                   bool writable);
+
+// SEARCH `criteria`; returns the number of matches.
+boost::asio::awaitable<std::uint32_t> search(ImapClient& client, std::string criteria);
+
+// FETCH the newest `latest` of `exists` messages; returns how many came.
+boost::asio::awaitable<std::uint32_t> fetch_latest(ImapClient& client, std::uint32_t exists,
+                                                   std::uint32_t latest, FetchWhat what);
+
+// The canary the round trip appends: unique by `token`, dated `date`.
+std::string canary_message(std::string_view token, std::string_view date);
+
+// APPEND a canary to the selected `mailbox`, find it by its token, then
+// delete every canary there (earlier runs that died half-way included),
+// so the mailbox ends as it started.
+boost::asio::awaitable<void> round_trip(ImapClient& client, std::string mailbox, std::string token,
+                                        std::string date);
+
+// 32 random hex digits for canary tokens.
+std::string random_token();
+// The current time as an RFC 5322 Date header value.
+std::string rfc5322_now();
+
+}  // namespace imapprobe::probe

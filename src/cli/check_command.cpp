@@ -92,7 +92,8 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
   app.add_option("-p,--port", port, "port (default 993 for Implicit, 143 otherwise)")
       ->check(CLI::Range(1, 65535));
   app.add_option("--tls", tls, "Implicit | STARTTLS | None")->capture_default_str();
-  app.add_option("--ip-family", family, "Any | IPv4 | IPv6")->capture_default_str();
+  app.add_option("--ip-family", family, "Any | IPv4 | IPv6 | Both (each family, one verdict)")
+      ->capture_default_str();
   app.add_option("--server-name", spec.server_name, "name for SNI and certificate verification");
   app.add_option("--ca-file", ca_file, "extra trusted CA certificates (PEM)");
   app.add_flag("--no-system-trust", no_system_trust, "trust only --ca-file");

@@ -1,5 +1,6 @@
 #include "cli/report.hpp"
 
+#include <cctype>
 #include <cstdio>
 #include <iomanip>
 
@@ -63,6 +64,12 @@ void write_nagios(std::ostream& out, const probe::ProbeSpec& spec, const probe::
   out << " total=" << seconds(r.total) << "s;"
       << (spec.thresholds.total_warning ? seconds(*spec.thresholds.total_warning) : "") << ';'
       << (spec.thresholds.total_critical ? seconds(*spec.thresholds.total_critical) : "") << ";0;";
+  // ipFamily Both: each family's total, so a graph shows which stack is slow.
+  for (const auto& f : r.families) {
+    std::string label = f.family;
+    for (auto& c : label) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out << ' ' << label << "_total=" << seconds(f.total) << "s;;;0;";
+  }
   if (r.certificate) {
     const double warn = std::chrono::duration<double>(spec.cert_warn_before).count() / 86400.0;
     const double crit = std::chrono::duration<double>(spec.cert_fail_before).count() / 86400.0;
@@ -97,6 +104,17 @@ void write_text(std::ostream& out, const probe::ProbeSpec& spec, const probe::Pr
   }
   out << std::left << std::setw(12) << "total" << std::right << std::setw(10) << seconds(r.total)
       << '\n';
+  if (!r.families.empty()) {
+    out << '\n'
+        << std::left << std::setw(8) << "FAMILY" << std::setw(26) << "ADDRESS" << std::right
+        << std::setw(10) << "SECONDS"
+        << "  OUTCOME\n";
+    for (const auto& f : r.families) {
+      out << std::left << std::setw(8) << f.family << std::setw(26) << f.remote_address
+          << std::right << std::setw(10) << seconds(f.total) << "  " << to_string(f.outcome) << " ("
+          << to_string(f.reason) << ")\n";
+    }
+  }
   if (r.certificate) {
     const auto& c = *r.certificate;
     out << "\ncertificate:\n"

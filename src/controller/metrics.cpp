@@ -129,6 +129,26 @@ std::string render_metrics(const OperatorMetrics& m) {
   for (const auto& p : probes) {
     o << "imapprobe_probe_suspended{" << p.labels << "} " << (p->suspended ? 1 : 0) << '\n';
   }
+  // Only probes with ipFamily Both have these series: the family label
+  // tells which stack broke while the other kept clients happy.
+  header(o, "imapprobe_probe_family_success", "gauge",
+         "ipFamily Both: whether the last run passed (1) or failed (0) over each address family.");
+  for (const auto& p : probes) {
+    if (!p->last_run) continue;
+    for (const auto& f : p->last_run->families) {
+      o << "imapprobe_probe_family_success{" << p.labels << ",family=\"" << f.family << "\"} "
+        << (f.passed ? 1 : 0) << '\n';
+    }
+  }
+  header(o, "imapprobe_probe_family_duration_seconds", "gauge",
+         "ipFamily Both: total duration of the last run over each address family.");
+  for (const auto& p : probes) {
+    if (!p->last_run) continue;
+    for (const auto& f : p->last_run->families) {
+      o << "imapprobe_probe_family_duration_seconds{" << p.labels << ",family=\"" << f.family
+        << "\"} " << num(f.seconds) << '\n';
+    }
+  }
   header(o, "imapprobe_probe_step_duration_seconds", "gauge",
          "Duration of each step of the last run.");
   for (const auto& p : probes) {

@@ -49,6 +49,20 @@ LastRun last_run_from_json(const json& j) {
     r.messages = m->get<std::uint32_t>();
   }
   r.remote_address = str(j, "remoteAddress");
+  if (auto f = j.find("families"); f != j.end() && f->is_array()) {
+    for (const auto& item : *f) {
+      if (!item.is_object()) continue;
+      FamilyRun run{str(item, "family"),
+                    str(item, "outcome"),
+                    str(item, "reason"),
+                    str(item, "remoteAddress"),
+                    {}};
+      if (auto t = item.find("total"); t != item.end() && t->is_string()) {
+        if (auto parsed = latency(t->get<std::string>())) run.total = *parsed;
+      }
+      r.families.push_back(std::move(run));
+    }
+  }
   return r;
 }
 
@@ -62,6 +76,18 @@ json last_run_to_json(const LastRun& r) {
   j["durations"] = durations;
   if (r.messages) j["messages"] = *r.messages;
   if (!r.remote_address.empty()) j["remoteAddress"] = r.remote_address;
+  if (!r.families.empty()) {
+    json families = json::array();
+    for (const auto& f : r.families) {
+      json item = {{"family", f.family},
+                   {"outcome", f.outcome},
+                   {"reason", f.reason},
+                   {"total", format_latency(f.total)}};
+      if (!f.remote_address.empty()) item["remoteAddress"] = f.remote_address;
+      families.push_back(std::move(item));
+    }
+    j["families"] = std::move(families);
+  }
   return j;
 }
 

@@ -82,6 +82,16 @@ class StepValues {
   std::array<std::optional<T>, kSize> values_{};
 };
 
+// status.lastRun.families[]: one address family of an ipFamily Both run.
+struct FamilyRun {
+  std::string family;  // IPv4 | IPv6
+  std::string outcome;
+  std::string reason;
+  std::string remote_address;
+  probe::Duration total{};
+  bool operator==(const FamilyRun&) const = default;
+};
+
 // status.lastRun: the run the status shows.
 struct LastRun {
   std::string time;     // RFC 3339: when the run happened
@@ -92,6 +102,7 @@ struct LastRun {
   StepValues<probe::Duration> durations;  // step name (and "total")
   std::optional<std::uint32_t> messages;  // EXISTS of the mailbox
   std::string remote_address;
+  std::vector<FamilyRun> families;  // ipFamily Both only
   bool operator==(const LastRun&) const = default;
 };
 

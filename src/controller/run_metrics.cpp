@@ -14,6 +14,10 @@ RunFacts facts_of(const probe::ProbeResult& result) {
   for (const auto& [step, d] : result.durations) {
     f.step_seconds.emplace_back(step, std::chrono::duration<double>(d).count());
   }
+  for (const auto& fam : result.families) {
+    f.families.push_back({fam.family, fam.outcome != probe::Outcome::Failure,
+                          std::chrono::duration<double>(fam.total).count()});
+  }
   if (result.certificate) {
     f.certificate_not_after = std::chrono::duration_cast<std::chrono::seconds>(
                                   result.certificate->not_after.time_since_epoch())

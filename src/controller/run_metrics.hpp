@@ -62,6 +62,13 @@ struct RunFacts {
   bool slow = false;           // over a threshold or far over its baseline
   std::vector<std::pair<probe::Step, double>> step_seconds;
   std::optional<std::int64_t> certificate_not_after;  // Unix seconds
+  // ipFamily Both: each family's verdict and total, IPv4 first.
+  struct Family {
+    std::string family;
+    bool passed = false;
+    double seconds = 0;
+  };
+  std::vector<Family> families;
 };
 RunFacts facts_of(const probe::ProbeResult& result);
 

@@ -113,6 +113,11 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
   last.durations["total"] = r.total;
   last.messages = r.messages;
   last.remote_address = r.remote_address;
+  for (const auto& f : r.families) {
+    last.families.push_back(FamilyRun{f.family, std::string(probe::to_string(f.outcome)),
+                                      std::string(probe::to_string(f.reason)), f.remote_address,
+                                      f.total});
+  }
   s.last_run = last;
 
   if (r.certificate) {

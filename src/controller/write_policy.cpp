@@ -35,6 +35,12 @@ std::uint64_t significance(const ProbeStatus& s) {
     d.add(s.last_run->outcome);
     d.add(s.last_run->reason);
     d.add(s.last_run->failed_step);
+    // One family breaking while the other still passes is news.
+    for (const auto& f : s.last_run->families) {
+      d.add(f.family);
+      d.add(f.outcome);
+      d.add(f.reason);
+    }
   } else {
     d.add("no-run");
   }

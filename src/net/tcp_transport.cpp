@@ -14,6 +14,12 @@ namespace imapprobe::net {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+std::string host_port(const Endpoint& e) {
+  const std::string address = e.address().to_string();
+  const std::string port = std::to_string(e.port());
+  return e.address().is_v6() ? "[" + address + "]:" + port : address + ":" + port;
+}
+
 std::optional<asio::ip::address> ip_literal(const std::string& host) {
   boost::system::error_code ec;
   auto address = asio::ip::make_address(host, ec);

@@ -20,6 +20,9 @@ namespace imapprobe::net {
 using Endpoint = boost::asio::ip::tcp::endpoint;
 enum class Family { Any, IPv4, IPv6 };
 
+// "192.0.2.1:993", "[2001:db8::1]:993".
+std::string host_port(const Endpoint& e);
+
 // `host` as an address when it is an IP literal, which needs no lookup.
 std::optional<boost::asio::ip::address> ip_literal(const std::string& host);
 

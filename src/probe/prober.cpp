@@ -4,54 +4,13 @@
 #include <boost/asio/io_context.hpp>
 #include <optional>
 
-#include "net/tcp_transport.hpp"
 #include "probe/evaluate.hpp"
+#include "probe/families.hpp"
 #include "probe/session.hpp"
+#include "probe/tcp_connector.hpp"
 
 namespace imapprobe::probe {
 namespace asio = boost::asio;
-
-namespace {
-
-net::Family net_family(IpFamily f) {
-  switch (f) {
-    case IpFamily::IPv4:
-      return net::Family::IPv4;
-    case IpFamily::IPv6:
-      return net::Family::IPv6;
-    default:
-      return net::Family::Any;
-  }
-}
-
-// Sessions over real TCP (and TLS, with the probe's shared context).
-class TcpConnector final : public Connector {
- public:
-  TcpConnector(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls)
-      : executor_(std::move(executor)), tls_(std::move(tls)) {}
-
-  asio::awaitable<std::vector<net::Endpoint>> resolve(std::string host, std::uint16_t port,
-                                                      IpFamily family,
-                                                      net::Clock::time_point deadline) override {
-    co_return co_await net::resolve(executor_, std::move(host), port, net_family(family), deadline);
-  }
-
-  asio::awaitable<Connection> connect(std::vector<net::Endpoint> endpoints,
-                                      net::Clock::time_point deadline) override {
-    auto transport = std::make_unique<net::TcpTransport>(executor_, tls_);
-    transport->set_deadline(deadline);
-    Connection c;
-    c.remote = co_await transport->connect(std::move(endpoints));
-    c.transport = std::move(transport);
-    co_return c;
-  }
-
- private:
-  asio::any_io_executor executor_;
-  std::shared_ptr<asio::ssl::context> tls_;
-};
-
-}  // namespace
 
 Prober::Prober(asio::any_io_executor executor, imap::Limits limits)
     : executor_(std::move(executor)), limits_(limits), tls_(std::make_shared<TlsContextCache>()) {}
@@ -74,6 +33,9 @@ asio::awaitable<ProbeResult> Prober::run(ProbeSpec spec, Credentials credentials
     }
   }
   TcpConnector connector(executor_, std::move(ctx));
+  if (spec.ip_family == IpFamily::Both) {
+    co_return co_await run_each_family(spec, credentials, connector, limits_);
+  }
   ProbeResult result = co_await run_session(spec, credentials, connector, limits_);
   if (result.outcome != Outcome::Failure) evaluate(spec, result);
   co_return result;

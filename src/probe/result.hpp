@@ -93,6 +93,17 @@ struct CertificateInfo {
   std::string cipher;
 };
 
+// One address family's session in an ipFamily Both run.
+struct FamilyResult {
+  std::string family;          // "IPv4" | "IPv6"
+  std::string remote_address;  // address:port connected to (or tried)
+  Outcome outcome = Outcome::Failure;
+  Reason reason = Reason::ProtocolError;
+  std::string message;
+  std::optional<Step> failed_step;
+  Duration total{};
+};
+
 struct ProbeResult {
   Outcome outcome = Outcome::Failure;
   Reason reason = Reason::ProtocolError;
@@ -113,6 +124,10 @@ struct ProbeResult {
   // whatever else decided the reason (an expiring certificate wins it): the
   // slow-probe alert must not depend on which finding named the run.
   bool over_threshold = false;
+  // ipFamily Both: each family's result, IPv4 first. The fields above are
+  // then the worst family's (its durations, certificate, ...), and the
+  // message names the family.
+  std::vector<FamilyResult> families;
 };
 
 }  // namespace imapprobe::probe

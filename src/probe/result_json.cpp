@@ -43,6 +43,20 @@ nlohmann::json to_json(const ProbeResult& r) {
   if (!r.alerts.empty()) out["alerts"] = r.alerts;
   if (!r.warnings.empty()) out["warnings"] = r.warnings;
   if (!r.capabilities.empty()) out["capabilities"] = r.capabilities;
+  if (!r.families.empty()) {
+    nlohmann::json families = nlohmann::json::array();
+    for (const auto& f : r.families) {
+      nlohmann::json item = {{"family", f.family},
+                             {"outcome", to_string(f.outcome)},
+                             {"reason", to_string(f.reason)},
+                             {"message", f.message},
+                             {"total", std::stod(format_seconds(f.total))}};
+      if (!f.remote_address.empty()) item["remoteAddress"] = f.remote_address;
+      if (f.failed_step) item["failedStep"] = to_string(*f.failed_step);
+      families.push_back(std::move(item));
+    }
+    out["families"] = std::move(families);
+  }
   return out;
 }
 

@@ -117,7 +117,7 @@ class Script {
       }
     }
     transport_ = std::move(connection.transport);
-    result_.remote_address = connection.remote.address().to_string() + ":" + std::to_string(port);
+    result_.remote_address = net::host_port(connection.remote);
     end();
   }
 

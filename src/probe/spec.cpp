@@ -33,8 +33,10 @@ E parse_enum(std::string_view what, std::string_view s,
 
 constexpr std::array<std::pair<std::string_view, TlsMode>, 3> kTls{
     {{"Implicit", TlsMode::Implicit}, {"STARTTLS", TlsMode::StartTls}, {"None", TlsMode::None}}};
-constexpr std::array<std::pair<std::string_view, IpFamily>, 3> kFamily{
-    {{"Any", IpFamily::Any}, {"IPv4", IpFamily::IPv4}, {"IPv6", IpFamily::IPv6}}};
+constexpr std::array<std::pair<std::string_view, IpFamily>, 4> kFamily{{{"Any", IpFamily::Any},
+                                                                        {"IPv4", IpFamily::IPv4},
+                                                                        {"IPv6", IpFamily::IPv6},
+                                                                        {"Both", IpFamily::Both}}};
 constexpr std::array<std::pair<std::string_view, Mechanism>, 6> kMech{
     {{"Login", Mechanism::Login},
      {"Plain", Mechanism::Plain},

@@ -14,7 +14,8 @@
 namespace imapprobe::probe {
 
 enum class TlsMode { Implicit, StartTls, None };
-enum class IpFamily { Any, IPv4, IPv6 };
+// Both: every family the name resolves to, each in its own session.
+enum class IpFamily { Any, IPv4, IPv6, Both };
 enum class Mechanism { Login, Plain, CramMD5, ScramSHA256, XOAuth2, None };
 enum class FetchWhat { Headers, Envelope, Full };
 

@@ -2,12 +2,17 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "probe/families.hpp"
 #include "probe/prober.hpp"
+#include "probe/tcp_connector.hpp"
 #include "support/dovecot.hpp"
+#include "support/fake_server.hpp"
+#include "support/scripted_transport.hpp"
 
 namespace imapprobe::probe {
 namespace {
@@ -81,6 +86,65 @@ TEST_F(ProbeDovecotTest, AHostNameIsLookedUpInTheDnsStep) {
   expect_success(r);
   ASSERT_TRUE(r.durations.contains(Step::Dns));
   EXPECT_GT(r.durations.at(Step::Dns).count(), 0);
+}
+
+// A name that resolves to both loopback addresses (the machine's hosts file
+// maps localhost to 127.0.0.1 only); connections and TLS are real.
+class DualStackLoopback final : public TcpConnector {
+ public:
+  DualStackLoopback(boost::asio::any_io_executor ex, std::shared_ptr<boost::asio::ssl::context> tls,
+                    std::uint16_t v4_port, std::uint16_t v6_port)
+      : TcpConnector(std::move(ex), std::move(tls)), v4_port_(v4_port), v6_port_(v6_port) {}
+  boost::asio::awaitable<std::vector<net::Endpoint>> resolve(std::string, std::uint16_t, IpFamily,
+                                                             net::Clock::time_point) override {
+    co_return std::vector<net::Endpoint>{
+        net::Endpoint(boost::asio::ip::make_address("::1"), v6_port_),
+        net::Endpoint(boost::asio::ip::make_address("127.0.0.1"), v4_port_)};
+  }
+
+ private:
+  std::uint16_t v4_port_, v6_port_;
+};
+
+ProbeResult run_both(const ProbeSpec& spec, const Credentials& creds, std::uint16_t v4_port,
+                     std::uint16_t v6_port) {
+  TlsContextCache contexts;
+  auto both = [&]() -> boost::asio::awaitable<ProbeResult> {
+    DualStackLoopback connector(co_await boost::asio::this_coro::executor,
+                                contexts.get(spec.ca_pem, false, "TLSv1.2"), v4_port, v6_port);
+    co_return co_await run_each_family(spec, creds, connector, imap::Limits{});
+  };
+  return testing::run_awaitable(both());
+}
+
+TEST_F(ProbeDovecotTest, BothFamiliesAreCheckedInOneRunAndEachIsReported) {
+  ProbeSpec spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
+  spec.host = "imap.test";
+  spec.ip_family = IpFamily::Both;
+  const ProbeResult r = run_both(spec, probe_user(), spec.port, spec.port);
+  expect_success(r);
+  ASSERT_EQ(r.families.size(), 2u);
+  EXPECT_EQ(r.families[0].family, "IPv4");
+  EXPECT_EQ(r.families[0].outcome, Outcome::Success) << r.families[0].message;
+  EXPECT_EQ(r.families[0].remote_address, "127.0.0.1:" + std::to_string(spec.port));
+  EXPECT_EQ(r.families[1].family, "IPv6");
+  EXPECT_EQ(r.families[1].outcome, Outcome::Success) << r.families[1].message;
+  EXPECT_EQ(r.families[1].remote_address, "[::1]:" + std::to_string(spec.port));
+}
+
+TEST_F(ProbeDovecotTest, AFamilyThatIsDownFailsTheRunNamingIt) {
+  ProbeSpec spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
+  spec.host = "imap.test";
+  spec.ip_family = IpFamily::Both;
+  // Nothing listens on this port over IPv6.
+  const std::uint16_t dead = testing::unused_loopback_port();
+  const ProbeResult r = run_both(spec, probe_user(), spec.port, dead);
+  EXPECT_EQ(r.outcome, Outcome::Failure);
+  EXPECT_EQ(r.reason, Reason::ConnectRefused) << r.message;
+  EXPECT_EQ(r.message.rfind("IPv6 ([::1]:" + std::to_string(dead) + "): ", 0), 0u) << r.message;
+  ASSERT_EQ(r.families.size(), 2u);
+  EXPECT_EQ(r.families[0].outcome, Outcome::Success) << r.families[0].message;
+  EXPECT_EQ(r.families[1].reason, Reason::ConnectRefused);
 }
 
 struct MechanismCase {

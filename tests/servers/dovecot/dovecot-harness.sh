@@ -346,6 +346,9 @@ write_conf() {
     esac
     local base=$RUN_ROOT/$inst imap_host=$HOST
     [[ $inst == main ]] && imap_host=$PLAIN_HOST
+    # The main implicit-TLS listener also answers on ::1, for ipFamily Both.
+    local imaps_hosts=$HOST
+    [[ $inst == main ]] && imaps_hosts="$HOST ::1"
     local imap_limit=$((BENCH_USERS + 200))
     ((imap_limit >= 1024)) || imap_limit=1024
     local client_limit=$((BENCH_USERS + 1000))
@@ -407,7 +410,7 @@ service imap-login {
     port = $pimap
   }
   inet_listener imaps {
-    address = $HOST
+    address = $imaps_hosts
     port = $pimaps
     ssl = yes
   }

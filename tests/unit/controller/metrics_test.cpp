@@ -33,6 +33,10 @@ OperatorMetrics sample() {
   probe::CertificateInfo c;
   c.not_after = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
   r.certificate = c;
+  r.families.push_back({"IPv4", "127.0.0.1:993", probe::Outcome::Success, probe::Reason::Succeeded,
+                        "", std::nullopt, 60ms});
+  r.families.push_back({"IPv6", "[::1]:993", probe::Outcome::Failure, probe::Reason::ConnectRefused,
+                        "", probe::Step::Connect, 2ms});
   ok.last_run = facts_of(r);
   ok.runs_by_reason["Succeeded"] = 3;
   ok.duration_buckets[4] = 3;  // <= 0.1 s
@@ -62,6 +66,16 @@ OperatorMetrics sample() {
 
 TEST(Metrics, RendersProbeAndOperatorSeries) {
   const std::string text = render_metrics(sample());
+  EXPECT_NE(text.find("imapprobe_probe_family_success{namespace=\"mail\",name=\"corp\",family="
+                      "\"IPv6\"} 0\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("imapprobe_probe_family_duration_seconds{namespace=\"mail\",name=\"corp\","
+                      "family=\"IPv4\"} 0.06\n"),
+            std::string::npos);
+  // Probes without ipFamily Both have no family series.
+  EXPECT_EQ(text.find("imapprobe_probe_family_success{namespace=\"mail\",name=\"we"),
+            std::string::npos);
   EXPECT_NE(text.find("imapprobe_probe_success{namespace=\"mail\",name=\"corp\"} 1\n"),
             std::string::npos)
       << text;

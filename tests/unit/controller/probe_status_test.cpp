@@ -25,7 +25,12 @@ const json kFullStatus = json::parse(R"({
   "lastRun": {"time": "2026-11-30T10:05:00Z", "outcome": "Failure", "reason": "AuthFailed",
               "message": "login as probe failed", "failedStep": "login",
               "durations": {"connect": "1.2ms", "login": "40.0ms", "total": "1.204s"},
-              "messages": 12, "remoteAddress": "127.0.0.1:993"},
+              "messages": 12, "remoteAddress": "127.0.0.1:993",
+              "families": [
+                {"family": "IPv4", "outcome": "Success", "reason": "Succeeded",
+                 "remoteAddress": "127.0.0.1:993", "total": "20.0ms"},
+                {"family": "IPv6", "outcome": "Failure", "reason": "AuthFailed",
+                 "remoteAddress": "[::1]:993", "total": "1.204s"}]},
   "certificate": {"subject": "CN=imap.example.com", "issuer": "CN=Example CA",
                   "notBefore": "2026-01-01T00:00:00Z", "notAfter": "2027-01-01T00:00:00Z",
                   "daysRemaining": 31, "verified": true, "tlsVersion": "TLSv1.3",
@@ -43,6 +48,9 @@ TEST(ProbeStatusModel, SurvivesJsonToStructToJsonUnchanged) {
   EXPECT_EQ(s.to_json(), kFullStatus) << s.to_json().dump(2);
   ASSERT_TRUE(s.last_run);
   EXPECT_EQ(s.last_run->durations.at("total"), std::chrono::milliseconds(1204));
+  ASSERT_EQ(s.last_run->families.size(), 2u);
+  EXPECT_EQ(s.last_run->families[1].remote_address, "[::1]:993");
+  EXPECT_EQ(s.last_run->families[1].total, std::chrono::milliseconds(1204));
   ASSERT_TRUE(s.certificate);
   EXPECT_EQ(s.certificate->days_remaining, 31);
   EXPECT_EQ(ProbeStatus::from_json(s.to_json()), s);

@@ -5,9 +5,13 @@
 // against a real server that waits.
 #pragma once
 
+// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+// clang-format off
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+// clang-format on
 #include <cstddef>
 #include <exception>
 #include <memory>
@@ -15,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "net/transport.hpp"  // first: it includes <utility> before Asio
+#include "net/transport.hpp"
 
 namespace imapprobe::testing {
 

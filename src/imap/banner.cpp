@@ -39,6 +39,9 @@ Banner classify_banner(std::string_view d) {
     if (d.size() == 1) return Banner::Incomplete;
     if (d[1] == 0x03) return Banner::TlsRecord;
   }
+  // "* " is IMAP whatever follows: RFC 3501 text may carry control bytes
+  // other than CR and LF, and RFC 9051 text UTF-8 (a localized greeting).
+  if (d.starts_with("* ")) return Banner::Imap;
   if (std::any_of(d.begin(), d.end(),
                   [](char c) { return is_binary(static_cast<unsigned char>(c)); }))
     return Banner::Binary;

@@ -89,8 +89,9 @@ asio::awaitable<Reply> cram_md5(ImapClient& client, const Credentials& creds) {
   co_return co_await finish_sasl(client);
 }
 
-asio::awaitable<Reply> scram_sha256(ImapClient& client, const Credentials& creds) {
-  imap::ScramSha256Client scram(creds.username, creds.secret);
+asio::awaitable<Reply> scram_sha256(ImapClient& client, const Credentials& creds,
+                                    std::string_view nonce) {
+  imap::ScramSha256Client scram(creds.username, creds.secret, std::string(nonce));
   const std::string first = imap::base64_encode(scram.client_first());
   if (auto early = co_await start_sasl(client, "SCRAM-SHA-256", first)) {
     co_return tagged_only(*early);
@@ -116,7 +117,7 @@ asio::awaitable<Reply> scram_sha256(ImapClient& client, const Credentials& creds
 }  // namespace
 
 asio::awaitable<void> authenticate(ImapClient& client, Mechanism mechanism,
-                                   const Credentials& creds) {
+                                   const Credentials& creds, std::string_view scram_nonce) {
   Reply reply;
   switch (mechanism) {
     case Mechanism::Login:
@@ -143,7 +144,7 @@ asio::awaitable<void> authenticate(ImapClient& client, Mechanism mechanism,
       break;
     case Mechanism::ScramSHA256:
       require_mechanism(client, "SCRAM-SHA-256");
-      reply = co_await scram_sha256(client, creds);
+      reply = co_await scram_sha256(client, creds, scram_nonce);
       break;
     case Mechanism::None:
       throw std::logic_error("authenticate() called with mechanism None");

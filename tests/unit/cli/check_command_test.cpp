@@ -179,6 +179,40 @@ TEST(CheckCommand, NoCredentialsNeededForMechanismNone) {
   EXPECT_EQ(run({"-H", "h", "-m", "None"}, cap, out, err), 0) << err;
 }
 
+// Without a login the engine skips the mailbox steps: an OK would vouch for
+// a search, fetch or round trip that never ran.
+TEST(CheckCommand, MailboxStepsWithMechanismNoneAreAUsageError) {
+  const std::pair<std::vector<std::string>, std::string> cases[] = {
+      {{"-H", "h", "-m", "None", "--round-trip"},
+       "imapprobe check: --round-trip needs a logged-in session (auth mechanism is None)\n"},
+      {{"-H", "h", "-m", "None", "--search", "ALL"},
+       "imapprobe check: --search needs a logged-in session (auth mechanism is None)\n"},
+      {{"-H", "h", "-m", "None", "--fetch", "3"},
+       "imapprobe check: --fetch needs a logged-in session (auth mechanism is None)\n"},
+      {{"-H", "h", "-m", "none", "--search", "ALL", "--round-trip"},
+       "imapprobe check: --search needs a logged-in session (auth mechanism is None)\n"
+       "imapprobe check: --round-trip needs a logged-in session (auth mechanism is None)\n"},
+  };
+  for (const auto& [args, expect] : cases) {
+    Captured cap;
+    std::string out, err;
+    EXPECT_EQ(run(args, cap, out, err), 3) << expect;
+    EXPECT_EQ(err, expect);
+    EXPECT_EQ(out, "");
+    EXPECT_EQ(cap.calls, 0);
+  }
+  // With a login they run; without them None is fine (see above).
+  Captured cap;
+  std::string out, err;
+  EXPECT_EQ(run({"-H", "h", "-u", "u", "--password", "p", "--round-trip", "--search", "ALL",
+                 "--fetch", "3"},
+                cap, out, err),
+            0)
+      << err;
+  EXPECT_EQ(run({"-H", "h", "-m", "None", "--fetch", "0", "--search", ""}, cap, out, err), 0)
+      << err;
+}
+
 // A bug in imapprobe says nothing about the server: UNKNOWN, never CRITICAL.
 TEST(CheckCommand, InternalErrorIsUnknownNotCritical) {
   Captured cap;

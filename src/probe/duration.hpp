@@ -19,6 +19,16 @@ Duration parse_duration(std::string_view text);
 // Shortest Go-style spelling: "1m30s", "250ms", "0s".
 std::string format_duration(Duration d);
 
+// A measured duration for people, to three significant digits: "250us",
+// "1.60ms", "12.1ms", "3.03s" (still valid Go durations). Never truncated,
+// so a 1.6ms login does not read as 1ms.
+std::string format_measured(Duration took);
+
+// The same, printed next to `limit` (spelled by format_duration): when `took`
+// exceeds the limit, as many more digits as it takes to read as more than
+// it ("1.0004ms" against "1ms", not "1.00ms").
+std::string format_measured(Duration took, Duration limit);
+
 // Seconds with millisecond precision, for status and perfdata ("0.412").
 std::string format_seconds(Duration d);
 

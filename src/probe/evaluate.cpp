@@ -7,9 +7,8 @@ namespace imapprobe::probe {
 namespace {
 
 std::string over(std::string_view what, Duration took, Duration limit) {
-  return std::string(what) + " took " +
-         format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(took)) +
-         " (threshold " + format_duration(limit) + ")";
+  return std::string(what) + " took " + format_measured(took, limit) + " (threshold " +
+         format_duration(limit) + ")";
 }
 
 std::string days_text(double days) {

@@ -37,7 +37,20 @@ TEST(Evaluate, WarningThresholdDegrades) {
   evaluate(spec, r);
   EXPECT_EQ(r.outcome, Outcome::Degraded);
   EXPECT_EQ(r.reason, Reason::SlowResponse);
-  EXPECT_EQ(r.message, "login took 40ms (threshold 10ms)");
+  EXPECT_EQ(r.message, "login took 40.0ms (threshold 10ms)");
+}
+
+// Truncated to milliseconds this read "login took 1ms (threshold 1ms)".
+TEST(Evaluate, AnExceededThresholdReadsAsExceeded) {
+  ProbeSpec spec;
+  spec.thresholds.warning[Step::Login] = 1ms;
+  spec.thresholds.warning[Step::Connect] = 1ms;
+  ProbeResult r = passing();
+  r.durations[Step::Login] = 1600us;
+  r.durations[Step::Connect] = 1'000'400ns;
+  evaluate(spec, r);
+  EXPECT_EQ(r.outcome, Outcome::Degraded);
+  EXPECT_EQ(r.message, "connect took 1.0004ms (threshold 1ms); login took 1.60ms (threshold 1ms)");
 }
 
 TEST(Evaluate, CriticalThresholdFails) {

@@ -87,6 +87,17 @@ std::string spell_significant(std::int64_t ns, int digits) {
   return out + scale->name;
 }
 
+// `ns` rounded to `decimals` places of a second, printed with all of them.
+std::string fixed_seconds(std::int64_t ns, int decimals) {
+  const std::int64_t rounded = round_to(ns, pow10(9 - decimals));
+  const std::int64_t magnitude = rounded < 0 ? -rounded : rounded;
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%s%lld.%0*lld", rounded < 0 ? "-" : "",
+                static_cast<long long>(magnitude / 1'000'000'000), decimals,
+                static_cast<long long>(magnitude % 1'000'000'000 / pow10(9 - decimals)));
+  return buf;
+}
+
 }  // namespace
 
 Duration parse_duration(std::string_view text) {
@@ -190,11 +201,26 @@ std::string format_measured(Duration took, Duration limit) {
   return spell_significant(shown, digits);
 }
 
-std::string format_seconds(Duration d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f",
-                std::chrono::duration_cast<std::chrono::duration<double>>(d).count());
-  return buf;
+std::string format_seconds(Duration d) { return fixed_seconds(d.count(), 3); }
+
+std::string format_limit_seconds(Duration limit) {
+  std::string out = fixed_seconds(limit.count(), 9);
+  // Down to three decimals, but never dropping a digit that is not zero.
+  while (out.size() - out.find('.') > 4 && out.back() == '0') out.pop_back();
+  return out;
+}
+
+std::string format_seconds(Duration took, std::span<const Duration> limits) {
+  const std::int64_t ns = took.count();
+  int decimals = 3;
+  for (; decimals < 9; ++decimals) {
+    const std::int64_t shown = round_to(ns, pow10(9 - decimals));
+    const bool same_sides = std::all_of(limits.begin(), limits.end(), [&](Duration limit) {
+      return (ns > limit.count()) == (shown > limit.count());
+    });
+    if (same_sides) break;
+  }
+  return fixed_seconds(ns, decimals);
 }
 
 }  // namespace imapprobe::probe

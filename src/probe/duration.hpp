@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -31,5 +32,16 @@ std::string format_measured(Duration took, Duration limit);
 
 // Seconds with millisecond precision, for status and perfdata ("0.412").
 std::string format_seconds(Duration d);
+
+// A configured limit in seconds, exactly: at least three decimals, more only
+// where the limit has them ("1.000", "0.00025"). A 250us threshold must not
+// reach perfdata as 0.000.
+std::string format_limit_seconds(Duration limit);
+
+// A measured duration in seconds, printed next to `limits` spelled by
+// format_limit_seconds (perfdata): three decimals, or as many more as it
+// takes to land on the same side of every limit as the exact value
+// ("0.0010004" against "0.001", where three decimals would print it equal).
+std::string format_seconds(Duration took, std::span<const Duration> limits);
 
 }  // namespace imapprobe::probe

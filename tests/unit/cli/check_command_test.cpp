@@ -106,6 +106,35 @@ TEST(CheckCommand, NagiosOutputHasOneStatusLineAndPerfdata) {
             "cert_days=100.0;14.0:;3.0:;;\n");
 }
 
+// At three decimals a 1.0004ms login over a 1ms threshold printed as
+// login=0.001s;0.001, and a 250us threshold as 0.000: a value over its
+// threshold must print over it, and a threshold as configured.
+TEST(CheckCommand, PerfdataShowsAnExceededThresholdAsExceeded) {
+  Captured cap;
+  std::string out, err;
+  probe::ProbeResult r = success_result();
+  r.outcome = probe::Outcome::Degraded;
+  r.reason = probe::Reason::SlowResponse;
+  r.message = "login took 1.0004ms (threshold 1ms)";
+  r.durations[probe::Step::Connect] = 300us;
+  r.durations[probe::Step::Login] = 1'000'400ns;
+  r.total = 2'000'300us;
+  r.certificate.reset();
+  ASSERT_EQ(run({"-H", "h", "-u", "u", "--password", "p", "-w", "login=1ms", "-c", "login=2ms",
+                 "-c", "connect=250us", "-w", "total=2s"},
+                cap, out, err, r),
+            1)
+      << err;
+  EXPECT_EQ(out,
+            "IMAP WARNING - SlowResponse: login took 1.0004ms (threshold 1ms), total 2.0003s "
+            "| connect=0.0003s;;0.00025;0; login=0.0010004s;0.001;0.002;0; "
+            "total=2.0003s;2.000;;0;\n");
+  ASSERT_EQ(run({"-H", "h", "-u", "u", "--password", "p", "-w", "login=1ms", "-o", "text"}, cap,
+                out, err, r),
+            1);
+  EXPECT_NE(out.find("login        0.0010004"), std::string::npos) << out;
+}
+
 TEST(CheckCommand, FailureIsCriticalAndNamesReasonAndStep) {
   Captured cap;
   std::string out, err;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace imapprobe::probe {
 namespace {
 using namespace std::chrono_literals;
@@ -71,6 +73,22 @@ TEST(Duration, MeasuredAgainstALimitReadsAsExceeded) {
           << format_measured(took, limit) << " against " << format_duration(limit);
     }
   }
+}
+
+TEST(Duration, SecondsAndLimitsForPerfdata) {
+  EXPECT_EQ(format_seconds(1'000'400ns), "0.001");
+  EXPECT_EQ(format_seconds(12'500us), "0.013");
+  EXPECT_EQ(format_limit_seconds(1s), "1.000");
+  EXPECT_EQ(format_limit_seconds(50ms), "0.050");
+  EXPECT_EQ(format_limit_seconds(250us), "0.00025");
+  EXPECT_EQ(format_limit_seconds(1'500'000'001ns), "1.500000001");
+  const std::vector<Duration> limits{1ms, 2ms};
+  EXPECT_EQ(format_seconds(12ms, limits), "0.012");
+  EXPECT_EQ(format_seconds(500us, limits), "0.001") << "below both, and printed so";
+  EXPECT_EQ(format_seconds(1'000'400ns, limits), "0.0010004") << "over 1ms, printed over 0.001";
+  // Just under a limit must not round up over it.
+  EXPECT_EQ(format_seconds(999'600ns, std::vector<Duration>{999'700ns}), "0.0009996");
+  EXPECT_EQ(format_seconds(1'000'400ns, {}), "0.001");
 }
 
 }  // namespace

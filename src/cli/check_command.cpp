@@ -51,6 +51,18 @@ void parse_thresholds(const std::vector<std::string>& items, bool critical, prob
   }
 }
 
+std::string_view flag_of(probe::Setting s) {
+  switch (s) {
+    case probe::Setting::Search:
+      return "--search";
+    case probe::Setting::Fetch:
+      return "--fetch";
+    case probe::Setting::RoundTrip:
+      return "--round-trip";
+  }
+  return "?";
+}
+
 bool has_line_break(const std::string& s) {
   return s.find_first_of(std::string("\r\n\0", 3)) != std::string::npos;
 }
@@ -181,6 +193,13 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
     validate(spec);
   } catch (const std::exception& e) {
     err << "imapprobe check: " << e.what() << '\n';
+    return kUnknown;
+  }
+  // Refused rather than skipped: an OK for a search that never ran would be a lie.
+  if (const auto problems = probe::spec_problems(spec); !problems.empty()) {
+    for (const auto& p : problems) {
+      err << "imapprobe check: " << flag_of(p.setting) << ' ' << p.what << '\n';
+    }
     return kUnknown;
   }
 

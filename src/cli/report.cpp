@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cstdio>
 #include <iomanip>
+#include <optional>
+#include <vector>
 
 #include "encoding/time.hpp"
 #include "probe/result_json.hpp"
@@ -10,11 +12,37 @@
 namespace imapprobe::cli {
 namespace {
 
-std::string seconds(probe::Duration d) { return probe::format_seconds(d); }
-
-std::string threshold(const std::map<probe::Step, probe::Duration>& m, probe::Step s) {
+std::optional<probe::Duration> find(const std::map<probe::Step, probe::Duration>& m,
+                                    probe::Step s) {
   auto it = m.find(s);
-  return it == m.end() ? "" : seconds(it->second);
+  return it == m.end() ? std::nullopt : std::optional(it->second);
+}
+
+// A step's (or the total's) warning and critical thresholds, either optional.
+struct Limits {
+  std::optional<probe::Duration> warning;
+  std::optional<probe::Duration> critical;
+};
+
+Limits limits_of(const probe::ProbeSpec& spec, probe::Step s) {
+  return {find(spec.thresholds.warning, s), find(spec.thresholds.critical, s)};
+}
+
+Limits total_limits(const probe::ProbeSpec& spec) {
+  return {spec.thresholds.total_warning, spec.thresholds.total_critical};
+}
+
+// Seconds, precise enough that a value over a threshold never prints equal
+// to or below it (perfdata consumers compare the printed numbers).
+std::string seconds(probe::Duration d, const Limits& l) {
+  std::vector<probe::Duration> limits;
+  if (l.warning) limits.push_back(*l.warning);
+  if (l.critical) limits.push_back(*l.critical);
+  return probe::format_seconds(d, limits);
+}
+
+std::string limit(const std::optional<probe::Duration>& d) {
+  return d ? probe::format_limit_seconds(*d) : "";
 }
 
 std::string days(double d) {
@@ -53,22 +81,23 @@ void write_nagios(std::ostream& out, const probe::ProbeSpec& spec, const probe::
   if (r.outcome != probe::Outcome::Success) out << to_string(r.reason) << ": ";
   out << one_line(r.message);
   if (r.failed_step) out << " (step " << to_string(*r.failed_step) << ")";
-  out << ", total " << seconds(r.total) << "s";
+  const Limits total = total_limits(spec);
+  out << ", total " << seconds(r.total, total) << "s";
   if (r.certificate) out << ", certificate " << days(r.certificate->days_remaining) << " days left";
   out << " |";
   for (const auto& [step, d] : r.durations) {
-    out << ' ' << to_string(step) << '=' << seconds(d) << "s;"
-        << threshold(spec.thresholds.warning, step) << ';'
-        << threshold(spec.thresholds.critical, step) << ";0;";
+    const Limits l = limits_of(spec, step);
+    out << ' ' << to_string(step) << '=' << seconds(d, l) << "s;" << limit(l.warning) << ';'
+        << limit(l.critical) << ";0;";
   }
-  out << " total=" << seconds(r.total) << "s;"
-      << (spec.thresholds.total_warning ? seconds(*spec.thresholds.total_warning) : "") << ';'
-      << (spec.thresholds.total_critical ? seconds(*spec.thresholds.total_critical) : "") << ";0;";
+  out << " total=" << seconds(r.total, total) << "s;" << limit(total.warning) << ';'
+      << limit(total.critical) << ";0;";
   // ipFamily Both: each family's total, so a graph shows which stack is slow.
   for (const auto& f : r.families) {
     std::string label = f.family;
     for (auto& c : label) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    out << ' ' << label << "_total=" << seconds(f.total) << "s;;;0;";
+    out << ' ' << label << "_total=" << seconds(f.total, total) << "s;" << limit(total.warning)
+        << ';' << limit(total.critical) << ";0;";
   }
   if (r.certificate) {
     const double warn = std::chrono::duration<double>(spec.cert_warn_before).count() / 86400.0;
@@ -100,10 +129,11 @@ void write_text(std::ostream& out, const probe::ProbeSpec& spec, const probe::Pr
       << "  NOTE\n";
   for (const auto& [step, d] : r.durations) {
     out << std::left << std::setw(12) << to_string(step) << std::right << std::setw(10)
-        << seconds(d) << "  " << (r.failed_step == step ? "failed" : "") << '\n';
+        << seconds(d, limits_of(spec, step)) << "  " << (r.failed_step == step ? "failed" : "")
+        << '\n';
   }
-  out << std::left << std::setw(12) << "total" << std::right << std::setw(10) << seconds(r.total)
-      << '\n';
+  out << std::left << std::setw(12) << "total" << std::right << std::setw(10)
+      << seconds(r.total, total_limits(spec)) << '\n';
   if (!r.families.empty()) {
     out << '\n'
         << std::left << std::setw(8) << "FAMILY" << std::setw(26) << "ADDRESS" << std::right
@@ -111,8 +141,8 @@ void write_text(std::ostream& out, const probe::ProbeSpec& spec, const probe::Pr
         << "  OUTCOME\n";
     for (const auto& f : r.families) {
       out << std::left << std::setw(8) << f.family << std::setw(26) << f.remote_address
-          << std::right << std::setw(10) << seconds(f.total) << "  " << to_string(f.outcome) << " ("
-          << to_string(f.reason) << ")\n";
+          << std::right << std::setw(10) << seconds(f.total, total_limits(spec)) << "  "
+          << to_string(f.outcome) << " (" << to_string(f.reason) << ")\n";
     }
   }
   if (r.certificate) {

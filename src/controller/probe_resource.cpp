@@ -41,6 +41,19 @@ auto enum_field(const json& j, const char* key, const std::string& path, const c
 
 bool one_line(const std::string& s) { return s.find_first_of("\r\n") == std::string::npos; }
 
+// As the CRD spells the field (the fieldPath of its CEL rule).
+std::string_view field_of(probe::Setting s) {
+  switch (s) {
+    case probe::Setting::Search:
+      return "spec.search";
+    case probe::Setting::Fetch:
+      return "spec.fetch.latest";
+    case probe::Setting::RoundTrip:
+      return "spec.roundTrip.enabled";
+  }
+  return "spec";
+}
+
 }  // namespace
 
 std::string run_request_of(const json& object) {
@@ -113,9 +126,6 @@ ProbeDefinition parse_probe(const json& object) {
   s.fetch_latest = static_cast<std::uint32_t>(latest);
   s.fetch_what = enum_field(fetch, "what", "spec.fetch", "Headers", probe::parse_fetch_what);
   s.round_trip = child(spec, "roundTrip").value("enabled", false);
-  if (s.round_trip && s.mechanism == probe::Mechanism::None) {
-    throw InvalidSpec("spec.roundTrip: needs an authenticated session (auth.mechanism is None)");
-  }
 
   d.interval = duration_field(spec, "interval", "spec", "60s");
   s.timeout = duration_field(spec, "timeout", "spec", "30s");
@@ -147,6 +157,16 @@ ProbeDefinition parse_probe(const json& object) {
   d.failure_threshold = spec.value("failureThreshold", 2);
   if (d.failure_threshold < 1) throw InvalidSpec("spec.failureThreshold: must be at least 1");
   d.suspend = spec.value("suspend", false);
+  // The same rules as the CRD's CEL and the CLI, for objects stored before
+  // the CRD had them (or applied with validation off).
+  if (const auto problems = probe::spec_problems(s); !problems.empty()) {
+    std::string message;
+    for (const auto& p : problems) {
+      if (!message.empty()) message += "; ";
+      message += std::string(field_of(p.setting)) + ": " + p.what;
+    }
+    throw InvalidSpec(message);
+  }
   return d;
 }
 

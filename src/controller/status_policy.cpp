@@ -13,11 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string seconds_to_latency(double s) {
-  return format_latency(
-      std::chrono::duration_cast<probe::Duration>(std::chrono::duration<double>(s)));
-}
-
 std::string available_message(const probe::ProbeResult& r) {
   std::string msg = r.message;
   if (r.failed_step) msg += " (step " + std::string(probe::to_string(*r.failed_step)) + ")";
@@ -56,8 +51,11 @@ std::string over_baseline(const Baseline& b, const probe::ProbeResult& r,
       if (!out.empty()) out += "; ";
       char buf[64];
       std::snprintf(buf, sizeof buf, " (%.1fx)", x / estimate);
-      out += std::string(name) + " took " + format_latency(d) + " against a baseline of " +
-             seconds_to_latency(estimate) + buf;
+      // Spelled like evaluate()'s threshold messages, which share the condition.
+      out += std::string(name) + " took " + probe::format_measured(d) + " against a baseline of " +
+             probe::format_measured(std::chrono::duration_cast<probe::Duration>(
+                 std::chrono::duration<double>(estimate))) +
+             buf;
     }
   };
   for (const auto& [step, d] : r.durations) check(probe::to_string(step), d);

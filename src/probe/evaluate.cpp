@@ -1,15 +1,44 @@
 #include "probe/evaluate.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <utility>
+#include <vector>
 
 namespace imapprobe::probe {
 namespace {
 
 std::string over(std::string_view what, Duration took, Duration limit) {
-  return std::string(what) + " took " +
-         format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(took)) +
-         " (threshold " + format_duration(limit) + ")";
+  return std::string(what) + " took " + format_measured(took, limit) + " (threshold " +
+         format_duration(limit) + ")";
+}
+
+// A slow total says little on its own: the steps that spent most of it,
+// slowest first, until they cover 80% of the total (at most three), e.g.
+// "login 3.00s, select 12.1ms".
+std::string slowest_steps(const ProbeResult& r) {
+  std::vector<std::pair<Step, Duration>> steps(r.durations.begin(), r.durations.end());
+  // Stable: equal steps keep the session's order.
+  std::stable_sort(steps.begin(), steps.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::string out;
+  Duration covered{};
+  int listed = 0;
+  for (const auto& [step, took] : steps) {
+    if (listed == 3 || took <= Duration::zero() || covered * 5 >= r.total * 4) break;
+    if (!out.empty()) out += ", ";
+    out += std::string(to_string(step)) + " " + format_measured(took);
+    covered += took;
+    ++listed;
+  }
+  return out;
+}
+
+std::string over_total(const ProbeResult& r, Duration limit) {
+  std::string out = over("total", r.total, limit);
+  if (const std::string steps = slowest_steps(r); !steps.empty()) out += ": " + steps;
+  return out;
 }
 
 std::string days_text(double days) {
@@ -59,11 +88,11 @@ void evaluate(const ProbeSpec& spec, ProbeResult& result) {
   }
   if (spec.thresholds.total_critical && result.total > *spec.thresholds.total_critical) {
     if (critical.empty()) critical_reason = Reason::SlowResponse;
-    critical.push_back(over("total", result.total, *spec.thresholds.total_critical));
+    critical.push_back(over_total(result, *spec.thresholds.total_critical));
     result.over_threshold = true;
   } else if (spec.thresholds.total_warning && result.total > *spec.thresholds.total_warning) {
     if (warning.empty()) warning_reason = Reason::SlowResponse;
-    warning.push_back(over("total", result.total, *spec.thresholds.total_warning));
+    warning.push_back(over_total(result, *spec.thresholds.total_warning));
     result.over_threshold = true;
   }
 

@@ -68,4 +68,17 @@ IpFamily parse_ip_family(std::string_view s) { return parse_enum("ip family", s,
 Mechanism parse_mechanism(std::string_view s) { return parse_enum("auth mechanism", s, kMech); }
 FetchWhat parse_fetch_what(std::string_view s) { return parse_enum("fetch what", s, kFetch); }
 
+std::vector<SpecProblem> spec_problems(const ProbeSpec& spec) {
+  std::vector<SpecProblem> problems;
+  if (spec.mechanism == Mechanism::None) {
+    // Parenthesised rather than after a semicolon: the operator joins
+    // several problems into one message with "; ".
+    const std::string why = "needs a logged-in session (auth mechanism is None)";
+    if (!spec.search.empty()) problems.push_back({Setting::Search, why});
+    if (spec.fetch_latest > 0) problems.push_back({Setting::Fetch, why});
+    if (spec.round_trip) problems.push_back({Setting::RoundTrip, why});
+  }
+  return problems;
+}
+
 }  // namespace imapprobe::probe

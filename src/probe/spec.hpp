@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "probe/duration.hpp"
 #include "probe/result.hpp"
@@ -78,5 +79,19 @@ struct ProbeSpec {
     return server_name.empty() ? host : server_name;
   }
 };
+
+// A setting a SpecProblem is about. The CLI and the operator each spell it
+// their own way (--round-trip, spec.roundTrip.enabled).
+enum class Setting { Search, Fetch, RoundTrip };
+
+struct SpecProblem {
+  Setting setting;
+  std::string what;  // "needs a logged-in session (auth mechanism is None)"
+};
+
+// Combinations the engine would not run as asked (it skips the mailbox steps
+// without a login), refused up front by every front end so that a check
+// never passes for steps it silently left out. Empty when there are none.
+std::vector<SpecProblem> spec_problems(const ProbeSpec& spec);
 
 }  // namespace imapprobe::probe

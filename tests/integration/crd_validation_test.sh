@@ -254,6 +254,13 @@ accepted "mechanism None without secretRef" <<'EOF'
   server: {host: imap.example.com}
   auth: {mechanism: None}
 EOF
+accepted "mechanism None with an empty search and fetch.latest 0" <<'EOF'
+  server: {host: imap.example.com}
+  auth: {mechanism: None}
+  search: ""
+  fetch: {latest: 0, what: Full}
+  roundTrip: {enabled: false}
+EOF
 accepted "IPv6 literal host, serverName, STARTTLS on 143" <<'EOF'
   server: {host: "2001:db8::10", port: 143, tls: STARTTLS, serverName: imap.example.com}
   auth: {mechanism: Login, secretRef: {name: s}}
@@ -389,6 +396,18 @@ refused "roundTrip with mechanism None" \
   server: {host: imap.example.com}
   auth: {mechanism: None}
   roundTrip: {enabled: true}
+EOF
+refused "search with mechanism None" \
+  'spec.search: Invalid value: search requires an auth.mechanism other than None' <<'EOF'
+  server: {host: imap.example.com}
+  auth: {mechanism: None}
+  search: ALL
+EOF
+refused "fetch.latest with mechanism None" \
+  'spec.fetch.latest: Invalid value: fetch.latest requires an auth.mechanism other than None' <<'EOF'
+  server: {host: imap.example.com}
+  auth: {mechanism: None}
+  fetch: {latest: 1}
 EOF
 refused "mailbox with a newline" 'spec.mailbox in body should match' <<'EOF'
   server: {host: imap.example.com}

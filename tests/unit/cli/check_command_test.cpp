@@ -106,6 +106,35 @@ TEST(CheckCommand, NagiosOutputHasOneStatusLineAndPerfdata) {
             "cert_days=100.0;14.0:;3.0:;;\n");
 }
 
+// At three decimals a 1.0004ms login over a 1ms threshold printed as
+// login=0.001s;0.001, and a 250us threshold as 0.000: a value over its
+// threshold must print over it, and a threshold as configured.
+TEST(CheckCommand, PerfdataShowsAnExceededThresholdAsExceeded) {
+  Captured cap;
+  std::string out, err;
+  probe::ProbeResult r = success_result();
+  r.outcome = probe::Outcome::Degraded;
+  r.reason = probe::Reason::SlowResponse;
+  r.message = "login took 1.0004ms (threshold 1ms)";
+  r.durations[probe::Step::Connect] = 300us;
+  r.durations[probe::Step::Login] = 1'000'400ns;
+  r.total = 2'000'300us;
+  r.certificate.reset();
+  ASSERT_EQ(run({"-H", "h", "-u", "u", "--password", "p", "-w", "login=1ms", "-c", "login=2ms",
+                 "-c", "connect=250us", "-w", "total=2s"},
+                cap, out, err, r),
+            1)
+      << err;
+  EXPECT_EQ(out,
+            "IMAP WARNING - SlowResponse: login took 1.0004ms (threshold 1ms), total 2.0003s "
+            "| connect=0.0003s;;0.00025;0; login=0.0010004s;0.001;0.002;0; "
+            "total=2.0003s;2.000;;0;\n");
+  ASSERT_EQ(run({"-H", "h", "-u", "u", "--password", "p", "-w", "login=1ms", "-o", "text"}, cap,
+                out, err, r),
+            1);
+  EXPECT_NE(out.find("login        0.0010004"), std::string::npos) << out;
+}
+
 TEST(CheckCommand, FailureIsCriticalAndNamesReasonAndStep) {
   Captured cap;
   std::string out, err;
@@ -177,6 +206,40 @@ TEST(CheckCommand, NoCredentialsNeededForMechanismNone) {
   Captured cap;
   std::string out, err;
   EXPECT_EQ(run({"-H", "h", "-m", "None"}, cap, out, err), 0) << err;
+}
+
+// Without a login the engine skips the mailbox steps: an OK would vouch for
+// a search, fetch or round trip that never ran.
+TEST(CheckCommand, MailboxStepsWithMechanismNoneAreAUsageError) {
+  const std::pair<std::vector<std::string>, std::string> cases[] = {
+      {{"-H", "h", "-m", "None", "--round-trip"},
+       "imapprobe check: --round-trip needs a logged-in session (auth mechanism is None)\n"},
+      {{"-H", "h", "-m", "None", "--search", "ALL"},
+       "imapprobe check: --search needs a logged-in session (auth mechanism is None)\n"},
+      {{"-H", "h", "-m", "None", "--fetch", "3"},
+       "imapprobe check: --fetch needs a logged-in session (auth mechanism is None)\n"},
+      {{"-H", "h", "-m", "none", "--search", "ALL", "--round-trip"},
+       "imapprobe check: --search needs a logged-in session (auth mechanism is None)\n"
+       "imapprobe check: --round-trip needs a logged-in session (auth mechanism is None)\n"},
+  };
+  for (const auto& [args, expect] : cases) {
+    Captured cap;
+    std::string out, err;
+    EXPECT_EQ(run(args, cap, out, err), 3) << expect;
+    EXPECT_EQ(err, expect);
+    EXPECT_EQ(out, "");
+    EXPECT_EQ(cap.calls, 0);
+  }
+  // With a login they run; without them None is fine (see above).
+  Captured cap;
+  std::string out, err;
+  EXPECT_EQ(run({"-H", "h", "-u", "u", "--password", "p", "--round-trip", "--search", "ALL",
+                 "--fetch", "3"},
+                cap, out, err),
+            0)
+      << err;
+  EXPECT_EQ(run({"-H", "h", "-m", "None", "--fetch", "0", "--search", ""}, cap, out, err), 0)
+      << err;
 }
 
 // A bug in imapprobe says nothing about the server: UNKNOWN, never CRITICAL.

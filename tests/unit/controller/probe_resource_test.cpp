@@ -90,7 +90,11 @@ TEST(ProbeResource, InvalidSpecsNameTheField) {
       {{{"server", {{"host", "h"}}},
         {"auth", {{"mechanism", "None"}}},
         {"roundTrip", {{"enabled", true}}}},
-       "spec.roundTrip"},
+       "spec.roundTrip.enabled: needs a logged-in session (auth mechanism is None)"},
+      {{{"server", {{"host", "h"}}}, {"auth", {{"mechanism", "None"}}}, {"search", "ALL"}},
+       "spec.search: needs a logged-in session (auth mechanism is None)"},
+      {{{"server", {{"host", "h"}}}, {"auth", {{"mechanism", "None"}}}, {"fetch", {{"latest", 1}}}},
+       "spec.fetch.latest: needs a logged-in session (auth mechanism is None)"},
   };
   for (const auto& [spec, expect] : cases) {
     try {
@@ -100,6 +104,31 @@ TEST(ProbeResource, InvalidSpecsNameTheField) {
       EXPECT_NE(std::string(e.what()).find(expect), std::string::npos) << e.what();
     }
   }
+}
+
+// The CLI and the operator share probe::spec_problems; the operator names
+// every problem at once, in the CRD's field names.
+TEST(ProbeResource, LoginlessMailboxStepsAreAllNamed) {
+  try {
+    parse_probe(probe({{"server", {{"host", "h"}}},
+                       {"auth", {{"mechanism", "None"}}},
+                       {"search", "UNSEEN"},
+                       {"fetch", {{"latest", 5}}},
+                       {"roundTrip", {{"enabled", true}}}}));
+    ADD_FAILURE() << "accepted";
+  } catch (const InvalidSpec& e) {
+    EXPECT_STREQ(e.what(),
+                 "spec.search: needs a logged-in session (auth mechanism is None); "
+                 "spec.fetch.latest: needs a logged-in session (auth mechanism is None); "
+                 "spec.roundTrip.enabled: needs a logged-in session (auth mechanism is None)");
+  }
+  // What the CRD defaults leave (empty search, latest 0) is fine without a login.
+  const auto d = parse_probe(probe({{"server", {{"host", "h"}}},
+                                    {"auth", {{"mechanism", "None"}}},
+                                    {"search", ""},
+                                    {"fetch", {{"latest", 0}}},
+                                    {"roundTrip", {{"enabled", false}}}}));
+  EXPECT_EQ(d.spec.mechanism, probe::Mechanism::None);
 }
 
 }  // namespace

@@ -130,6 +130,10 @@ TEST(StatusPolicy, BaselineLearnsAndFlagsAFarSlowerRun) {
   EXPECT_EQ(get(slow.status, kAvailable).status, "True");
   ASSERT_EQ(slow.events.size(), 1u);
   EXPECT_EQ(slow.events[0].reason, "OverBaseline");
+  // Durations spelled as in the threshold messages (three significant digits).
+  EXPECT_EQ(slow.events[0].note,
+            "login took 400ms against a baseline of 40.0ms (10.0x); "
+            "total took 410ms against a baseline of 50.0ms (8.2x)");
   EXPECT_EQ(slow.status.baseline.samples, 12) << "a degraded run does not teach the baseline";
 }
 

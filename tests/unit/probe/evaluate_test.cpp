@@ -37,7 +37,67 @@ TEST(Evaluate, WarningThresholdDegrades) {
   evaluate(spec, r);
   EXPECT_EQ(r.outcome, Outcome::Degraded);
   EXPECT_EQ(r.reason, Reason::SlowResponse);
-  EXPECT_EQ(r.message, "login took 40ms (threshold 10ms)");
+  EXPECT_EQ(r.message, "login took 40.0ms (threshold 10ms)");
+}
+
+// Truncated to milliseconds this read "login took 1ms (threshold 1ms)".
+TEST(Evaluate, AnExceededThresholdReadsAsExceeded) {
+  ProbeSpec spec;
+  spec.thresholds.warning[Step::Login] = 1ms;
+  spec.thresholds.warning[Step::Connect] = 1ms;
+  ProbeResult r = passing();
+  r.durations[Step::Login] = 1600us;
+  r.durations[Step::Connect] = 1'000'400ns;
+  evaluate(spec, r);
+  EXPECT_EQ(r.outcome, Outcome::Degraded);
+  EXPECT_EQ(r.message, "connect took 1.0004ms (threshold 1ms); login took 1.60ms (threshold 1ms)");
+}
+
+TEST(Evaluate, SlowTotalNamesTheStepsThatTookTheTime) {
+  ProbeSpec spec;
+  spec.thresholds.total_critical = 2s;
+  ProbeResult r = passing();
+  r.durations = {{Step::Connect, 2ms}, {Step::Login, 3s}, {Step::Select, 12'100us}};
+  r.total = 3'030ms;
+  evaluate(spec, r);
+  EXPECT_EQ(r.outcome, Outcome::Failure);
+  EXPECT_EQ(r.reason, Reason::SlowResponse);
+  // login alone is over 80% of the total.
+  EXPECT_EQ(r.message, "total took 3.03s (threshold 2s): login 3.00s");
+}
+
+TEST(Evaluate, SlowTotalListsTheLargestStepsUpTo80PercentAtMostThree) {
+  ProbeSpec spec;
+  spec.thresholds.total_warning = 1s;
+  ProbeResult spread = passing();
+  spread.durations = {{Step::Connect, 4ms},
+                      {Step::Tls, 300ms},
+                      {Step::Login, 700ms},
+                      {Step::Select, 400ms},
+                      {Step::Fetch, 100ms}};
+  spread.total = 1'504ms;
+  evaluate(spec, spread);
+  EXPECT_EQ(spread.outcome, Outcome::Degraded);
+  // 700 + 400 = 1100ms is 73%: tls makes it 93%.
+  EXPECT_EQ(spread.message,
+            "total took 1.50s (threshold 1s): login 700ms, select 400ms, tls 300ms");
+
+  ProbeResult even = passing();
+  even.durations = {{Step::Connect, 300ms},
+                    {Step::Tls, 300ms},
+                    {Step::Login, 300ms},
+                    {Step::Select, 300ms},
+                    {Step::Logout, 300ms}};
+  even.total = 1'500ms;
+  evaluate(spec, even);
+  // Never more than three, equal ones in session order.
+  EXPECT_EQ(even.message, "total took 1.50s (threshold 1s): connect 300ms, tls 300ms, login 300ms");
+
+  ProbeResult two = passing();
+  two.durations = {{Step::Connect, 10ms}, {Step::Login, 600ms}, {Step::Fetch, 600ms}};
+  two.total = 1'300ms;
+  evaluate(spec, two);
+  EXPECT_EQ(two.message, "total took 1.30s (threshold 1s): login 600ms, fetch 600ms");
 }
 
 TEST(Evaluate, CriticalThresholdFails) {

@@ -9,6 +9,8 @@
 #include <ctime>
 #include <stdexcept>
 
+#include "probe/verify_cache.hpp"
+
 namespace imapprobe::probe {
 namespace {
 
@@ -69,7 +71,11 @@ std::shared_ptr<boost::asio::ssl::context> TlsContextCache::get(const std::strin
   auto key = std::make_tuple(ca_pem, use_system_trust, min_version);
   if (auto it = contexts_.find(key); it != contexts_.end()) return it->second;
 
-  auto ctx = std::make_shared<boost::asio::ssl::context>(boost::asio::ssl::context::tls_client);
+  // The verify cache lives exactly as long as the context it serves.
+  auto cache = std::make_shared<VerifyCache>();
+  std::shared_ptr<boost::asio::ssl::context> ctx(
+      new boost::asio::ssl::context(boost::asio::ssl::context::tls_client),
+      [cache](boost::asio::ssl::context* c) { delete c; });
   SSL_CTX* native = ctx->native_handle();
   int version = 0;
   if (min_version == "TLSv1.2") {
@@ -93,6 +99,7 @@ std::shared_ptr<boost::asio::ssl::context> TlsContextCache::get(const std::strin
   // Verification runs in the probe's callback so that a failing chain is
   // still described before the connection is dropped.
   SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);
+  cache->install(native);
   contexts_.emplace(std::move(key), ctx);
   return ctx;
 }

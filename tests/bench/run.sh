@@ -730,7 +730,7 @@ if has_part c; then
       echo
       echo "Part c: timing truth ($C_PROBES checks, imapprobe check --output json vs packets; engine reports whole ms)"
       printf '%-10s %4s %16s %16s %12s\n' step n "max |diff| ms" "mean diff ms" "wire p50 ms"
-      for s in connect tls greeting login select search fetch logout total; do
+      for s in connect tls greeting login select search fetch logout fetch+logout total; do
         [[ -n $(kv "$W/c.kv" "wire_${s}_n") ]] || continue
         printf '%-10s %4s %16s %16s %12s\n' "$s" "$(kv "$W/c.kv" "wire_${s}_n")" \
           "$(kv "$W/c.kv" "wire_${s}_max_abs_diff_ms")" "$(kv "$W/c.kv" "wire_${s}_mean_diff_ms")" \

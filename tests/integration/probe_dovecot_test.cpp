@@ -1,7 +1,10 @@
 // The probe engine against a real Dovecot started by the test.
 #include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/x509_vfy.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <fstream>
 #include <memory>
@@ -10,6 +13,7 @@
 #include "probe/families.hpp"
 #include "probe/prober.hpp"
 #include "probe/tcp_connector.hpp"
+#include "probe/verify_cache.hpp"
 #include "support/dovecot.hpp"
 #include "support/fake_server.hpp"
 #include "support/scripted_transport.hpp"
@@ -86,6 +90,68 @@ TEST_F(ProbeDovecotTest, AHostNameIsLookedUpInTheDnsStep) {
   expect_success(r);
   ASSERT_TRUE(r.durations.contains(Step::Dns));
   EXPECT_GT(r.durations.at(Step::Dns).count(), 0);
+}
+
+// The verify cache against the harness's real CA and certificates: a clean
+// success is remembered for the same leaf and name, failures never are.
+TEST_F(ProbeDovecotTest, AVerifiedChainIsRememberedAndAFailureIsNot) {
+  auto load = [](const std::string& path) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_file(path.c_str(), "r"), &BIO_free);
+    return std::unique_ptr<X509, decltype(&X509_free)>(
+        bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr, &X509_free);
+  };
+  auto ca = load(dovecot_->get("CA_FILE"));
+  auto server = load(dovecot_->get("SERVER_CERT_FILE"));
+  auto expired = load(dovecot_->get("EXPIRED_CERT_FILE"));
+  ASSERT_TRUE(ca && server && expired);
+  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), &X509_STORE_free);
+  X509_STORE_add_cert(store.get(), ca.get());
+  VerifyCache cache;
+  auto verify = [&](X509* leaf, const char* host) {
+    std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(),
+                                                                        &X509_STORE_CTX_free);
+    X509_STORE_CTX_init(ctx.get(), store.get(), leaf, nullptr);
+    X509_VERIFY_PARAM_set1_host(X509_STORE_CTX_get0_param(ctx.get()), host, 0);
+    const int ok = cache.verify(ctx.get());
+    return std::make_pair(ok, X509_STORE_CTX_get_error(ctx.get()));
+  };
+  EXPECT_EQ(verify(server.get(), "localhost"), std::make_pair(1, X509_V_OK));
+  EXPECT_EQ(cache.hits(), 0u);
+  EXPECT_EQ(verify(server.get(), "localhost"), std::make_pair(1, X509_V_OK));
+  EXPECT_EQ(cache.hits(), 1u);
+  // Another name is another question.
+  EXPECT_EQ(verify(server.get(), "wrong.example").first, 0);
+  EXPECT_EQ(verify(expired.get(), "localhost").second, X509_V_ERR_CERT_HAS_EXPIRED);
+  EXPECT_EQ(verify(expired.get(), "localhost").second, X509_V_ERR_CERT_HAS_EXPIRED);
+  EXPECT_EQ(cache.hits(), 1u);
+  EXPECT_EQ(cache.size(), 1u);
+}
+
+TEST_F(ProbeDovecotTest, ARepeatedProbeStillChecksTheCertificateEachRun) {
+  boost::asio::io_context io;
+  Prober prober(io.get_executor());
+  std::vector<ProbeResult> results;
+  auto twice = [&]() -> boost::asio::awaitable<void> {
+    for (const char* port :
+         {"IMAPS_PORT", "IMAPS_PORT", "IMAPS_EXPIRED_PORT", "IMAPS_EXPIRED_PORT"}) {
+      ProbeSpec spec = spec_for(port, TlsMode::Implicit);
+      results.push_back(co_await prober.run(spec, probe_user()));
+    }
+  };
+  boost::asio::co_spawn(io, twice(), boost::asio::detached);
+  io.run();
+  ASSERT_EQ(results.size(), 4u);
+  for (int i : {0, 1}) {
+    expect_success(results[i]);
+    ASSERT_TRUE(results[i].certificate);
+    EXPECT_TRUE(results[i].certificate->verified);
+    EXPECT_GT(results[i].certificate->days_remaining, 300);
+  }
+  for (int i : {2, 3}) {
+    EXPECT_EQ(results[i].reason, Reason::CertificateExpired) << results[i].message;
+    ASSERT_TRUE(results[i].certificate);
+    EXPECT_FALSE(results[i].certificate->verified);
+  }
 }
 
 // A name that resolves to both loopback addresses (the machine's hosts file

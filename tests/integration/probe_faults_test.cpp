@@ -170,6 +170,59 @@ TEST(ProbeFaults, PlainGreetingOnAnImplicitTlsProbeIsTLSModeMismatch) {
   EXPECT_NE(r.message.find("set tls: STARTTLS"), std::string::npos) << r.message;
 }
 
+// A server that sends no RFC 5530 response codes (bare NO with free text):
+// the causes still get their own reasons, established another way.
+void serve_without_codes(Peer& peer, bool mailbox_listed) {
+  peer.send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] codeless server ready\r\n");
+  std::string line;
+  while (peer.read_line(line)) {
+    const std::string tag = line.substr(0, line.find(' '));
+    const std::string rest = line.substr(line.find(' ') + 1);
+    if (rest.starts_with("LOGIN \"probe\" \"wrong\"")) {
+      peer.send(tag + " NO Login failed.\r\n");
+    } else if (rest.starts_with("LOGIN")) {
+      peer.send(tag + " OK logged in\r\n");
+    } else if (rest.starts_with("EXAMINE")) {
+      peer.send(tag + " NO Cannot open that folder.\r\n");
+    } else if (rest.starts_with("LIST")) {
+      if (mailbox_listed) peer.send("* LIST (\\HasNoChildren) \"/\" \"Archive 2026\"\r\n");
+      peer.send(tag + " OK LIST done\r\n");
+    } else if (rest.starts_with("LOGOUT")) {
+      peer.send("* BYE\r\n" + tag + " OK bye\r\n");
+      return;
+    } else {
+      peer.send(tag + " BAD unknown\r\n");
+    }
+  }
+}
+
+TEST(ProbeFaults, AMissingMailboxWithoutACodeIsStillMailboxNotFound) {
+  FakeServer server([](Peer& peer) { serve_without_codes(peer, /*mailbox_listed=*/false); });
+  ProbeSpec spec = plain_spec(server.port());
+  spec.mailbox = "Archive 2026";
+  const ProbeResult r = run_probe(spec, kCreds);
+  EXPECT_EQ(r.reason, Reason::MailboxNotFound) << r.message;
+  EXPECT_EQ(r.failed_step, Step::Select);
+  EXPECT_NE(r.message.find("LIST does not show it"), std::string::npos) << r.message;
+}
+
+TEST(ProbeFaults, AnExistingMailboxRefusedWithoutACodeIsSelectFailed) {
+  FakeServer server([](Peer& peer) { serve_without_codes(peer, /*mailbox_listed=*/true); });
+  ProbeSpec spec = plain_spec(server.port());
+  spec.mailbox = "Archive 2026";
+  const ProbeResult r = run_probe(spec, kCreds);
+  EXPECT_EQ(r.reason, Reason::SelectFailed) << r.message;
+  EXPECT_NE(r.message.find("Cannot open that folder."), std::string::npos) << r.message;
+}
+
+TEST(ProbeFaults, ARefusedLoginWithoutACodeIsAuthFailed) {
+  FakeServer server([](Peer& peer) { serve_without_codes(peer, false); });
+  const ProbeResult r = run_probe(plain_spec(server.port()), Credentials{"probe", "wrong"});
+  EXPECT_EQ(r.reason, Reason::AuthFailed) << r.message;
+  EXPECT_EQ(r.failed_step, Step::Login);
+  EXPECT_EQ(r.message, "login as probe failed: Login failed.");
+}
+
 TEST(ProbeFaults, EndlessLineIsProtocolErrorNotUnboundedMemory) {
   std::atomic<std::size_t> sent{0};
   FakeServer server([&sent](Peer& peer) {

@@ -57,18 +57,18 @@ void ImapClient::io_failed(const net::IoError& e, bool sending) const {
   net::Clock::time_point since = greeting_wait_started_;
   if (!pending_.empty()) {
     const Pending& p = pending_.front();
-    awaited = "the reply to " + p.what;
+    awaited = "the reply to " + printable(p.what);
     timeout = p.on_timeout;
     since = p.sent;
   }
-  doing = sending ? "while sending " +
-                        (pending_.empty() ? std::string("a command") : pending_.back().what)
+  doing = sending ? "while sending " + (pending_.empty() ? std::string("a command")
+                                                         : printable(pending_.back().what))
                   : "while waiting for " + awaited;
   switch (e.kind()) {
     case net::IoFailure::TimedOut: {
-      const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - since);
-      if (pending_.empty()) fail(timeout, "no greeting within " + format_duration(waited));
-      fail(timeout, "no reply to " + pending_.front().what + " within " + format_duration(waited));
+      const std::string waited = format_measured(now - since);
+      if (pending_.empty()) fail(timeout, "no greeting within " + waited);
+      fail(timeout, "no reply to " + printable(pending_.front().what) + " within " + waited);
     }
     case net::IoFailure::Closed:
       fail(Reason::ConnectionClosed, "server closed the connection " + doing);

@@ -106,10 +106,9 @@ class Script {
     } catch (const net::IoError& e) {
       switch (e.kind()) {
         case net::IoFailure::TimedOut:
-          fail(Reason::ConnectTimeout,
-               "no TCP connection to " + where + " within " +
-                   format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(
-                       Clock::now() - started)));
+          fail(Reason::ConnectTimeout, "no TCP connection to " + where + " within " +
+                                           format_measured(Clock::now() - started));
+          ;
         case net::IoFailure::Refused:
           fail(Reason::ConnectRefused, "connection to " + where + " refused");
         default:

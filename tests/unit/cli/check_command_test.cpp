@@ -175,6 +175,49 @@ TEST(CheckCommand, TextOutputIsATable) {
   EXPECT_NE(out.find("login            0.012"), std::string::npos) << out;
 }
 
+probe::ProbeResult two_family_result() {
+  probe::ProbeResult r = success_result();
+  r.outcome = probe::Outcome::Failure;
+  r.reason = probe::Reason::ConnectRefused;
+  r.failed_step = probe::Step::Connect;
+  r.message = "IPv6 ([2001:db8::1]:993): connection to h:993 refused; IPv4 ok";
+  r.families.push_back({"IPv4", "192.0.2.1:993", probe::Outcome::Success, probe::Reason::Succeeded,
+                        "logged in", std::nullopt, 20ms});
+  r.families.push_back({"IPv6", "[2001:db8::1]:993", probe::Outcome::Failure,
+                        probe::Reason::ConnectRefused, "refused", probe::Step::Connect, 1ms});
+  return r;
+}
+
+TEST(CheckCommand, IpFamilyBothReportsEachFamilyInEveryFormat) {
+  Captured cap;
+  std::string out, err;
+  const std::vector<std::string> base{"-H",         "h", "-u",          "u",
+                                      "--password", "p", "--ip-family", "Both"};
+  auto with = [&](std::string format) {
+    auto args = base;
+    args.push_back("-o");
+    args.push_back(std::move(format));
+    return args;
+  };
+  EXPECT_EQ(run(with("nagios"), cap, out, err, two_family_result()), 2);
+  EXPECT_EQ(cap.spec.ip_family, probe::IpFamily::Both);
+  EXPECT_NE(out.find("CRITICAL - ConnectRefused: IPv6 ([2001:db8::1]:993): "), std::string::npos)
+      << out;
+  EXPECT_NE(out.find(" ipv4_total=0.020s;;;0; ipv6_total=0.001s;;;0;"), std::string::npos) << out;
+
+  run(with("text"), cap, out, err, two_family_result());
+  EXPECT_NE(out.find("IPv6    [2001:db8::1]:993"), std::string::npos) << out;
+  EXPECT_NE(out.find("Failure (ConnectRefused)"), std::string::npos) << out;
+
+  run(with("json"), cap, out, err, two_family_result());
+  const auto j = nlohmann::json::parse(out);
+  ASSERT_EQ(j["families"].size(), 2u);
+  EXPECT_EQ(j["families"][1]["family"], "IPv6");
+  EXPECT_EQ(j["families"][1]["reason"], "ConnectRefused");
+  EXPECT_EQ(j["families"][1]["failedStep"], "connect");
+  EXPECT_EQ(j["families"][0]["remoteAddress"], "192.0.2.1:993");
+}
+
 TEST(CheckCommand, UsageErrorsAreUnknownWithAClearMessage) {
   struct Case {
     std::vector<std::string> args;

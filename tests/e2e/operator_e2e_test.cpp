@@ -255,6 +255,28 @@ TEST_F(OperatorE2E, ProbeBecomesReadyAndAvailableWithStepDurations) {
   EXPECT_EQ(metrics.find(dovecot_->get("PROBE_PASSWORD")), std::string::npos);
 }
 
+// ipFamily Both through the real API server: the families survive the CRD's
+// structural schema (an unknown status field would be pruned) and reach
+// /metrics. localhost resolves to 127.0.0.1 only here: one family.
+TEST_F(OperatorE2E, IpFamilyBothReportsEachFamilyInStatus) {
+  setup_namespace("e2e-both");
+  std::string yaml = probe_yaml("e2e-both", "corp", "IMAPS_PORT");
+  const std::string host = "    host: localhost\n";
+  yaml.replace(yaml.find(host), host.size(), host + "    ipFamily: Both\n");
+  apply(yaml);
+  int rc = 0;
+  const std::string out =
+      kubectl("-n e2e-both wait --for=condition=Available imapprobe/corp --timeout=60s", &rc);
+  ASSERT_EQ(rc, 0) << out << operator_a_->log();
+  const json p = get("e2e-both", "corp");
+  const json& families = p["status"]["lastRun"]["families"];
+  ASSERT_EQ(families.size(), 1u) << p["status"].dump(2);
+  EXPECT_EQ(families[0]["family"], "IPv4");
+  EXPECT_EQ(families[0]["outcome"], "Success");
+  EXPECT_EQ(families[0]["remoteAddress"], "127.0.0.1:" + dovecot_->get("IMAPS_PORT"));
+  EXPECT_TRUE(families[0].contains("total"));
+}
+
 TEST_F(OperatorE2E, BrokenPasswordIsAvailableFalseWithOneWarningThenRecovered) {
   setup_namespace("e2e-auth");
   apply(probe_yaml("e2e-auth", "corp", "IMAPS_PORT"));

@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "probe/evaluate.hpp"
+#include "probe/step_failure.hpp"
 
 namespace imapprobe::probe {
 namespace asio = boost::asio;
@@ -26,11 +27,11 @@ int severity(Outcome o) {
   return 2;
 }
 
-ProbeResult lookup_failure(std::string message, Duration took) {
+ProbeResult lookup_failure(const StepFailure& f, Duration took) {
   ProbeResult r;
   r.outcome = Outcome::Failure;
-  r.reason = Reason::DNSFailed;
-  r.message = std::move(message);
+  r.reason = f.reason;
+  r.message = f.message;
   r.failed_step = Step::Dns;
   r.durations[Step::Dns] = took;
   r.total = took;
@@ -76,24 +77,16 @@ ProbeResult combine_families(std::vector<ProbeResult> per_family,
 asio::awaitable<ProbeResult> run_each_family(const ProbeSpec& spec, const Credentials& credentials,
                                              Connector& connector, imap::Limits limits) {
   const auto started = Clock::now();
-  const std::uint16_t port = spec.effective_port();
-  std::vector<net::Endpoint> endpoints;
-  std::optional<Duration> lookup;
-  if (auto literal = net::ip_literal(spec.host)) {
-    endpoints.emplace_back(*literal, port);
-  } else {
-    const auto deadline = std::min(started + spec.step_timeout, started + spec.timeout);
-    try {
-      endpoints = co_await connector.resolve(spec.host, port, IpFamily::Any, deadline);
-    } catch (const net::IoError& e) {
-      co_return lookup_failure(e.kind() == net::IoFailure::TimedOut
-                                   ? "DNS lookup of " + spec.host + " timed out"
-                                   : "cannot resolve " + spec.host + ": " + e.what(),
-                               Clock::now() - started);
-    }
-    lookup = Clock::now() - started;
-    if (endpoints.empty()) co_return lookup_failure("no address for " + spec.host, *lookup);
+  Lookup found;
+  try {
+    found = co_await look_up(spec, IpFamily::Any, connector,
+                             started + std::min(spec.step_timeout, spec.timeout));
+  } catch (const StepFailure& f) {
+    co_return lookup_failure(f, Clock::now() - started);
   }
+  std::optional<Duration> lookup;
+  if (found.resolved) lookup = Clock::now() - started;
+  const std::vector<net::Endpoint>& endpoints = found.endpoints;
 
   std::vector<std::vector<net::Endpoint>> groups;
   std::vector<std::string> names;

@@ -76,39 +76,25 @@ class Script {
     const std::uint16_t port = spec_.effective_port();
     const std::string where = spec_.host + ":" + std::to_string(port);
     if (endpoints.empty()) {
-      if (auto literal = net::ip_literal(spec_.host)) {
-        // An address needs no lookup: no dns step, and no resolver thread.
-        endpoints.emplace_back(*literal, port);
-      } else {
-        begin(Step::Dns);
-        try {
-          endpoints =
-              co_await connector_.resolve(spec_.host, port, spec_.ip_family, step_deadline());
-        } catch (const net::IoError& e) {
-          if (e.kind() == net::IoFailure::TimedOut) {
-            fail(Reason::DNSFailed, "DNS lookup of " + spec_.host + " timed out");
-          }
-          fail(Reason::DNSFailed, "cannot resolve " + spec_.host + ": " + e.what());
-        }
-        if (endpoints.empty()) {
-          fail(Reason::DNSFailed,
-               "no " + std::string(to_string(spec_.ip_family)) + " address for " + spec_.host);
-        }
+      begin(Step::Dns);
+      Lookup found = co_await look_up(spec_, spec_.ip_family, connector_, step_deadline());
+      if (found.resolved) {
         end();
+      } else {
+        in_step_ = false;  // an address: there was no dns step
       }
+      endpoints = std::move(found.endpoints);
     }
 
     begin(Step::Connect);
     Connection connection;
-    const auto started = Clock::now();
     try {
       connection = co_await connector_.connect(std::move(endpoints), step_deadline());
     } catch (const net::IoError& e) {
       switch (e.kind()) {
         case net::IoFailure::TimedOut:
           fail(Reason::ConnectTimeout, "no TCP connection to " + where + " within " +
-                                           format_measured(Clock::now() - started));
-          ;
+                                           format_measured(Clock::now() - step_started_));
         case net::IoFailure::Refused:
           fail(Reason::ConnectRefused, "connection to " + where + " refused");
         default:
@@ -326,6 +312,32 @@ class Script {
 };
 
 }  // namespace
+
+asio::awaitable<Lookup> look_up(const ProbeSpec& spec, IpFamily family, Connector& connector,
+                                Clock::time_point deadline) {
+  const std::uint16_t port = spec.effective_port();
+  Lookup found;
+  if (auto literal = net::ip_literal(spec.host)) {
+    found.endpoints.emplace_back(*literal, port);
+    co_return found;
+  }
+  found.resolved = true;
+  try {
+    found.endpoints = co_await connector.resolve(spec.host, port, family, deadline);
+  } catch (const net::IoError& e) {
+    if (e.kind() == net::IoFailure::TimedOut) {
+      fail(Reason::DNSFailed, "DNS lookup of " + spec.host + " timed out");
+    }
+    fail(Reason::DNSFailed, "cannot resolve " + spec.host + ": " + e.what());
+  }
+  if (found.endpoints.empty()) {
+    const std::string which = family == IpFamily::Any || family == IpFamily::Both
+                                  ? ""
+                                  : std::string(to_string(family)) + " ";
+    fail(Reason::DNSFailed, "no " + which + "address for " + spec.host);
+  }
+  co_return found;
+}
 
 asio::awaitable<ProbeResult> run_session(const ProbeSpec& spec, const Credentials& credentials,
                                          Connector& connector, imap::Limits limits,

@@ -32,6 +32,17 @@ class Connector {
                                                      net::Clock::time_point deadline) = 0;
 };
 
+// Where to connect. An IP literal is used as it is (`resolved` false: no
+// lookup, no resolver thread); a name goes to the connector's resolver.
+// Fails DNSFailed (a StepFailure) when the lookup fails, times out or finds
+// no address of `family`.
+struct Lookup {
+  std::vector<net::Endpoint> endpoints;
+  bool resolved = false;
+};
+boost::asio::awaitable<Lookup> look_up(const ProbeSpec& spec, IpFamily family, Connector& connector,
+                                       net::Clock::time_point deadline);
+
 // Runs one session. `endpoints`, when given, were resolved by the caller
 // (one address family of ipFamily Both) and the session does no lookup;
 // an IP literal host needs none either, and its result has no dns step.

@@ -74,7 +74,7 @@ void script_healthy(ScriptedTransport& t) {
           "A0004 OK done\r\n* BYE bye\r\nA0005 OK done\r\n");
 }
 
-ProbeResult run(const ProbeSpec& spec, ScriptedTransport& t, ScriptedConnector& connector) {
+ProbeResult run(const ProbeSpec& spec, ScriptedConnector& connector) {
   return run_awaitable(run_session(spec, kCreds, connector, imap::Limits{}));
 }
 
@@ -82,7 +82,7 @@ TEST(SessionScript, AHealthySessionSendsTheScriptedCommandsAndTimesEachStep) {
   ScriptedTransport t;
   script_healthy(t);
   ScriptedConnector connector(t);
-  const ProbeResult r = run(implicit_spec(), t, connector);
+  const ProbeResult r = run(implicit_spec(), connector);
   EXPECT_EQ(r.outcome, Outcome::Success) << r.message;
   EXPECT_EQ(t.mismatch(), "");
   EXPECT_TRUE(t.finished());
@@ -109,7 +109,7 @@ TEST(SessionScript, LogoutIsPipelinedBehindTheLastCommand) {
   ScriptedTransport t;
   script_healthy(t);
   ScriptedConnector connector(t);
-  run(implicit_spec(), t, connector);
+  run(implicit_spec(), connector);
   ASSERT_FALSE(t.writes().empty());
   EXPECT_EQ(t.writes().back(),
             "A0004 FETCH 2:3 (UID RFC822.SIZE BODY.PEEK[HEADER])\r\nA0005 LOGOUT\r\n");
@@ -122,7 +122,7 @@ TEST(SessionScript, AFailureAtAnyOperationIsAVerdictWithAStep) {
     ScriptedTransport t;
     script_healthy(t);
     ScriptedConnector connector(t);
-    run(implicit_spec(), t, connector);
+    run(implicit_spec(), connector);
     operations = t.operations();
   }
   // TLS, then a write and a read per round trip: greeting, login, select,
@@ -135,7 +135,7 @@ TEST(SessionScript, AFailureAtAnyOperationIsAVerdictWithAStep) {
       script_healthy(t);
       t.fail_at(op, kind);
       ScriptedConnector connector(t);
-      const ProbeResult r = run(implicit_spec(), t, connector);
+      const ProbeResult r = run(implicit_spec(), connector);
       SCOPED_TRACE("operation " + std::to_string(op) + " kind " +
                    std::to_string(static_cast<int>(kind)));
       EXPECT_EQ(r.outcome, Outcome::Failure);
@@ -159,7 +159,7 @@ TEST(SessionScript, ATimeoutNamesTheCommandThatGotNoReply) {
   script_healthy(t);
   t.fail_at(4, net::IoFailure::TimedOut);  // tls, greeting, AUTHENTICATE sent, its reply
   ScriptedConnector connector(t);
-  const ProbeResult r = run(implicit_spec(), t, connector);
+  const ProbeResult r = run(implicit_spec(), connector);
   EXPECT_EQ(r.reason, Reason::LoginTimeout);
   EXPECT_EQ(r.failed_step, Step::Login);
   EXPECT_EQ(r.message.rfind("no reply to AUTHENTICATE PLAIN within ", 0), 0u) << r.message;
@@ -171,7 +171,7 @@ TEST(SessionScript, AnIpLiteralIsNotLookedUp) {
   ScriptedConnector connector(t);
   ProbeSpec spec = implicit_spec();
   spec.host = "192.0.2.7";
-  const ProbeResult r = run(spec, t, connector);
+  const ProbeResult r = run(spec, connector);
   EXPECT_EQ(r.outcome, Outcome::Success) << r.message;
   EXPECT_EQ(connector.resolves, 0);
   EXPECT_FALSE(r.durations.contains(Step::Dns));
@@ -204,7 +204,7 @@ TEST(SessionScript, StartTlsForgetsWhatWasSaidInClearAndAsksAgain) {
   spec.tls = TlsMode::StartTls;
   spec.search.clear();
   spec.fetch_latest = 0;
-  const ProbeResult r = run(spec, t, connector);
+  const ProbeResult r = run(spec, connector);
   EXPECT_EQ(r.outcome, Outcome::Success) << r.message;
   EXPECT_EQ(t.mismatch(), "");
   EXPECT_TRUE(t.finished());
@@ -219,7 +219,7 @@ TEST(SessionScript, CredentialsAreNotSentInClearWithoutPermission) {
   ScriptedConnector connector(t);
   ProbeSpec spec = implicit_spec();
   spec.tls = TlsMode::None;
-  const ProbeResult r = run(spec, t, connector);
+  const ProbeResult r = run(spec, connector);
   EXPECT_EQ(r.reason, Reason::PlaintextAuthRefused);
   EXPECT_EQ(r.failed_step, Step::Login);
   EXPECT_EQ(t.sent(), "");
@@ -231,7 +231,7 @@ TEST(SessionScript, AnUntrustedCertificateEndsTheSessionBeforeAByteIsSent) {
   facts.verify_error = X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT;
   t.tls(facts).server("* OK ready\r\n");
   ScriptedConnector connector(t);
-  const ProbeResult r = run(implicit_spec(), t, connector);
+  const ProbeResult r = run(implicit_spec(), connector);
   EXPECT_EQ(r.reason, Reason::CertificateUntrusted) << r.message;
   EXPECT_EQ(r.failed_step, Step::Tls);
   EXPECT_EQ(t.sent(), "");
@@ -245,7 +245,7 @@ TEST(SessionScript, APlainGreetingToATlsHandshakeIsTLSModeMismatch) {
   ScriptedConnector connector(t);
   ProbeSpec spec = implicit_spec();
   spec.port = 143;
-  const ProbeResult r = run(spec, t, connector);
+  const ProbeResult r = run(spec, connector);
   EXPECT_EQ(r.reason, Reason::TLSModeMismatch) << r.message;
   EXPECT_NE(r.message.find("port 143"), std::string::npos) << r.message;
 }
@@ -254,7 +254,7 @@ TEST(SessionScript, AnSmtpBannerToATlsHandshakeIsNotIMAP) {
   ScriptedTransport t;
   t.fail_at(1, net::IoFailure::Tls, "220 m");
   ScriptedConnector connector(t);
-  const ProbeResult r = run(implicit_spec(), t, connector);
+  const ProbeResult r = run(implicit_spec(), connector);
   EXPECT_EQ(r.reason, Reason::NotIMAP) << r.message;
   EXPECT_NE(r.message.find("SMTP"), std::string::npos) << r.message;
 }
@@ -265,7 +265,7 @@ TEST(SessionScript, AGreetingTimeoutOnPort993WithoutTlsSuggestsImplicitTls) {
   ProbeSpec spec = implicit_spec();
   spec.tls = TlsMode::StartTls;
   spec.port = 993;
-  const ProbeResult r = run(spec, t, connector);
+  const ProbeResult r = run(spec, connector);
   EXPECT_EQ(r.reason, Reason::GreetingTimeout) << r.message;
   EXPECT_NE(r.message.find("set tls: Implicit"), std::string::npos) << r.message;
 }
@@ -281,7 +281,7 @@ TEST(SessionScript, WithoutLoginTheSessionIsGreetingAndLogout) {
   spec.mechanism = Mechanism::None;
   spec.search.clear();
   spec.fetch_latest = 0;
-  const ProbeResult r = run(spec, t, connector);
+  const ProbeResult r = run(spec, connector);
   EXPECT_EQ(r.outcome, Outcome::Success) << r.message;
   EXPECT_EQ(r.message, "connected");
   EXPECT_TRUE(t.finished());

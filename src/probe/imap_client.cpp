@@ -83,14 +83,14 @@ void ImapClient::io_failed(const net::IoError& e, bool sending) const {
   fail(Reason::ConnectionClosed, "I/O error " + doing + ": " + e.what());
 }
 
-asio::awaitable<void> ImapClient::read_more() {
+asio::awaitable<std::string_view> ImapClient::read_chunk() {
   std::size_t n = 0;
   try {
     n = co_await transport_.read_some(std::span<char>(buffer_.data(), buffer_.size()));
   } catch (const net::IoError& e) {
     io_failed(e, /*sending=*/false);
   }
-  reader_.feed(std::string_view(buffer_.data(), n));
+  co_return std::string_view(buffer_.data(), n);
 }
 
 void ImapClient::note(const imap::Response& r) {
@@ -110,7 +110,7 @@ asio::awaitable<imap::Response> ImapClient::next() {
       note(*r);
       co_return std::move(*r);
     }
-    co_await read_more();
+    reader_.feed(co_await read_chunk());
   }
 }
 
@@ -121,13 +121,7 @@ asio::awaitable<imap::Response> ImapClient::greeting() {
   // the user to the fix.
   std::string first;
   for (;;) {
-    std::size_t n = 0;
-    try {
-      n = co_await transport_.read_some(std::span<char>(buffer_.data(), buffer_.size()));
-    } catch (const net::IoError& e) {
-      io_failed(e, /*sending=*/false);
-    }
-    first.append(buffer_.data(), n);
+    first += co_await read_chunk();
     const imap::Banner kind = imap::classify_banner(first);
     if (kind == imap::Banner::Incomplete) continue;
     if (kind == imap::Banner::TlsRecord) {
@@ -202,6 +196,8 @@ asio::awaitable<imap::Response> ImapClient::continuation() {
 }
 
 asio::awaitable<Reply> ImapClient::logout() {
+  // A pipelined LOGOUT that found no command to ride behind is sent alone.
+  logout_behind_next_ = false;
   std::string tag = logout_tag_.empty() ? queue("LOGOUT", "LOGOUT") : logout_tag_;
   logout_tag_.clear();
   co_return co_await reply(tag, /*bye_expected=*/true);

@@ -75,7 +75,8 @@ class ImapClient {
 
   boost::asio::awaitable<void> flush();
   boost::asio::awaitable<imap::Response> next();
-  boost::asio::awaitable<void> read_more();
+  // One read from the transport, into buffer_; valid until the next read.
+  boost::asio::awaitable<std::string_view> read_chunk();
   void note(const imap::Response& r);
   [[noreturn]] void io_failed(const net::IoError& e, bool sending) const;
 
@@ -89,7 +90,6 @@ class ImapClient {
   bool logout_behind_next_ = false;
   std::string logout_tag_;
   net::Clock::time_point greeting_wait_started_{};
-  bool awaiting_greeting_ = false;
   // Not zero-initialised: only bytes a read filled are ever used, and zeroing
   // 16 KiB per session showed up in the benchmark profile.
   std::array<char, 16 * 1024> buffer_;

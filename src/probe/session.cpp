@@ -243,8 +243,9 @@ class Script {
     ImapClient& client = *client_;
     const bool searching = !spec_.search.empty();
     const bool fetching = spec_.fetch_latest > 0;
-    // LOGOUT rides behind the last command when nothing can follow it. Not
-    // behind SELECT: a refusal there may need LIST to name its cause.
+    // LOGOUT rides behind the last command when nothing can follow it (with
+    // no command to ride behind, it goes alone). Not behind SELECT: a
+    // refusal there may need LIST to name its cause.
     const auto pipeline_if_last = [&](bool last) {
       if (last && !spec_.round_trip) client.pipeline_logout();
     };
@@ -261,7 +262,7 @@ class Script {
     }
     if (fetching) {
       begin(Step::Fetch);
-      pipeline_if_last(exists_ > 0);
+      pipeline_if_last(true);
       result_.fetched =
           co_await fetch_latest(client, exists_, spec_.fetch_latest, spec_.fetch_what);
       end();

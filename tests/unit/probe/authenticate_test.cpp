@@ -441,7 +441,7 @@ struct Healthy {
   std::string capabilities;
   Credentials creds;
   void (*script)(testing::ScriptedTransport&);
-  std::string scram_nonce;
+  std::string scram_nonce = {};
 };
 
 TEST(Authenticate, AFailureAtAnyOperationNamesNoSecret) {
@@ -511,7 +511,9 @@ TEST(Authenticate, AFailureAtAnyOperationNamesNoSecret) {
         EXPECT_NE(f.reason, Reason::InternalError);
         EXPECT_FALSE(f.message.empty());
         expect_no_secret(f.message, h.creds);
-        if (kind == net::IoFailure::TimedOut) EXPECT_EQ(f.reason, Reason::LoginTimeout);
+        if (kind == net::IoFailure::TimedOut) {
+          EXPECT_EQ(f.reason, Reason::LoginTimeout);
+        }
       }
     }
   }

@@ -277,6 +277,15 @@ TEST(ImapClientPipeline, LogoutRidesInTheSameWriteAsTheNextCommand) {
   EXPECT_EQ(g.t.writes(), (std::vector<std::string>{"A0001 SEARCH ALL\r\nA0002 LOGOUT\r\n"}));
 }
 
+TEST(ImapClientPipeline, APipelinedLogoutWithNothingToRideBehindGoesAlone) {
+  Greeted g("IMAP4rev1");
+  g.client.pipeline_logout();  // e.g. FETCH of an empty mailbox sends nothing
+  g.t.client("A0001 LOGOUT\r\n").server("* BYE bye\r\nA0001 OK done\r\n");
+  EXPECT_TRUE(run_awaitable(g.client.logout()).ok());
+  expect_played(g.t);
+  EXPECT_EQ(g.t.writes(), (std::vector<std::string>{"A0001 LOGOUT\r\n"}));
+}
+
 TEST(ImapClientPipeline, QueuedCommandsLeaveInOneWrite) {
   Greeted g("IMAP4rev1");
   const std::string a = g.client.queue("NOOP", "NOOP");

@@ -270,6 +270,26 @@ TEST(SessionScript, AGreetingTimeoutOnPort993WithoutTlsSuggestsImplicitTls) {
   EXPECT_NE(r.message.find("set tls: Implicit"), std::string::npos) << r.message;
 }
 
+TEST(SessionScript, FetchingFromAnEmptyMailboxSendsNothingAndLogsOutOnce) {
+  ScriptedTransport t;
+  t.tls()
+      .server("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] ready\r\n")
+      .client("A0001 AUTHENTICATE PLAIN " + kPlainIr + "\r\n")
+      .server("A0001 OK logged in\r\n")
+      .client("A0002 EXAMINE \"INBOX\"\r\n")
+      .server("* 0 EXISTS\r\nA0002 OK done\r\n")
+      .client("A0003 LOGOUT\r\n")
+      .server("* BYE\r\nA0003 OK done\r\n");
+  ScriptedConnector connector(t);
+  ProbeSpec spec = implicit_spec();
+  spec.search.clear();
+  const ProbeResult r = run(spec, connector);
+  EXPECT_EQ(r.outcome, Outcome::Success) << r.message;
+  EXPECT_EQ(t.mismatch(), "");
+  EXPECT_TRUE(t.finished());
+  EXPECT_EQ(r.fetched, 0u);
+}
+
 TEST(SessionScript, WithoutLoginTheSessionIsGreetingAndLogout) {
   ScriptedTransport t;
   t.tls()

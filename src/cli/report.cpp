@@ -45,6 +45,12 @@ std::string limit(const std::optional<probe::Duration>& d) {
   return d ? probe::format_limit_seconds(*d) : "";
 }
 
+// One perfdata value: " label=<s>s;<warn>;<crit>;0;".
+void perfdata(std::ostream& out, std::string_view label, probe::Duration d, const Limits& l) {
+  out << ' ' << label << '=' << seconds(d, l) << "s;" << limit(l.warning) << ';'
+      << limit(l.critical) << ";0;";
+}
+
 std::string days(double d) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f", d);
@@ -85,19 +91,14 @@ void write_nagios(std::ostream& out, const probe::ProbeSpec& spec, const probe::
   out << ", total " << seconds(r.total, total) << "s";
   if (r.certificate) out << ", certificate " << days(r.certificate->days_remaining) << " days left";
   out << " |";
-  for (const auto& [step, d] : r.durations) {
-    const Limits l = limits_of(spec, step);
-    out << ' ' << to_string(step) << '=' << seconds(d, l) << "s;" << limit(l.warning) << ';'
-        << limit(l.critical) << ";0;";
-  }
-  out << " total=" << seconds(r.total, total) << "s;" << limit(total.warning) << ';'
-      << limit(total.critical) << ";0;";
+  for (const auto& [step, d] : r.durations)
+    perfdata(out, to_string(step), d, limits_of(spec, step));
+  perfdata(out, "total", r.total, total);
   // ipFamily Both: each family's total, so a graph shows which stack is slow.
   for (const auto& f : r.families) {
-    std::string label = f.family;
+    std::string label = f.family + "_total";
     for (auto& c : label) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    out << ' ' << label << "_total=" << seconds(f.total, total) << "s;" << limit(total.warning)
-        << ';' << limit(total.critical) << ";0;";
+    perfdata(out, label, f.total, total);
   }
   if (r.certificate) {
     const double warn = std::chrono::duration<double>(spec.cert_warn_before).count() / 86400.0;

@@ -59,6 +59,8 @@ std::string_view flag_of(probe::Setting s) {
       return "--fetch";
     case probe::Setting::RoundTrip:
       return "--round-trip";
+    case probe::Setting::Delivery:
+      return "--smtp-host";
   }
   return "?";
 }
@@ -98,6 +100,11 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
   double cert_warn_days = 14, cert_crit_days = 3;
   bool no_system_trust = false;
   int port = 0;
+  // The delivery check, on when --smtp-host is given.
+  probe::DeliverySpec delivery;
+  std::string smtp_tls = "STARTTLS", smtp_mechanism = "Plain", delivery_timeout = "20s";
+  std::string smtp_password_file, smtp_password_env;
+  int smtp_port = 0;
 
   CLI::App app{"Run one synthetic IMAP check and report it as a Nagios/Icinga plugin.", "check"};
   app.add_option("-H,--host", spec.host, "IMAP server host name or address")->required();
@@ -128,6 +135,30 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
   app.add_option("--fetch", spec.fetch_latest, "fetch the newest N messages");
   app.add_option("--fetch-what", fetch_what, "Headers | Envelope | Full")->capture_default_str();
   app.add_flag("--round-trip", spec.round_trip, "APPEND a canary message, find it, then delete it");
+  app.add_option("--smtp-host", delivery.host,
+                 "delivery check: submit a canary to this SMTP server and wait for it in the "
+                 "mailbox");
+  app.add_option("--smtp-port", smtp_port, "SMTP port (default 465 for Implicit, 587 otherwise)")
+      ->check(CLI::Range(1, 65535));
+  app.add_option("--smtp-tls", smtp_tls, "Implicit | STARTTLS | None")->capture_default_str();
+  app.add_option("--smtp-server-name", delivery.server_name,
+                 "name for SNI and certificate verification of the SMTP server");
+  app.add_option("--smtp-mechanism", smtp_mechanism, "Plain | Login | XOAuth2 | None")
+      ->capture_default_str();
+  app.add_option("--smtp-user", creds.smtp_username, "SMTP user name (default: --user)");
+  app.add_option("--smtp-password-file", smtp_password_file,
+                 "read the SMTP password from this file (default: the IMAP one)");
+  app.add_option("--smtp-password-env", smtp_password_env,
+                 "read the SMTP password from this environment variable");
+  app.add_option("--mail-from", delivery.from, "envelope sender (default: --user)");
+  app.add_option("--mail-to", delivery.to, "recipient (default: --user)");
+  app.add_option("--delivery-mailbox", delivery.mailbox, "where the canary should arrive")
+      ->capture_default_str();
+  app.add_option("--junk-folder", delivery.junk_folders,
+                 "junk folder to watch (repeatable; default: \\Junk, then common names)");
+  app.add_option("--delivery-timeout", delivery_timeout,
+                 "how long after SMTP accepted it the canary may take to arrive")
+      ->capture_default_str();
   app.add_option("-t,--timeout", timeout, "deadline for the whole check")->capture_default_str();
   app.add_option("--step-timeout", step_timeout, "deadline for any one step")
       ->capture_default_str();
@@ -189,6 +220,41 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
         throw std::invalid_argument(
             "a password or token is required (--password-file, --password-env or --password)");
       }
+    }
+    if (!delivery.host.empty()) {
+      delivery.port = static_cast<std::uint16_t>(smtp_port);
+      delivery.tls = probe::parse_tls_mode(smtp_tls);
+      delivery.mechanism = probe::parse_mechanism(smtp_mechanism);
+      delivery.timeout = probe::parse_duration(delivery_timeout);
+      if (!smtp_password_file.empty() && !smtp_password_env.empty()) {
+        throw std::invalid_argument("give only one of --smtp-password-file, --smtp-password-env");
+      }
+      if (!smtp_password_file.empty()) {
+        creds.smtp_secret = chomp(read_file(smtp_password_file, "SMTP password"));
+      }
+      if (!smtp_password_env.empty()) {
+        auto v = env(smtp_password_env);
+        if (!v) {
+          throw std::invalid_argument("environment variable " + smtp_password_env + " is not set");
+        }
+        creds.smtp_secret = *v;
+      }
+      if (creds.smtp_username.empty() != creds.smtp_secret.empty()) {
+        throw std::invalid_argument(
+            "--smtp-user and an SMTP password (--smtp-password-file or --smtp-password-env) go "
+            "together");
+      }
+      if (has_line_break(delivery.mailbox)) {
+        throw std::invalid_argument("--delivery-mailbox must be on one line");
+      }
+      for (const auto* field : {&delivery.host, &delivery.from, &delivery.to}) {
+        if (has_line_break(*field) || field->find_first_of("<> ") != std::string::npos) {
+          throw std::invalid_argument(
+              "--smtp-host, --mail-from and --mail-to take a bare name or address (no spaces, "
+              "< or >)");
+        }
+      }
+      spec.delivery = delivery;
     }
     validate(spec);
   } catch (const std::exception& e) {

@@ -106,6 +106,12 @@ void write_nagios(std::ostream& out, const probe::ProbeSpec& spec, const probe::
     out << " cert_days=" << days(r.certificate->days_remaining) << ';' << days(warn) << ":;"
         << days(crit) << ":;;";
   }
+  if (r.delivery && r.delivery->certificate) {
+    const double warn = std::chrono::duration<double>(spec.cert_warn_before).count() / 86400.0;
+    const double crit = std::chrono::duration<double>(spec.cert_fail_before).count() / 86400.0;
+    out << " smtp_cert_days=" << days(r.delivery->certificate->days_remaining) << ';' << days(warn)
+        << ":;" << days(crit) << ":;;";
+  }
   out << '\n';
 }
 
@@ -126,14 +132,14 @@ void write_text(std::ostream& out, const probe::ProbeSpec& spec, const probe::Pr
   out << "outcome: " << to_string(r.outcome) << " (" << to_string(r.reason) << ")\n";
   out << "message: " << r.message << '\n';
   out << '\n'
-      << std::left << std::setw(12) << "STEP" << std::right << std::setw(10) << "SECONDS"
+      << std::left << std::setw(16) << "STEP" << std::right << std::setw(10) << "SECONDS"
       << "  NOTE\n";
   for (const auto& [step, d] : r.durations) {
-    out << std::left << std::setw(12) << to_string(step) << std::right << std::setw(10)
+    out << std::left << std::setw(16) << to_string(step) << std::right << std::setw(10)
         << seconds(d, limits_of(spec, step)) << "  " << (r.failed_step == step ? "failed" : "")
         << '\n';
   }
-  out << std::left << std::setw(12) << "total" << std::right << std::setw(10)
+  out << std::left << std::setw(16) << "total" << std::right << std::setw(10)
       << seconds(r.total, total_limits(spec)) << '\n';
   if (!r.families.empty()) {
     out << '\n'
@@ -155,6 +161,19 @@ void write_text(std::ostream& out, const probe::ProbeSpec& spec, const probe::Pr
         << days(c.days_remaining) << " days)\n"
         << "  verified:  " << (c.verified ? "yes" : "no, " + c.verify_error) << '\n'
         << "  tls:       " << c.tls_version << ' ' << c.cipher << '\n';
+  }
+  if (r.delivery) {
+    const auto& d = *r.delivery;
+    out << "\ndelivery:\n"
+        << "  smtp:      " << (d.smtp_address.empty() ? "-" : d.smtp_address) << '\n'
+        << "  queue id:  " << (d.queue_id.empty() ? "-" : d.queue_id) << '\n'
+        << "  latency:   " << (d.latency ? probe::format_measured(*d.latency) : "-")
+        << (d.found_in.empty() ? "" : " (found in " + d.found_in + ")") << '\n';
+    if (d.certificate) {
+      out << "  smtp cert: " << d.certificate->subject << ", "
+          << days(d.certificate->days_remaining) << " days, "
+          << (d.certificate->verified ? "verified" : "not verified") << '\n';
+    }
   }
   for (const auto& a : r.alerts) out << "server alert: " << a << '\n';
 }

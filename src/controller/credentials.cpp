@@ -79,6 +79,10 @@ CredentialResolution resolve_credentials(const ProbeDefinition& def, ClusterApi&
   if (def.username && !read(*def.username, r.credentials.username, "username")) return *failure;
   if (def.password && !read(*def.password, r.credentials.secret, "password or token"))
     return *failure;
+  if (def.smtp_username && !read(*def.smtp_username, r.credentials.smtp_username, "SMTP user name"))
+    return *failure;
+  if (def.smtp_password && !read(*def.smtp_password, r.credentials.smtp_secret, "SMTP password"))
+    return *failure;
   if (def.ca_bundle) {
     if (!read(*def.ca_bundle, r.ca_pem, "CA bundle")) return *failure;
     if (auto problem = probe::check_ca_bundle(r.ca_pem)) {

@@ -50,8 +50,57 @@ std::string_view field_of(probe::Setting s) {
       return "spec.fetch.latest";
     case probe::Setting::RoundTrip:
       return "spec.roundTrip.enabled";
+    case probe::Setting::Delivery:
+      return "spec.delivery";
   }
   return "spec";
+}
+
+void parse_delivery(const json& j, ProbeDefinition& def) {
+  const std::string path = "spec.delivery";
+  probe::DeliverySpec d;
+  d.host = string_field(j, "host", path);
+  if (d.host.empty()) throw InvalidSpec(path + ".host: required");
+  if (j.contains("port") && !j["port"].is_null()) {
+    if (!j["port"].is_number_integer() || j["port"].get<long>() < 1 ||
+        j["port"].get<long>() > 65535) {
+      throw InvalidSpec(path + ".port: must be an integer from 1 to 65535");
+    }
+    d.port = static_cast<std::uint16_t>(j["port"].get<long>());
+  }
+  d.tls = enum_field(j, "tls", path, "STARTTLS", probe::parse_tls_mode);
+  d.server_name = string_field(j, "serverName", path);
+  d.mechanism = enum_field(j, "mechanism", path, "Plain", probe::parse_mechanism);
+  d.from = string_field(j, "from", path);
+  d.to = string_field(j, "to", path);
+  d.mailbox = string_field(j, "mailbox", path, "INBOX");
+  for (const auto* field : {&d.host, &d.from, &d.to}) {
+    if (field->find_first_of("\r\n <>") != std::string::npos) {
+      throw InvalidSpec(path + ": host, from and to take a bare name or address");
+    }
+  }
+  if (d.mailbox.empty() || !one_line(d.mailbox)) {
+    throw InvalidSpec(path + ".mailbox: must be one non-empty line");
+  }
+  if (auto it = j.find("junkFolders"); it != j.end() && it->is_array()) {
+    for (const auto& name : *it) {
+      if (!name.is_string() || name.get<std::string>().empty() ||
+          !one_line(name.get<std::string>())) {
+        throw InvalidSpec(path + ".junkFolders: each must be one non-empty line");
+      }
+      d.junk_folders.push_back(name.get<std::string>());
+    }
+  }
+  d.timeout = duration_field(j, "timeout", path, "20s");
+  if (const json& ref = child(j, "secretRef"); !ref.empty()) {
+    const std::string name = string_field(ref, "name", path + ".secretRef");
+    if (name.empty()) throw InvalidSpec(path + ".secretRef.name: required");
+    def.smtp_username =
+        SecretKeyRef{name, string_field(ref, "usernameKey", path + ".secretRef", "username")};
+    def.smtp_password =
+        SecretKeyRef{name, string_field(ref, "passwordKey", path + ".secretRef", "password")};
+  }
+  def.spec.delivery = std::move(d);
 }
 
 }  // namespace
@@ -126,6 +175,10 @@ ProbeDefinition parse_probe(const json& object) {
   s.fetch_latest = static_cast<std::uint32_t>(latest);
   s.fetch_what = enum_field(fetch, "what", "spec.fetch", "Headers", probe::parse_fetch_what);
   s.round_trip = child(spec, "roundTrip").value("enabled", false);
+
+  if (const json& delivery = child(spec, "delivery"); !delivery.empty()) {
+    parse_delivery(delivery, d);
+  }
 
   d.interval = duration_field(spec, "interval", "spec", "60s");
   s.timeout = duration_field(spec, "timeout", "spec", "30s");

@@ -39,6 +39,10 @@ struct ProbeDefinition {
   std::optional<SecretKeyRef> username;
   std::optional<SecretKeyRef> password;  // password, or token for XOAuth2
   std::optional<SecretKeyRef> ca_bundle;
+  // The delivery check's SMTP AUTH, when it has a Secret of its own
+  // (spec.delivery.secretRef); else it logs in as the probe.
+  std::optional<SecretKeyRef> smtp_username;
+  std::optional<SecretKeyRef> smtp_password;
   probe::Duration interval = std::chrono::seconds(60);
   int failure_threshold = 2;
   bool suspend = false;

@@ -63,6 +63,16 @@ LastRun last_run_from_json(const json& j) {
       r.families.push_back(std::move(run));
     }
   }
+  if (auto d = j.find("delivery"); d != j.end() && d->is_object()) {
+    DeliveryRun run;
+    if (auto l = d->find("latency"); l != d->end() && l->is_string()) {
+      run.latency = latency(l->get<std::string>());
+    }
+    run.queue_id = str(*d, "queueId");
+    run.found_in = str(*d, "foundIn");
+    run.smtp_address = str(*d, "smtpAddress");
+    r.delivery = std::move(run);
+  }
   return r;
 }
 
@@ -87,6 +97,14 @@ json last_run_to_json(const LastRun& r) {
       families.push_back(std::move(item));
     }
     j["families"] = std::move(families);
+  }
+  if (r.delivery) {
+    json delivery = json::object();
+    if (r.delivery->latency) delivery["latency"] = format_latency(*r.delivery->latency);
+    if (!r.delivery->queue_id.empty()) delivery["queueId"] = r.delivery->queue_id;
+    if (!r.delivery->found_in.empty()) delivery["foundIn"] = r.delivery->found_in;
+    if (!r.delivery->smtp_address.empty()) delivery["smtpAddress"] = r.delivery->smtp_address;
+    j["delivery"] = std::move(delivery);
   }
   return j;
 }

@@ -21,9 +21,11 @@ namespace imapprobe::controller {
 
 // The step names of lastRun.durations and baseline (the CRD's keys): the
 // engine's steps, then "total".
-inline constexpr std::string_view kStatusSteps[] = {"dns",        "connect", "tls",    "greeting",
-                                                    "capability", "login",   "select", "search",
-                                                    "roundTrip",  "fetch",   "logout", "total"};
+inline constexpr std::string_view kStatusSteps[] = {
+    "dns",         "connect",         "tls",      "greeting",  "capability",
+    "login",       "select",          "search",   "roundTrip", "fetch",
+    "smtpConnect", "smtpTls",         "smtpEhlo", "smtpAuth",  "smtpSend",
+    "delivery",    "deliveryCleanup", "logout",   "total"};
 
 // A value per status step name, held inline: a std::map<std::string, T> per
 // probe cost about 720 bytes for each of lastRun.durations and the baseline,
@@ -92,6 +94,15 @@ struct FamilyRun {
   bool operator==(const FamilyRun&) const = default;
 };
 
+// status.lastRun.delivery: the delivery check's part of the run.
+struct DeliveryRun {
+  std::optional<probe::Duration> latency;  // accepted by SMTP until in the mailbox
+  std::string queue_id;
+  std::string found_in;
+  std::string smtp_address;
+  bool operator==(const DeliveryRun&) const = default;
+};
+
 // status.lastRun: the run the status shows.
 struct LastRun {
   std::string time;     // RFC 3339: when the run happened
@@ -103,6 +114,7 @@ struct LastRun {
   std::optional<std::uint32_t> messages;  // EXISTS of the mailbox
   std::string remote_address;
   std::vector<FamilyRun> families;  // ipFamily Both only
+  std::optional<DeliveryRun> delivery;
   bool operator==(const LastRun&) const = default;
 };
 

@@ -116,6 +116,10 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
                                       std::string(probe::to_string(f.reason)), f.remote_address,
                                       f.total});
   }
+  if (r.delivery) {
+    last.delivery = DeliveryRun{r.delivery->latency, r.delivery->queue_id, r.delivery->found_in,
+                                r.delivery->smtp_address};
+  }
   s.last_run = last;
 
   if (r.certificate) {

@@ -57,16 +57,26 @@ void evaluate(const ProbeSpec& spec, ProbeResult& result) {
   Reason critical_reason = Reason::SlowResponse;
   Reason warning_reason = Reason::SlowResponse;
 
-  if (result.certificate && spec.tls != TlsMode::None) {
-    const double days = result.certificate->days_remaining;
+  // The IMAP server's certificate, and the SMTP server's of the delivery check.
+  struct Checked {
+    const CertificateInfo* cert;
+    std::string_view whose;
+  };
+  std::vector<Checked> certificates;
+  if (result.certificate && spec.tls != TlsMode::None)
+    certificates.push_back({&*result.certificate, "certificate"});
+  if (result.delivery && result.delivery->certificate)
+    certificates.push_back({&*result.delivery->certificate, "SMTP server certificate"});
+  for (const auto& [cert, whose] : certificates) {
+    const double days = cert->days_remaining;
     const double fail_days = std::chrono::duration<double>(spec.cert_fail_before).count() / 86400.0;
     const double warn_days = std::chrono::duration<double>(spec.cert_warn_before).count() / 86400.0;
     if (days < fail_days) {
-      critical.push_back("certificate expires in " + days_text(days) + " (failBefore " +
+      critical.push_back(std::string(whose) + " expires in " + days_text(days) + " (failBefore " +
                          format_duration(spec.cert_fail_before) + ")");
       critical_reason = Reason::CertificateExpiringSoon;
     } else if (days < warn_days) {
-      warning.push_back("certificate expires in " + days_text(days) + " (warnBefore " +
+      warning.push_back(std::string(whose) + " expires in " + days_text(days) + " (warnBefore " +
                         format_duration(spec.cert_warn_before) + ")");
       warning_reason = Reason::CertificateExpiringSoon;
     }

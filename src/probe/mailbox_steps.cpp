@@ -54,6 +54,29 @@ bool same_mailbox(const std::string& a, const std::string& b) {
 
 }  // namespace
 
+std::optional<ListEntry> list_entry(const imap::Response& r) {
+  if (r.keyword != "LIST" && r.keyword != "XLIST") return std::nullopt;
+  std::string_view text = r.text;
+  if (!text.starts_with('(')) return std::nullopt;
+  const auto close = text.find(')');
+  if (close == std::string_view::npos) return std::nullopt;
+  ListEntry entry;
+  entry.name = listed_name(r);
+  std::string_view attrs = text.substr(1, close - 1);
+  while (!attrs.empty()) {
+    const auto space = attrs.find(' ');
+    std::string_view a = attrs.substr(0, space);
+    if (!a.empty()) {
+      std::string up(a);
+      for (auto& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      entry.attributes.push_back(std::move(up));
+    }
+    if (space == std::string_view::npos) break;
+    attrs.remove_prefix(space + 1);
+  }
+  return entry;
+}
+
 asio::awaitable<std::uint32_t> open_mailbox(ImapClient& client, std::string mailbox,
                                             bool writable) {
   const std::string quoted = imap::quote(mailbox);
@@ -185,20 +208,25 @@ asio::awaitable<void> round_trip(ImapClient& client, std::string mailbox, std::s
     }
   }
   if (set.empty()) set = std::to_string(uids.front());
+  co_await expunge_uids(client, set, Reason::RoundTripFailed, "the canary");
+}
+
+asio::awaitable<void> expunge_uids(ImapClient& client, std::string uid_set, Reason on_failure,
+                                   std::string what) {
   const std::string store_tag =
-      client.queue("UID STORE", "UID STORE " + set + " +FLAGS.SILENT (\\Deleted)");
+      client.queue("UID STORE", "UID STORE " + uid_set + " +FLAGS.SILENT (\\Deleted)");
   Reply stored = co_await client.reply(store_tag);
   if (!stored.ok()) {
-    fail(Reason::RoundTripFailed, "cannot flag the canary deleted: " + server_text(stored.tagged));
+    fail(on_failure, "cannot flag " + what + " deleted: " + server_text(stored.tagged));
   }
-  // UID EXPUNGE (UIDPLUS) removes only the canaries; plain EXPUNGE would
+  // UID EXPUNGE (UIDPLUS) removes only these messages; plain EXPUNGE would
   // also remove anything else flagged \Deleted in the mailbox.
   const std::string expunge_tag = client.has("UIDPLUS")
-                                      ? client.queue("UID EXPUNGE", "UID EXPUNGE " + set)
+                                      ? client.queue("UID EXPUNGE", "UID EXPUNGE " + uid_set)
                                       : client.queue("EXPUNGE", "EXPUNGE");
   Reply expunged = co_await client.reply(expunge_tag);
   if (!expunged.ok()) {
-    fail(Reason::RoundTripFailed, "cannot expunge the canary: " + server_text(expunged.tagged));
+    fail(on_failure, "cannot expunge " + what + ": " + server_text(expunged.tagged));
   }
 }
 

@@ -4,13 +4,23 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "probe/imap_client.hpp"
 #include "probe/spec.hpp"
 
 namespace imapprobe::probe {
+
+// One LIST (or XLIST) response: the mailbox name, unquoted, and its
+// attributes upper-cased ("\\JUNK", "\\HASNOCHILDREN").
+struct ListEntry {
+  std::string name;
+  std::vector<std::string> attributes;
+};
+std::optional<ListEntry> list_entry(const imap::Response& r);
 
 // SELECT (writable) or EXAMINE (read-only, so a monitoring login changes no
 // \Recent or \Seen state). Returns EXISTS. A refusal is MailboxNotFound
@@ -34,6 +44,11 @@ std::string canary_message(std::string_view token, std::string_view date);
 // so the mailbox ends as it started.
 boost::asio::awaitable<void> round_trip(ImapClient& client, std::string mailbox, std::string token,
                                         std::string date);
+
+// UID STORE +FLAGS (\Deleted), then UID EXPUNGE of `uid_set` (plain
+// EXPUNGE without UIDPLUS); a refusal fails `on_failure`, naming `what`.
+boost::asio::awaitable<void> expunge_uids(ImapClient& client, std::string uid_set,
+                                          Reason on_failure, std::string what);
 
 // 32 random hex digits for canary tokens.
 std::string random_token();

@@ -20,7 +20,8 @@ asio::awaitable<ProbeResult> Prober::run(ProbeSpec spec, Credentials credentials
   // stream type is the same for both; it never handshakes.
   std::shared_ptr<asio::ssl::context> ctx;
   {
-    const bool tls = spec.tls != TlsMode::None;
+    const bool tls =
+        spec.tls != TlsMode::None || (spec.delivery && spec.delivery->tls != TlsMode::None);
     try {
       ctx = tls_->get(tls ? spec.ca_pem : std::string(), tls && spec.use_system_trust,
                       spec.min_tls_version);

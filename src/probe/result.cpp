@@ -24,6 +24,20 @@ std::string_view to_string(Step s) {
       return "fetch";
     case Step::RoundTrip:
       return "roundTrip";
+    case Step::SmtpConnect:
+      return "smtpConnect";
+    case Step::SmtpTls:
+      return "smtpTls";
+    case Step::SmtpEhlo:
+      return "smtpEhlo";
+    case Step::SmtpAuth:
+      return "smtpAuth";
+    case Step::SmtpSend:
+      return "smtpSend";
+    case Step::Delivery:
+      return "delivery";
+    case Step::DeliveryCleanup:
+      return "deliveryCleanup";
     case Step::Logout:
       return "logout";
   }
@@ -80,6 +94,13 @@ std::string_view to_string(Reason r) {
     IMAPPROBE_REASON(SearchFailed)
     IMAPPROBE_REASON(FetchFailed)
     IMAPPROBE_REASON(RoundTripFailed)
+    IMAPPROBE_REASON(SMTPUnavailable)
+    IMAPPROBE_REASON(SMTPAuthFailed)
+    IMAPPROBE_REASON(SenderRejected)
+    IMAPPROBE_REASON(RecipientRejected)
+    IMAPPROBE_REASON(MessageRejected)
+    IMAPPROBE_REASON(DeliveryTimeout)
+    IMAPPROBE_REASON(DeliveredToJunk)
     IMAPPROBE_REASON(ProtocolError)
     IMAPPROBE_REASON(CommandTimeout)
     IMAPPROBE_REASON(Timeout)

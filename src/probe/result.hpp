@@ -26,11 +26,22 @@ enum class Step {
   Search,
   Fetch,
   RoundTrip,
+  // The delivery check: SMTP submission of a canary, then waiting for it
+  // over IMAP and deleting it (smtpConnect includes the SMTP host's lookup).
+  SmtpConnect,
+  SmtpTls,
+  SmtpEhlo,
+  SmtpAuth,
+  SmtpSend,
+  Delivery,
+  DeliveryCleanup,
   Logout,
 };
 inline constexpr Step kAllSteps[] = {
-    Step::Dns,    Step::Connect, Step::Tls,   Step::Greeting,  Step::Capability, Step::Login,
-    Step::Select, Step::Search,  Step::Fetch, Step::RoundTrip, Step::Logout};
+    Step::Dns,         Step::Connect,         Step::Tls,      Step::Greeting, Step::Capability,
+    Step::Login,       Step::Select,          Step::Search,   Step::Fetch,    Step::RoundTrip,
+    Step::SmtpConnect, Step::SmtpTls,         Step::SmtpEhlo, Step::SmtpAuth, Step::SmtpSend,
+    Step::Delivery,    Step::DeliveryCleanup, Step::Logout};
 std::string_view to_string(Step s);  // lowerCamel, as in status.lastRun.durations
 std::optional<Step> step_from_string(std::string_view s);
 
@@ -68,6 +79,15 @@ enum class Reason {
   SearchFailed,
   FetchFailed,
   RoundTripFailed,
+  // The delivery check. SMTP's own words (reply code, enhanced status code
+  // and text) are in the message.
+  SMTPUnavailable,    // the SMTP greeting or EHLO refused (421, 554, ...)
+  SMTPAuthFailed,     // AUTH refused (535 5.7.8, ...)
+  SenderRejected,     // MAIL FROM refused
+  RecipientRejected,  // RCPT TO refused (550 5.1.1, ...)
+  MessageRejected,    // DATA or the message itself refused
+  DeliveryTimeout,    // accepted by SMTP, not in the mailbox within the delivery timeout
+  DeliveredToJunk,    // the canary arrived in a junk folder
   ProtocolError,
   // No reply to a command after login (SELECT, SEARCH, FETCH, the round trip, LOGOUT).
   CommandTimeout,
@@ -104,6 +124,15 @@ struct FamilyResult {
   Duration total{};
 };
 
+// What the delivery check saw, as far as it got.
+struct DeliveryResult {
+  std::string smtp_address;                    // address:port of the SMTP server
+  std::string queue_id;                        // from the reply to DATA, when the server names it
+  std::optional<Duration> latency;             // accepted by SMTP until visible over IMAP
+  std::string found_in;                        // the mailbox it was found in
+  std::optional<CertificateInfo> certificate;  // the SMTP server's
+};
+
 struct ProbeResult {
   Outcome outcome = Outcome::Failure;
   Reason reason = Reason::ProtocolError;
@@ -118,6 +147,7 @@ struct ProbeResult {
   std::optional<std::uint32_t> search_matches;
   std::optional<std::uint32_t> fetched;
   std::string remote_address;  // address actually connected to
+  std::optional<DeliveryResult> delivery;
   // Threshold and certificate findings that made a passing run Degraded.
   std::vector<std::string> warnings;
   // A step or the total took longer than a warning or critical threshold,

@@ -43,6 +43,16 @@ nlohmann::json to_json(const ProbeResult& r) {
   if (!r.alerts.empty()) out["alerts"] = r.alerts;
   if (!r.warnings.empty()) out["warnings"] = r.warnings;
   if (!r.capabilities.empty()) out["capabilities"] = r.capabilities;
+  if (r.delivery) {
+    const auto& d = *r.delivery;
+    nlohmann::json delivery = nlohmann::json::object();
+    if (!d.smtp_address.empty()) delivery["smtpAddress"] = d.smtp_address;
+    if (!d.queue_id.empty()) delivery["queueId"] = d.queue_id;
+    if (d.latency) delivery["latency"] = std::stod(format_seconds(*d.latency));
+    if (!d.found_in.empty()) delivery["foundIn"] = d.found_in;
+    if (d.certificate) delivery["certificate"] = to_json(*d.certificate);
+    out["delivery"] = std::move(delivery);
+  }
   if (!r.families.empty()) {
     nlohmann::json families = nlohmann::json::array();
     for (const auto& f : r.families) {

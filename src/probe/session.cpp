@@ -5,6 +5,7 @@
 #include "imap/banner.hpp"
 #include "imap/sasl.hpp"
 #include "probe/authenticate.hpp"
+#include "probe/delivery.hpp"
 #include "probe/imap_client.hpp"
 #include "probe/mailbox_steps.hpp"
 #include "probe/step_failure.hpp"
@@ -18,7 +19,7 @@ namespace {
 
 bool implicit_tls_port(std::uint16_t port) { return port == 993 || port == 995 || port == 465; }
 
-class Script {
+class Script final : public StepRunner {
  public:
   Script(const ProbeSpec& spec, const Credentials& creds, Connector& connector, imap::Limits limits)
       : spec_(spec), creds_(creds), connector_(connector), limits_(limits) {}
@@ -54,18 +55,20 @@ class Script {
  private:
   // --- timing -----------------------------------------------------------------
 
-  Clock::time_point step_deadline() const {
-    return std::min(Clock::now() + spec_.step_timeout, run_deadline_);
+  Clock::time_point step_deadline(std::optional<Duration> limit = {}) const {
+    return std::min(Clock::now() + limit.value_or(spec_.step_timeout), run_deadline_);
   }
 
-  void begin(Step step) {
+  Clock::time_point begin(Step step, std::optional<Duration> limit = {}) override {
     step_ = step;
     in_step_ = true;
     step_started_ = Clock::now();
-    if (transport_) transport_->set_deadline(step_deadline());
+    const auto deadline = step_deadline(limit);
+    if (transport_) transport_->set_deadline(deadline);
+    return deadline;
   }
 
-  void end() {
+  void end() override {
     result_.durations[step_] += Clock::now() - step_started_;
     in_step_ = false;
   }
@@ -114,11 +117,7 @@ class Script {
     } catch (const net::IoError& e) {
       handshake_failed(e, name);
     }
-    CertificateInfo info = describe_certificate(facts.peer.get(), std::chrono::system_clock::now());
-    info.tls_version = facts.version;
-    info.cipher = facts.cipher;
-    info.verified = facts.verify_error == X509_V_OK;
-    if (!info.verified) info.verify_error = X509_verify_cert_error_string(facts.verify_error);
+    CertificateInfo info = certificate_info(facts, std::chrono::system_clock::now());
     result_.certificate = info;
     if (!info.verified && !spec_.insecure_skip_verify) {
       fail(reason_for_verify_error(facts.verify_error),
@@ -181,6 +180,10 @@ class Script {
       end();
     }
     if (authenticated_) co_await mailbox_steps();
+    if (authenticated_ && spec_.delivery) {
+      result_.delivery.emplace();
+      co_await check_delivery(spec_, creds_, client, connector_, *this, *result_.delivery);
+    }
     begin(Step::Logout);
     Reply bye = co_await client.logout();
     if (!bye.ok()) fail(Reason::ProtocolError, "LOGOUT failed: " + server_text(bye.tagged));
@@ -247,7 +250,7 @@ class Script {
     // no command to ride behind, it goes alone). Not behind SELECT: a
     // refusal there may need LIST to name its cause.
     const auto pipeline_if_last = [&](bool last) {
-      if (last && !spec_.round_trip) client.pipeline_logout();
+      if (last && !spec_.round_trip && !spec_.delivery) client.pipeline_logout();
     };
 
     begin(Step::Select);
@@ -294,6 +297,11 @@ class Script {
       msg += ", " + std::to_string(*result_.search_matches) + " matched search";
     if (result_.fetched) msg += ", fetched " + std::to_string(*result_.fetched);
     if (spec_.round_trip) msg += ", round trip ok";
+    if (result_.delivery && result_.delivery->latency) {
+      msg += ", delivered in " + format_measured(*result_.delivery->latency);
+      if (!result_.delivery->queue_id.empty())
+        msg += " (queue id " + result_.delivery->queue_id + ")";
+    }
     return msg;
   }
 

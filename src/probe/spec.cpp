@@ -77,6 +77,22 @@ std::vector<SpecProblem> spec_problems(const ProbeSpec& spec) {
     if (!spec.search.empty()) problems.push_back({Setting::Search, why});
     if (spec.fetch_latest > 0) problems.push_back({Setting::Fetch, why});
     if (spec.round_trip) problems.push_back({Setting::RoundTrip, why});
+    if (spec.delivery) problems.push_back({Setting::Delivery, why});
+  }
+  if (const auto& d = spec.delivery) {
+    if (d->host.empty()) problems.push_back({Setting::Delivery, "needs an SMTP host"});
+    if (d->mechanism != Mechanism::Plain && d->mechanism != Mechanism::Login &&
+        d->mechanism != Mechanism::XOAuth2 && d->mechanism != Mechanism::None) {
+      problems.push_back(
+          {Setting::Delivery, "SMTP AUTH supports Plain, Login, XOAuth2 or None, not " +
+                                  std::string(to_string(d->mechanism))});
+    }
+    if (d->timeout <= Duration::zero() || d->timeout >= spec.timeout) {
+      problems.push_back({Setting::Delivery, "delivery timeout (" + format_duration(d->timeout) +
+                                                 ") must be more than 0 and less than the run's "
+                                                 "timeout (" +
+                                                 format_duration(spec.timeout) + ")"});
+    }
   }
   return problems;
 }

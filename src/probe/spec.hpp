@@ -36,6 +36,9 @@ FetchWhat parse_fetch_what(std::string_view s);
 struct Credentials {
   std::string username;
   std::string secret;  // password, or the OAuth2 bearer token for XOAuth2
+  // SMTP AUTH of the delivery check; empty: the IMAP ones.
+  std::string smtp_username;
+  std::string smtp_secret;
 };
 
 struct Thresholds {
@@ -43,6 +46,31 @@ struct Thresholds {
   std::map<Step, Duration> critical;  // exceeding one: Failure, SlowResponse
   std::optional<Duration> total_warning;
   std::optional<Duration> total_critical;
+};
+
+// The delivery check: a canary submitted over SMTP and found over IMAP.
+struct DeliverySpec {
+  std::string host;
+  std::uint16_t port = 0;  // 0: 465 for Implicit, 587 otherwise
+  TlsMode tls = TlsMode::StartTls;
+  std::string server_name;                      // empty: host
+  Mechanism mechanism = Mechanism::Plain;       // Plain, Login, XOAuth2 or None
+  std::string from;                             // envelope sender; empty: the IMAP user name
+  std::string to;                               // recipient; empty: the IMAP user name
+  std::string mailbox = "INBOX";                // where the canary is expected
+  std::vector<std::string> junk_folders;        // empty: \Junk by SPECIAL-USE, then common names
+  Duration timeout = std::chrono::seconds(20);  // accepted by SMTP until found
+  // Where the canaries say they come from (the operator's location), so
+  // cleanup of abandoned ones can be told apart in a shared mailbox.
+  std::string origin;
+
+  std::uint16_t effective_port() const {
+    if (port != 0) return port;
+    return tls == TlsMode::Implicit ? 465 : 587;
+  }
+  const std::string& effective_server_name() const {
+    return server_name.empty() ? host : server_name;
+  }
 };
 
 struct ProbeSpec {
@@ -64,6 +92,7 @@ struct ProbeSpec {
   std::uint32_t fetch_latest = 0;  // 0: no FETCH
   FetchWhat fetch_what = FetchWhat::Headers;
   bool round_trip = false;
+  std::optional<DeliverySpec> delivery;
 
   Duration timeout = std::chrono::seconds(30);       // whole run
   Duration step_timeout = std::chrono::seconds(10);  // any single step
@@ -82,7 +111,7 @@ struct ProbeSpec {
 
 // A setting a SpecProblem is about. The CLI and the operator each spell it
 // their own way (--round-trip, spec.roundTrip.enabled).
-enum class Setting { Search, Fetch, RoundTrip };
+enum class Setting { Search, Fetch, RoundTrip, Delivery };
 
 struct SpecProblem {
   Setting setting;

@@ -144,6 +144,16 @@ CertificateInfo describe_certificate(X509* cert, std::chrono::system_clock::time
   return info;
 }
 
+CertificateInfo certificate_info(const net::TlsFacts& facts,
+                                 std::chrono::system_clock::time_point now) {
+  CertificateInfo info = describe_certificate(facts.peer.get(), now);
+  info.tls_version = facts.version;
+  info.cipher = facts.cipher;
+  info.verified = facts.verify_error == X509_V_OK;
+  if (!info.verified) info.verify_error = X509_verify_cert_error_string(facts.verify_error);
+  return info;
+}
+
 Reason reason_for_verify_error(long e) {
   switch (e) {
     case X509_V_ERR_CERT_HAS_EXPIRED:

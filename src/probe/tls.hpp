@@ -13,6 +13,7 @@
 #include <string>
 #include <tuple>
 
+#include "net/transport.hpp"
 #include "probe/result.hpp"
 
 namespace imapprobe::probe {
@@ -39,6 +40,11 @@ std::optional<std::string> check_ca_bundle(const std::string& pem);
 
 // Facts of the leaf certificate; `verified`/`verify_error` are the caller's.
 CertificateInfo describe_certificate(X509* cert, std::chrono::system_clock::time_point now);
+
+// What a finished handshake established: the leaf's facts, the version and
+// cipher, and whether chain and name verified.
+CertificateInfo certificate_info(const net::TlsFacts& facts,
+                                 std::chrono::system_clock::time_point now);
 
 // Maps an X509_V_ERR_* code to the reason a user acts on.
 Reason reason_for_verify_error(long x509_error);

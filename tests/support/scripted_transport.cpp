@@ -17,6 +17,11 @@ ScriptedTransport& ScriptedTransport::client(std::string bytes) {
   return *this;
 }
 
+ScriptedTransport& ScriptedTransport::client_until(std::string terminator) {
+  steps_.push_back(Step{Kind::ClientUntil, std::move(terminator), {}});
+  return *this;
+}
+
 ScriptedTransport& ScriptedTransport::tls(net::TlsFacts facts) {
   steps_.push_back(Step{Kind::Tls, {}, std::move(facts)});
   return *this;
@@ -65,6 +70,17 @@ boost::asio::awaitable<void> ScriptedTransport::write(std::string_view data) {
   sent_ += data;
   writes_.emplace_back(data);
   while (!data.empty()) {
+    if (next_ < steps_.size() && steps_[next_].kind == Kind::ClientUntil) {
+      Step& step = steps_[next_];
+      const std::size_t before = step.seen.size();
+      step.seen += data;
+      const auto at = step.seen.find(step.bytes);
+      if (at == std::string::npos) break;
+      const std::size_t used = at + step.bytes.size() - before;
+      data.remove_prefix(used);
+      ++next_;
+      continue;
+    }
     if (next_ == steps_.size() || steps_[next_].kind != Kind::Client) {
       leave_script("unexpected write \"" + imap::escape_excerpt(data, 200) + "\"");
     }

@@ -29,6 +29,9 @@ class ScriptedTransport final : public net::Transport {
   ScriptedTransport& server(std::string bytes);
   // The client must send exactly `bytes` next (in one write or several).
   ScriptedTransport& client(std::string bytes);
+  // The client sends anything up to and including `terminator` next (a
+  // message body with a date in it, a random token); sent() keeps it.
+  ScriptedTransport& client_until(std::string terminator);
   // start_tls() is expected here and succeeds with `facts`.
   ScriptedTransport& tls(net::TlsFacts facts = {});
   // The `op`th operation (1-based, reads, writes and start_tls alike)
@@ -55,12 +58,13 @@ class ScriptedTransport final : public net::Transport {
   const std::string& tls_server_name() const { return tls_name_; }
 
  private:
-  enum class Kind { Server, Client, Tls };
+  enum class Kind { Server, Client, ClientUntil, Tls };
   struct Step {
     Kind kind;
     std::string bytes;
     net::TlsFacts facts;
     std::size_t done = 0;  // bytes of this step already played
+    std::string seen;      // ClientUntil: what came so far
   };
   void count_operation();
   [[noreturn]] void leave_script(const std::string& what);

@@ -132,7 +132,7 @@ TEST(CheckCommand, PerfdataShowsAnExceededThresholdAsExceeded) {
   ASSERT_EQ(run({"-H", "h", "-u", "u", "--password", "p", "-w", "login=1ms", "-o", "text"}, cap,
                 out, err, r),
             1);
-  EXPECT_NE(out.find("login        0.0010004"), std::string::npos) << out;
+  EXPECT_NE(out.find("login            0.0010004"), std::string::npos) << out;
 }
 
 TEST(CheckCommand, FailureIsCriticalAndNamesReasonAndStep) {
@@ -172,7 +172,7 @@ TEST(CheckCommand, TextOutputIsATable) {
   Captured cap;
   std::string out, err;
   ASSERT_EQ(run({"-H", "h", "-u", "u", "--password", "p", "-o", "text"}, cap, out, err), 0);
-  EXPECT_NE(out.find("login            0.012"), std::string::npos) << out;
+  EXPECT_NE(out.find("login                0.012"), std::string::npos) << out;
 }
 
 probe::ProbeResult two_family_result() {

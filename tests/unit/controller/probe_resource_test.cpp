@@ -55,6 +55,65 @@ TEST(ProbeResource, ReadsEveryField) {
   EXPECT_TRUE(d.suspend);
 }
 
+TEST(ProbeResource, ReadsTheDeliveryCheck) {
+  const auto d = parse_probe(probe(json::parse(R"({
+    "server": {"host": "imap.example.com"},
+    "auth": {"secretRef": {"name": "creds"}},
+    "timeout": "50s",
+    "delivery": {"host": "smtp.example.com", "port": 2587, "tls": "Implicit", "serverName": "mx",
+                 "mechanism": "Login", "secretRef": {"name": "smtp", "passwordKey": "pw"},
+                 "from": "probe@example.com", "to": "probe+check@example.com",
+                 "mailbox": "Checks", "junkFolders": ["Spam", "Quarantine"], "timeout": "40s"}})")));
+  ASSERT_TRUE(d.spec.delivery);
+  const auto& dl = *d.spec.delivery;
+  EXPECT_EQ(dl.host, "smtp.example.com");
+  EXPECT_EQ(dl.port, 2587);
+  EXPECT_EQ(dl.tls, probe::TlsMode::Implicit);
+  EXPECT_EQ(dl.server_name, "mx");
+  EXPECT_EQ(dl.mechanism, probe::Mechanism::Login);
+  EXPECT_EQ(dl.from, "probe@example.com");
+  EXPECT_EQ(dl.to, "probe+check@example.com");
+  EXPECT_EQ(dl.mailbox, "Checks");
+  EXPECT_EQ(dl.junk_folders, (std::vector<std::string>{"Spam", "Quarantine"}));
+  EXPECT_EQ(dl.timeout, 40s);
+  EXPECT_EQ(d.smtp_username, (SecretKeyRef{"smtp", "username"}));
+  EXPECT_EQ(d.smtp_password, (SecretKeyRef{"smtp", "pw"}));
+
+  // Defaults: STARTTLS on 587, the probe's own credentials, 20s.
+  const auto plain = parse_probe(probe(json::parse(R"({
+    "server": {"host": "h"}, "auth": {"secretRef": {"name": "c"}},
+    "delivery": {"host": "smtp"}})")));
+  ASSERT_TRUE(plain.spec.delivery);
+  EXPECT_EQ(plain.spec.delivery->effective_port(), 587);
+  EXPECT_EQ(plain.spec.delivery->tls, probe::TlsMode::StartTls);
+  EXPECT_EQ(plain.spec.delivery->timeout, 20s);
+  EXPECT_FALSE(plain.smtp_username);
+}
+
+TEST(ProbeResource, DeliveryProblemsNameTheField) {
+  auto message = [](const std::string& spec) {
+    try {
+      parse_probe(probe(json::parse(spec)));
+    } catch (const InvalidSpec& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  EXPECT_EQ(message(R"({"server": {"host": "h"}, "auth": {"secretRef": {"name": "c"}},
+                        "delivery": {"host": "smtp", "timeout": "30s"}})"),
+            "spec.delivery: delivery timeout (30s) must be more than 0 and less than the run's "
+            "timeout (30s)");
+  EXPECT_EQ(message(R"({"server": {"host": "h"}, "auth": {"mechanism": "None"},
+                        "delivery": {"host": "smtp"}})"),
+            "spec.delivery: needs a logged-in session (auth mechanism is None)");
+  EXPECT_EQ(message(R"({"server": {"host": "h"}, "auth": {"secretRef": {"name": "c"}},
+                        "delivery": {"host": "smtp", "mechanism": "CramMD5"}})"),
+            "spec.delivery: SMTP AUTH supports Plain, Login, XOAuth2 or None, not CramMD5");
+  EXPECT_EQ(message(R"({"server": {"host": "h"}, "auth": {"secretRef": {"name": "c"}},
+                        "delivery": {"host": "smtp", "to": "a@b>\r\nRCPT TO:<x@y"}})"),
+            "spec.delivery: host, from and to take a bare name or address");
+}
+
 TEST(ProbeResource, DefaultsMatchTheCrd) {
   const auto d =
       parse_probe(probe({{"server", {{"host", "h"}}}, {"auth", {{"secretRef", {{"name", "c"}}}}}}));

@@ -1,0 +1,610 @@
+#include "probe/delivery.hpp"
+
+#include <algorithm>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+
+#include "imap/command.hpp"
+#include "imap/sasl.hpp"
+#include "probe/mailbox_steps.hpp"
+#include "probe/smtp_client.hpp"
+#include "probe/step_failure.hpp"
+#include "probe/tls.hpp"
+#include "smtp/reply.hpp"
+
+namespace imapprobe::probe {
+namespace asio = boost::asio;
+using Clock = net::Clock;
+
+namespace {
+
+constexpr std::string_view kStampHeader = "X-Imapprobe-Delivery";
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Poll schedule while waiting for the canary: quick at first (local
+// delivery takes milliseconds), then backing off to once a second.
+constexpr Duration kFirstPoll = std::chrono::milliseconds(20);
+constexpr Duration kMaxPoll = std::chrono::seconds(1);
+
+struct JunkFolder {
+  std::string name;
+  std::uint32_t uidnext = 0;  // 0: unknown (the folder may not exist yet)
+};
+
+// One STATUS per command, so its untagged STATUS is about that mailbox.
+std::uint32_t status_uidnext(const Reply& reply) {
+  for (const auto& r : reply.untagged) {
+    if (r.keyword != "STATUS") continue;
+    const std::string up = [&] {
+      std::string t = r.text;
+      for (auto& c : t) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      return t;
+    }();
+    const auto at = up.find("UIDNEXT ");
+    if (at == std::string::npos) continue;
+    std::uint32_t value = 0;
+    const char* begin = up.data() + at + 8;
+    std::from_chars(begin, up.data() + up.size(), value);
+    return value;
+  }
+  return 0;
+}
+
+std::string uid_of(const imap::Response& fetch) {
+  const std::string up = [&] {
+    std::string t = fetch.text;
+    for (auto& c : t) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return t;
+  }();
+  const auto at = up.find("UID ");
+  if (at == std::string::npos) return {};
+  std::size_t end = at + 4;
+  while (end < up.size() && std::isdigit(static_cast<unsigned char>(up[end]))) ++end;
+  return up.substr(at + 4, end - at - 4);
+}
+
+class Delivery {
+ public:
+  Delivery(const ProbeSpec& spec, const Credentials& creds, ImapClient& imap, Connector& connector,
+           StepRunner& steps, DeliveryResult& out)
+      : spec_(spec),
+        d_(*spec.delivery),
+        creds_(creds),
+        imap_(imap),
+        connector_(connector),
+        steps_(steps),
+        out_(out) {}
+
+  asio::awaitable<void> run(std::string token) {
+    token_ = token.empty() ? random_token() : std::move(token);
+    from_ = address_or_fail(d_.from, "from", Reason::SenderRejected);
+    to_ = address_or_fail(d_.to, "to", Reason::RecipientRejected);
+
+    steps_.begin(Step::Select);
+    co_await find_junk_folders();
+    co_await select_target();
+    steps_.end();
+
+    try {
+      co_await submit();
+    } catch (...) {
+      if (smtp_transport_) smtp_transport_->close();
+      throw;
+    }
+    co_await quit();
+
+    const Clock::time_point step_deadline = steps_.begin(Step::Delivery, d_.timeout);
+    // The last poll must still have time to run before the run's own
+    // deadline closes the IMAP connection.
+    const Clock::time_point deadline =
+        std::min(accepted_ + d_.timeout, step_deadline - std::chrono::milliseconds(500));
+    co_await wait_for_canary(deadline);
+    steps_.end();
+
+    steps_.begin(Step::DeliveryCleanup);
+    co_await clean_up(d_.mailbox, found_uid_);
+    steps_.end();
+  }
+
+ private:
+  // --- addresses -------------------------------------------------------------
+
+  std::string address_or_fail(const std::string& configured, std::string_view field,
+                              Reason reason) const {
+    if (!configured.empty()) return configured;
+    if (creds_.username.find('@') != std::string::npos) return creds_.username;
+    fail(reason, "the delivery check needs a " + std::string(field) +
+                     " address: the user name is not one; set delivery " + std::string(field));
+  }
+
+  // --- IMAP side before sending -----------------------------------------------
+
+  asio::awaitable<void> find_junk_folders() {
+    std::vector<std::string> names = d_.junk_folders;
+    if (names.empty()) {
+      const bool special_use = imap_.has("SPECIAL-USE");
+      const std::string line =
+          special_use ? "LIST \"\" \"*\" RETURN (SPECIAL-USE)" : "LIST \"\" \"*\"";
+      const std::string tag = imap_.queue("LIST", line);
+      Reply listed = co_await imap_.reply(tag);
+      std::vector<std::string> by_name;
+      for (const auto& r : listed.untagged) {
+        auto entry = list_entry(r);
+        if (!entry) continue;
+        const auto& a = entry->attributes;
+        if (std::find(a.begin(), a.end(), "\\JUNK") != a.end()) {
+          names.push_back(entry->name);
+        } else if (common_junk_name(entry->name)) {
+          by_name.push_back(entry->name);
+        }
+      }
+      if (names.empty()) names = std::move(by_name);
+    }
+    for (auto& name : names) {
+      if (lower(name) == lower(d_.mailbox)) continue;
+      JunkFolder folder{name, 0};
+      const std::string quoted = imap::quote(name);
+      const std::string tag = imap_.queue("STATUS", "STATUS " + quoted + " (UIDNEXT)");
+      Reply status = co_await imap_.reply(tag);
+      // A configured junk folder may not exist until the first message is
+      // filed there: it is watched all the same, from UIDNEXT 0.
+      if (status.ok()) folder.uidnext = status_uidnext(status);
+      junk_.push_back(std::move(folder));
+    }
+  }
+
+  asio::awaitable<void> select_target() {
+    const std::string mailbox = d_.mailbox;
+    co_await open_mailbox(imap_, mailbox, /*writable=*/true);
+  }
+
+  // --- SMTP ------------------------------------------------------------------
+
+  std::string where() const { return d_.host + ":" + std::to_string(d_.effective_port()); }
+
+  asio::awaitable<void> submit() {
+    const std::uint16_t port = d_.effective_port();
+    Clock::time_point deadline = steps_.begin(Step::SmtpConnect);
+    std::vector<net::Endpoint> endpoints;
+    if (auto literal = net::ip_literal(d_.host)) {
+      endpoints.emplace_back(*literal, port);
+    } else {
+      try {
+        endpoints = co_await connector_.resolve(d_.host, port, IpFamily::Any, deadline);
+      } catch (const net::IoError& e) {
+        fail(Reason::DNSFailed, "cannot resolve the SMTP server " + d_.host + ": " + e.what());
+      }
+      if (endpoints.empty()) fail(Reason::DNSFailed, "no address for the SMTP server " + d_.host);
+    }
+    Connection connection;
+    try {
+      connection = co_await connector_.connect(std::move(endpoints), deadline);
+    } catch (const net::IoError& e) {
+      switch (e.kind()) {
+        case net::IoFailure::TimedOut:
+          fail(Reason::ConnectTimeout, "no TCP connection to the SMTP server " + where());
+        case net::IoFailure::Refused:
+          fail(Reason::ConnectRefused, "connection to the SMTP server " + where() + " refused");
+        default:
+          fail(Reason::ConnectFailed,
+               "cannot connect to the SMTP server " + where() + ": " + e.what());
+      }
+    }
+    smtp_transport_ = std::move(connection.transport);
+    out_.smtp_address = net::host_port(connection.remote);
+    steps_.end();
+
+    smtp_ = std::make_unique<SmtpClient>(*smtp_transport_);
+    SmtpClient& smtp = *smtp_;
+    if (d_.tls == TlsMode::Implicit) {
+      smtp_transport_->set_deadline(steps_.begin(Step::SmtpTls));
+      co_await handshake();
+      steps_.end();
+    }
+
+    smtp_transport_->set_deadline(steps_.begin(Step::SmtpEhlo));
+    try {
+      co_await smtp.greeting();
+    } catch (StepFailure& f) {
+      // A plain-text client on an implicit-TLS port waits for a greeting
+      // that only comes after a TLS handshake.
+      if (f.reason == Reason::GreetingTimeout && !smtp_transport_->secure() && port == 465) {
+        f.message +=
+            "; port 465 usually expects implicit TLS: if so, set the delivery check's "
+            "tls to Implicit";
+      }
+      throw;
+    }
+    std::vector<std::string> exts = co_await ehlo(smtp);
+    steps_.end();
+
+    if (d_.tls == TlsMode::StartTls) {
+      smtp_transport_->set_deadline(steps_.begin(Step::SmtpTls));
+      if (!smtp::extension(exts, "STARTTLS")) {
+        fail(Reason::STARTTLSUnavailable,
+             "the SMTP server " + where() + " does not offer STARTTLS");
+      }
+      smtp::Reply go = co_await smtp.command("STARTTLS", "STARTTLS");
+      if (go.code != 220) {
+        fail(Reason::STARTTLSUnavailable,
+             "STARTTLS refused by the SMTP server: " + printable(go.summary()));
+      }
+      smtp.forget_plaintext_state();
+      co_await handshake();
+      steps_.end();
+      smtp_transport_->set_deadline(steps_.begin(Step::SmtpEhlo));
+      exts = co_await ehlo(smtp);  // RFC 3207: the session starts over
+      steps_.end();
+    }
+
+    if (d_.mechanism != Mechanism::None) {
+      smtp_transport_->set_deadline(steps_.begin(Step::SmtpAuth));
+      if (!smtp_transport_->secure() && !spec_.allow_plaintext) {
+        fail(Reason::PlaintextAuthRefused,
+             "refusing to send SMTP credentials over an unencrypted connection (use TLS, or "
+             "allow plaintext explicitly)");
+      }
+      co_await authenticate(smtp, exts);
+      steps_.end();
+    }
+
+    smtp_transport_->set_deadline(steps_.begin(Step::SmtpSend));
+    co_await send(smtp);
+    steps_.end();
+  }
+
+  asio::awaitable<std::vector<std::string>> ehlo(SmtpClient& smtp) {
+    const std::string line = "EHLO " + client_name();
+    smtp::Reply hello = co_await smtp.command("EHLO", line);
+    if (hello.code != 250) {
+      fail(Reason::SMTPUnavailable,
+           "EHLO refused by the SMTP server: " + printable(hello.summary()));
+    }
+    co_return smtp::extensions(hello);
+  }
+
+  // RFC 5321 4.1.4: a domain or an address literal; a probe has no domain
+  // of its own, so it names itself by the address literal of its side of
+  // the connection when it can, else a fixed name.
+  static std::string client_name() { return "imapprobe.invalid"; }
+
+  asio::awaitable<void> handshake() {
+    const std::string name = d_.effective_server_name();
+    net::TlsFacts facts;
+    try {
+      facts = co_await smtp_transport_->start_tls(name);
+    } catch (const net::IoError& e) {
+      if (e.kind() == net::IoFailure::TimedOut) {
+        fail(Reason::Timeout, "TLS handshake with the SMTP server " + name + " did not finish");
+      }
+      if (!e.peer_bytes().empty() && e.peer_bytes()[0] >= '1' && e.peer_bytes()[0] <= '5') {
+        fail(Reason::TLSModeMismatch,
+             "SMTP port " + std::to_string(d_.effective_port()) +
+                 " answered the TLS handshake with a plain-text greeting: it expects STARTTLS; "
+                 "set the delivery check's tls to STARTTLS, or use port 465");
+      }
+      fail(Reason::TLSHandshakeFailed,
+           "TLS handshake with the SMTP server " + name + " failed: " + e.what());
+    }
+    CertificateInfo info = certificate_info(facts, std::chrono::system_clock::now());
+    out_.certificate = info;
+    if (!info.verified && !spec_.insecure_skip_verify) {
+      fail(reason_for_verify_error(facts.verify_error),
+           "certificate of the SMTP server " + name + " not accepted: " + info.verify_error +
+               " (subject " + info.subject + ", issuer " + info.issuer + ")");
+    }
+  }
+
+  asio::awaitable<void> authenticate(SmtpClient& smtp, const std::vector<std::string>& exts) {
+    const std::string offered = smtp::extension(exts, "AUTH").value_or("");
+    const std::string want(d_.mechanism == Mechanism::Login     ? "LOGIN"
+                           : d_.mechanism == Mechanism::XOAuth2 ? "XOAUTH2"
+                                                                : "PLAIN");
+    bool has = false;
+    for (std::size_t at = 0; at <= offered.size();) {
+      const auto space = offered.find(' ', at);
+      const std::string_view word = std::string_view(offered).substr(
+          at, space == std::string::npos ? offered.npos : space - at);
+      if (word == want) has = true;
+      if (space == std::string::npos) break;
+      at = space + 1;
+    }
+    if (!has) {
+      fail(Reason::AuthMechanismUnavailable,
+           "the SMTP server does not offer AUTH " + want +
+               (offered.empty() ? std::string(" (it offers no AUTH here)")
+                                : " (it offers " + printable(offered) + ")"));
+    }
+    const bool own = !creds_.smtp_username.empty();
+    const std::string& username = own ? creds_.smtp_username : creds_.username;
+    const std::string& secret = own ? creds_.smtp_secret : creds_.secret;
+    smtp::Reply reply;
+    if (d_.mechanism == Mechanism::Login) {
+      smtp::Reply first = co_await smtp.command("AUTH LOGIN", "AUTH LOGIN");
+      reply = first;
+      if (first.code == 334) {
+        const std::string user = imap::base64_encode(username);
+        smtp::Reply second = co_await smtp.command("AUTH LOGIN user name", user);
+        reply = second;
+        if (second.code == 334) {
+          const std::string pass = imap::base64_encode(secret);
+          reply = co_await smtp.command("AUTH LOGIN password", pass);
+        }
+      }
+    } else if (d_.mechanism == Mechanism::XOAuth2) {
+      const std::string line =
+          "AUTH XOAUTH2 " + imap::base64_encode(imap::xoauth2_initial(username, secret));
+      reply = co_await smtp.command("AUTH XOAUTH2", line);
+      if (reply.code == 334) {
+        // The server's error JSON; an empty line asks for the final reply.
+        reply = co_await smtp.command("AUTH XOAUTH2", "");
+      }
+    } else {
+      const std::string line =
+          "AUTH PLAIN " + imap::base64_encode(imap::sasl_plain(username, secret));
+      reply = co_await smtp.command("AUTH PLAIN", line);
+    }
+    if (reply.code != 235) {
+      fail(Reason::SMTPAuthFailed, "SMTP AUTH " + want + " refused: " + printable(reply.summary()));
+    }
+  }
+
+  asio::awaitable<void> send(SmtpClient& smtp) {
+    const std::string mail = "MAIL FROM:<" + from_ + ">";
+    smtp::Reply sender = co_await smtp.command("MAIL FROM", mail);
+    if (sender.code != 250) {
+      fail(Reason::SenderRejected,
+           "sender " + printable(from_) + " refused: " + printable(sender.summary()));
+    }
+    const std::string rcpt = "RCPT TO:<" + to_ + ">";
+    smtp::Reply recipient = co_await smtp.command("RCPT TO", rcpt);
+    if (recipient.code != 250 && recipient.code != 251) {
+      fail(Reason::RecipientRejected,
+           "recipient " + printable(to_) + " refused: " + printable(recipient.summary()));
+    }
+    smtp::Reply go = co_await smtp.command("DATA", "DATA");
+    if (go.code != 354) {
+      fail(Reason::MessageRejected, "DATA refused: " + printable(go.summary()));
+    }
+    sent_unix_ = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+    const std::string payload = smtp::data_payload(
+        delivery_canary(token_, d_.origin, sent_unix_, from_, to_, rfc5322_now()));
+    smtp::Reply accepted = co_await smtp.send_raw("the message (end of DATA)", payload);
+    accepted_ = Clock::now();
+    if (accepted.code != 250) {
+      fail(Reason::MessageRejected, "message refused: " + printable(accepted.summary()));
+    }
+    out_.queue_id = printable(smtp::queue_id(accepted));
+  }
+
+  // QUIT is a courtesy: the message is accepted, so a server that does not
+  // answer it costs nothing but the wait, bounded by a short deadline.
+  asio::awaitable<void> quit() {
+    if (!smtp_) co_return;
+    smtp_transport_->set_deadline(Clock::now() + std::chrono::seconds(1));
+    try {
+      co_await smtp_->command("QUIT", "QUIT");
+    } catch (const StepFailure&) {
+      // not part of the verdict
+    }
+    smtp_transport_->close();
+  }
+
+  // --- waiting -----------------------------------------------------------------
+
+  asio::awaitable<void> wait_for_canary(Clock::time_point deadline) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    Duration pause = kFirstPoll;
+    const std::string search = "UID SEARCH HEADER " + std::string(kStampHeader) + " " + token_;
+    for (;;) {
+      // NOOP first: servers report new mail on any command, some only on NOOP.
+      const std::string noop_tag = imap_.queue("NOOP", "NOOP");
+      const std::string search_tag = imap_.queue("UID SEARCH", search);
+      std::vector<std::string> status_tags;
+      for (const auto& j : junk_) {
+        const std::string quoted = imap::quote(j.name);
+        status_tags.push_back(imap_.queue("STATUS", "STATUS " + quoted + " (UIDNEXT)"));
+      }
+      co_await imap_.reply(noop_tag);
+      Reply found = co_await imap_.reply(search_tag);
+      std::vector<std::uint32_t> uids;
+      for (const auto& r : found.untagged) {
+        if (r.keyword == "SEARCH") uids = imap::parse_search(r.text);
+      }
+      std::vector<std::size_t> changed;
+      for (std::size_t i = 0; i < status_tags.size(); ++i) {
+        Reply status = co_await imap_.reply(status_tags[i]);
+        if (!status.ok()) continue;
+        const std::uint32_t next = status_uidnext(status);
+        if (next != junk_[i].uidnext) changed.push_back(i);
+        junk_[i].uidnext = next;
+      }
+      if (!found.ok()) {
+        fail(Reason::SearchFailed, "cannot search " + printable(d_.mailbox) +
+                                       " for the canary: " + server_text(found.tagged));
+      }
+      if (!uids.empty()) {
+        out_.latency = Clock::now() - accepted_;
+        out_.found_in = d_.mailbox;
+        found_uid_ = std::to_string(uids.front());
+        co_return;
+      }
+      for (std::size_t i : changed) co_await look_in_junk(junk_[i].name);
+      const auto now = Clock::now();
+      if (now >= deadline) {
+        std::string junk_names;
+        for (const auto& j : junk_) junk_names += (junk_names.empty() ? "" : ", ") + j.name;
+        fail(Reason::DeliveryTimeout,
+             "accepted by the SMTP server" +
+                 (out_.queue_id.empty() ? std::string() : " as queue id " + out_.queue_id) +
+                 ", not in " + printable(d_.mailbox) +
+                 (junk_names.empty() ? std::string() : " or " + printable(junk_names)) +
+                 " within " + format_duration(d_.timeout));
+      }
+      timer.expires_after(std::min<Duration>(pause, deadline - now));
+      co_await timer.async_wait(asio::use_awaitable);
+      pause = std::min<Duration>(pause * 2, kMaxPoll);
+    }
+  }
+
+  // A junk folder changed: is the canary there? If so it is deleted there
+  // (the mailbox ends as it started) and the run fails DeliveredToJunk.
+  asio::awaitable<void> look_in_junk(std::string folder) {
+    const std::string quoted = imap::quote(folder);
+    const std::string select_tag = imap_.queue("SELECT", "SELECT " + quoted);
+    Reply selected = co_await imap_.reply(select_tag);
+    std::string uid;
+    if (selected.ok()) {
+      const std::string line = "UID SEARCH HEADER " + std::string(kStampHeader) + " " + token_;
+      const std::string tag = imap_.queue("UID SEARCH", line);
+      Reply found = co_await imap_.reply(tag);
+      for (const auto& r : found.untagged) {
+        if (r.keyword != "SEARCH") continue;
+        auto uids = imap::parse_search(r.text);
+        if (!uids.empty()) uid = std::to_string(uids.front());
+      }
+    }
+    if (!uid.empty()) {
+      const auto latency = Clock::now() - accepted_;
+      out_.latency = latency;
+      out_.found_in = folder;
+      co_await clean_up(folder, uid);
+      fail(Reason::DeliveredToJunk,
+           "the canary" +
+               (out_.queue_id.empty() ? std::string() : " (queue id " + out_.queue_id + ")") +
+               " was delivered to the junk folder " + printable(folder) + " after " +
+               format_measured(latency) + ", not to " + printable(d_.mailbox));
+    }
+    co_await select_target();
+  }
+
+  // --- cleanup -------------------------------------------------------------------
+
+  // Deletes this run's canary and abandoned ones (sent longer ago than the
+  // delivery timeout plus a minute), never another run's live canary or
+  // other mail. `own_uid` is this run's canary in the selected `mailbox`.
+  asio::awaitable<void> clean_up(std::string mailbox, std::string own_uid) {
+    const std::string line = "UID SEARCH HEADER " + std::string(kStampHeader) + " \"\"";
+    const std::string tag = imap_.queue("UID SEARCH", line);
+    Reply all = co_await imap_.reply(tag);
+    std::vector<std::uint32_t> others;
+    for (const auto& r : all.untagged) {
+      if (r.keyword != "SEARCH") continue;
+      for (auto uid : imap::parse_search(r.text)) {
+        if (std::to_string(uid) != own_uid) others.push_back(uid);
+      }
+    }
+    std::string set = own_uid;
+    if (!others.empty()) {
+      std::string others_set;
+      for (auto uid : others) others_set += (others_set.empty() ? "" : ",") + std::to_string(uid);
+      const std::string fetch = "UID FETCH " + others_set + " (UID BODY.PEEK[HEADER.FIELDS (" +
+                                std::string(kStampHeader) + ")])";
+      const std::string fetch_tag = imap_.queue("UID FETCH", fetch);
+      Reply stamps = co_await imap_.reply(fetch_tag);
+      const auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+      const auto abandoned_after =
+          std::chrono::duration_cast<std::chrono::seconds>(d_.timeout).count() + 60;
+      for (const auto& r : stamps.untagged) {
+        if (r.keyword != "FETCH" || r.literals.empty()) continue;
+        std::string_view header = r.literals.back();
+        const auto colon = header.find(':');
+        if (colon == std::string_view::npos) continue;
+        auto stamp = parse_canary_stamp(header.substr(colon + 1));
+        if (!stamp || now_unix - stamp->sent_unix < abandoned_after) continue;
+        const std::string uid = uid_of(r);
+        if (!uid.empty()) set += (set.empty() ? "" : ",") + uid;
+      }
+    }
+    if (set.empty()) co_return;
+    co_await expunge_uids(imap_, set, Reason::ProtocolError,
+                          "the delivery canary in " + printable(mailbox));
+  }
+
+  const ProbeSpec& spec_;
+  const DeliverySpec& d_;
+  const Credentials& creds_;
+  ImapClient& imap_;
+  Connector& connector_;
+  StepRunner& steps_;
+  DeliveryResult& out_;
+  std::unique_ptr<net::Transport> smtp_transport_;
+  std::unique_ptr<SmtpClient> smtp_;
+  std::vector<JunkFolder> junk_;
+  std::string token_;
+  std::string from_;
+  std::string to_;
+  std::int64_t sent_unix_ = 0;
+  Clock::time_point accepted_{};
+  std::string found_uid_;
+};
+
+}  // namespace
+
+asio::awaitable<void> check_delivery(const ProbeSpec& spec, const Credentials& credentials,
+                                     ImapClient& imap, Connector& connector, StepRunner& steps,
+                                     DeliveryResult& out, std::string token) {
+  Delivery delivery(spec, credentials, imap, connector, steps, out);
+  co_await delivery.run(std::move(token));
+}
+
+std::string delivery_canary(std::string_view token, std::string_view origin, std::int64_t sent_unix,
+                            std::string_view from, std::string_view to, std::string_view date) {
+  std::string m;
+  m += "From: imapprobe <" + std::string(from) + ">\r\n";
+  m += "To: <" + std::string(to) + ">\r\n";
+  m += "Subject: imapprobe delivery check " + std::string(token) + "\r\n";
+  m += "Date: " + std::string(date) + "\r\n";
+  m += "Message-ID: <" + std::string(token) + "@imapprobe.invalid>\r\n";
+  // RFC 3834: no vacation or other automatic replies to a canary.
+  m += "Auto-Submitted: auto-generated\r\n";
+  m += std::string(kStampHeader) + ": " + std::string(token) + " " +
+       std::string(origin.empty() ? "-" : origin) + " " + std::to_string(sent_unix) + "\r\n";
+  m += "\r\nSynthetic delivery check; deleted by the probe that sent it once it arrives.\r\n";
+  return m;
+}
+
+std::optional<CanaryStamp> parse_canary_stamp(std::string_view value) {
+  auto next_word = [&value]() -> std::string_view {
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    std::size_t n = 0;
+    while (n < value.size() && value[n] != ' ' && value[n] != '\t' && value[n] != '\r' &&
+           value[n] != '\n')
+      ++n;
+    std::string_view w = value.substr(0, n);
+    value.remove_prefix(n);
+    return w;
+  };
+  CanaryStamp stamp;
+  stamp.token = next_word();
+  stamp.origin = next_word();
+  const std::string_view when = next_word();
+  if (stamp.token.size() != 32 || stamp.origin.empty() || when.empty()) return std::nullopt;
+  const auto [end, ec] = std::from_chars(when.data(), when.data() + when.size(), stamp.sent_unix);
+  if (ec != std::errc{} || end != when.data() + when.size()) return std::nullopt;
+  return stamp;
+}
+
+bool common_junk_name(std::string_view mailbox) {
+  static constexpr std::string_view kNames[] = {
+      "junk",         "spam",       "junk e-mail", "junk email", "bulk mail",
+      "[gmail]/spam", "inbox.junk", "inbox.spam",  "inbox/junk", "inbox/spam"};
+  const std::string l = lower(mailbox);
+  return std::find(std::begin(kNames), std::end(kNames), l) != std::end(kNames);
+}
+
+}  // namespace imapprobe::probe

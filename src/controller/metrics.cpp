@@ -173,6 +173,29 @@ std::string render_metrics(const OperatorMetrics& m) {
       << '\n';
     o << "imapprobe_probe_duration_seconds_count{" << p.labels << "} " << p->duration_count << '\n';
   }
+  header(o, "imapprobe_probe_delivery_latency_seconds", "histogram",
+         "Delivery check: time from SMTP accepting the canary until it was visible over IMAP.");
+  for (const auto& p : probes) {
+    const DeliveryHistogram& h = p->delivery;
+    if (h.count == 0) continue;
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < std::size(kDeliveryBuckets); ++i) {
+      cumulative += h.buckets[i];
+      o << "imapprobe_probe_delivery_latency_seconds_bucket{" << p.labels << ",le=\""
+        << num(kDeliveryBuckets[i]) << "\"} " << cumulative << '\n';
+    }
+    o << "imapprobe_probe_delivery_latency_seconds_bucket{" << p.labels << ",le=\"+Inf\"} "
+      << h.count << '\n';
+    o << "imapprobe_probe_delivery_latency_seconds_sum{" << p.labels << "} " << num(h.sum) << '\n';
+    o << "imapprobe_probe_delivery_latency_seconds_count{" << p.labels << "} " << h.count << '\n';
+  }
+  header(o, "imapprobe_probe_smtp_certificate_expiry_timestamp_seconds", "gauge",
+         "Delivery check: notAfter of the SMTP server's certificate, as Unix time.");
+  for (const auto& p : probes) {
+    if (!p->last_run || !p->last_run->smtp_certificate_not_after) continue;
+    o << "imapprobe_probe_smtp_certificate_expiry_timestamp_seconds{" << p.labels << "} "
+      << *p->last_run->smtp_certificate_not_after << '\n';
+  }
   header(o, "imapprobe_probe_certificate_expiry_timestamp_seconds", "gauge",
          "notAfter of the server certificate seen by the last TLS handshake, as a Unix time.");
   for (const auto& p : probes) {

@@ -23,7 +23,21 @@ RunFacts facts_of(const probe::ProbeResult& result) {
                                   result.certificate->not_after.time_since_epoch())
                                   .count();
   }
+  if (result.delivery && result.delivery->certificate) {
+    f.smtp_certificate_not_after = std::chrono::duration_cast<std::chrono::seconds>(
+                                       result.delivery->certificate->not_after.time_since_epoch())
+                                       .count();
+  }
   return f;
+}
+
+void DeliveryHistogram::observe(double seconds) {
+  if (buckets.empty()) buckets.resize(std::size(kDeliveryBuckets));
+  const auto* bound =
+      std::lower_bound(std::begin(kDeliveryBuckets), std::end(kDeliveryBuckets), seconds);
+  if (bound != std::end(kDeliveryBuckets)) ++buckets[bound - std::begin(kDeliveryBuckets)];
+  sum += seconds;
+  ++count;
 }
 
 void RunMetrics::probe_added(const std::string& key, const std::string& ns,
@@ -101,6 +115,9 @@ void RunMetrics::run_finished(const std::string& key, const probe::ProbeResult& 
   }
   snap.duration_sum += total;
   ++snap.duration_count;
+  if (result.delivery && result.delivery->latency) {
+    snap.delivery.observe(std::chrono::duration<double>(*result.delivery->latency).count());
+  }
   snap.consecutive_failures = consecutive_failures;
   snap.degraded = degraded;
 }

@@ -54,6 +54,20 @@ struct ReconcilerStats {
 inline constexpr double kDurationBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                               0.5,   1,    2.5,   5,    10,  30};
 
+// Upper bounds (seconds) of the delivery-latency histogram: mail takes
+// from milliseconds (local LMTP) to minutes (a deferred queue).
+inline constexpr double kDeliveryBuckets[] = {0.05, 0.1, 0.25, 0.5, 1,   2.5,
+                                              5,    10,  30,   60,  120, 300};
+
+// A histogram kept only by probes that have the delivery check: empty
+// (no buckets allocated) for the others, which are most.
+struct DeliveryHistogram {
+  std::vector<std::uint64_t> buckets;  // non-cumulative, kDeliveryBuckets
+  double sum = 0;
+  std::uint64_t count = 0;
+  void observe(double seconds);
+};
+
 // What the metrics page needs of a run, and no more: thousands of probes
 // must not each keep a whole ProbeResult (capabilities, messages, SANs).
 struct RunFacts {
@@ -61,7 +75,8 @@ struct RunFacts {
   std::string failure_reason;  // the reason of a failed run; empty when it passed
   bool slow = false;           // over a threshold or far over its baseline
   std::vector<std::pair<probe::Step, double>> step_seconds;
-  std::optional<std::int64_t> certificate_not_after;  // Unix seconds
+  std::optional<std::int64_t> certificate_not_after;       // Unix seconds
+  std::optional<std::int64_t> smtp_certificate_not_after;  // the delivery check's SMTP server
   // ipFamily Both: each family's verdict and total, IPv4 first.
   struct Family {
     std::string family;
@@ -87,6 +102,7 @@ struct ProbeSnapshot {
   std::array<std::uint64_t, std::size(kDurationBuckets)> duration_buckets{};  // non-cumulative
   double duration_sum = 0;
   std::uint64_t duration_count = 0;
+  DeliveryHistogram delivery;
 };
 
 // Thread-safe: written from the probe thread and the API pool, read by the

@@ -37,7 +37,15 @@ OperatorMetrics sample() {
                         "", std::nullopt, 60ms});
   r.families.push_back({"IPv6", "[::1]:993", probe::Outcome::Failure, probe::Reason::ConnectRefused,
                         "", probe::Step::Connect, 2ms});
+  probe::DeliveryResult delivered;
+  delivered.latency = 1200ms;
+  probe::CertificateInfo smtp_cert;
+  smtp_cert.not_after = std::chrono::system_clock::time_point(std::chrono::seconds(1'900'000'000));
+  delivered.certificate = smtp_cert;
+  r.delivery = delivered;
   ok.last_run = facts_of(r);
+  ok.delivery.observe(1.2);
+  ok.delivery.observe(0.3);
   ok.runs_by_reason["Succeeded"] = 3;
   ok.duration_buckets[4] = 3;  // <= 0.1 s
   ok.duration_sum = 0.18;
@@ -66,6 +74,23 @@ OperatorMetrics sample() {
 
 TEST(Metrics, RendersProbeAndOperatorSeries) {
   const std::string text = render_metrics(sample());
+  // The delivery check's histogram, only for probes that have one.
+  EXPECT_NE(text.find("imapprobe_probe_delivery_latency_seconds_bucket{namespace=\"mail\",name="
+                      "\"corp\",le=\"0.5\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("imapprobe_probe_delivery_latency_seconds_bucket{namespace=\"mail\",name="
+                      "\"corp\",le=\"2.5\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("imapprobe_probe_delivery_latency_seconds_count{namespace=\"mail\",name="
+                      "\"corp\"} 2\n"),
+            std::string::npos);
+  EXPECT_EQ(text.find("imapprobe_probe_delivery_latency_seconds_count{namespace=\"mail\",name="
+                      "\"we"),
+            std::string::npos);
+  EXPECT_NE(text.find("imapprobe_probe_smtp_certificate_expiry_timestamp_seconds{namespace="
+                      "\"mail\",name=\"corp\"} 1900000000\n"),
+            std::string::npos);
   EXPECT_NE(text.find("imapprobe_probe_family_success{namespace=\"mail\",name=\"corp\",family="
                       "\"IPv6\"} 0\n"),
             std::string::npos)

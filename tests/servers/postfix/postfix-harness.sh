@@ -97,6 +97,7 @@ register_conf_dir() {
     if [[ ! -e $SYS_CONF/main.cf ]]; then
         # "No configuration" install: postfix(1) still reads this file for the list
         printf '%s\ncompatibility_level = 3.6\n' "$CREATED_MARK" >"$SYS_CONF/main.cf.tmp"
+        backdate "$SYS_CONF/main.cf.tmp"
         mv -f "$SYS_CONF/main.cf.tmp" "$SYS_CONF/main.cf"
         note "created a minimal $SYS_CONF/main.cf (only alternate_config_directories)"
     fi

@@ -101,9 +101,12 @@ register_conf_dir() {
         mv -f "$SYS_CONF/main.cf.tmp" "$SYS_CONF/main.cf"
         note "created a minimal $SYS_CONF/main.cf (only alternate_config_directories)"
     fi
-    local cur d
+    local cur d keep=()
     cur=$(alt_dirs)
     for d in ${cur//,/ }; do [[ $d == "$CONF_DIR" ]] && return 0; done
+    # entries of harnesses that were never stopped and whose directory is gone
+    for d in ${cur//,/ }; do [[ $d == *'$'* || -d $d ]] && keep+=("$d"); done
+    cur=${keep[*]}
     postconf -c "$SYS_CONF" -e "alternate_config_directories = ${cur:+$cur }$CONF_DIR" \
         || die "postconf -e alternate_config_directories in $SYS_CONF/main.cf failed"
     backdate "$SYS_CONF/main.cf"
@@ -346,7 +349,7 @@ stop_all() {
         left=$(instance_pids)
         [[ -z $left ]] && break
         if (($(now_us) > deadline)); then
-            note "postfix processes still alive after ${STOP_TIMEOUT}s, sending SIGKILL:" $left
+            note "postfix processes still alive after ${STOP_TIMEOUT}s, sending SIGKILL: ${left//$'\n'/ }"
             # shellcheck disable=SC2086  # one pid per word
             kill -KILL $left 2>/dev/null || true
             sleep 0.5
@@ -518,7 +521,7 @@ cmd_stop() {
     fi
     local leftover
     leftover=$(instance_pids)
-    [[ -z $leftover ]] || die "postfix processes for $WD survived stop:" $leftover
+    [[ -z $leftover ]] || die "postfix processes for $WD survived stop: ${leftover//$'\n'/ }"
     return 0
 }
 

@@ -15,6 +15,9 @@ packages=(
   libgtest-dev openssl curl procps iproute2
   # the real IMAP server the integration tests start (a private instance)
   dovecot-core dovecot-imapd
+  # the mail flow for the delivery check (tests/servers/postfix): a private
+  # Postfix submits to Dovecot by LMTP, Sieve files +junk mail into Junk
+  postfix dovecot-lmtpd dovecot-sieve
   # promtool checks the /metrics output
   prometheus
   # fuzzing and formatting
@@ -40,7 +43,7 @@ if ((${#missing[@]} > 0)); then
   echo "setup: installing ${missing[*]}"
   SUDO=""
   if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-  # Keep Debian's maintainer scripts from starting a system-wide Dovecot:
+  # Keep Debian's maintainer scripts from starting a system-wide Dovecot or Postfix:
   # the tests run their own private instance on loopback only.
   policy_created=""
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
@@ -49,16 +52,25 @@ if ((${#missing[@]} > 0)); then
     policy_created=yes
   fi
   trap '[[ -n "$policy_created" ]] && $SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  # Postfix asks what kind of mail system to configure; "No configuration"
+  # leaves no system MTA (nothing on port 25). The harness runs its own
+  # instance and copes with the missing /etc/postfix/main.cf.
+  if [[ " ${missing[*]} " == *" postfix "* ]]; then
+    echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+  fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "setup: all Debian packages present"
 fi
 
-# A system-wide Dovecot (if some earlier install started one) would hold
-# ports and is not ours to use; the tests never need it.
+# A system-wide Dovecot or Postfix (if some earlier install started one) would
+# hold ports and is not ours to use; the tests never need it.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet dovecot 2>/dev/null; then
   echo "setup: note: a system Dovecot is running; the tests use their own instance"
+fi
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet postfix 2>/dev/null; then
+  echo "setup: note: a system Postfix is running; the tests use their own instance"
 fi
 
 if ! command -v go >/dev/null 2>&1; then

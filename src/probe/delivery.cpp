@@ -40,23 +40,42 @@ struct JunkFolder {
   std::uint32_t uidnext = 0;  // 0: unknown (the folder may not exist yet)
 };
 
-// One STATUS per command, so its untagged STATUS is about that mailbox.
-std::uint32_t status_uidnext(const Reply& reply) {
-  for (const auto& r : reply.untagged) {
-    if (r.keyword != "STATUS") continue;
-    const std::string up = [&] {
-      std::string t = r.text;
-      for (auto& c : t) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      return t;
-    }();
+// The mailbox a STATUS response is about: a quoted string or an atom.
+std::string status_mailbox(const imap::Response& r) {
+  if (!r.literals.empty()) return r.literals.front();
+  std::string_view t = r.text;
+  if (t.starts_with('"')) {
+    std::string out;
+    for (std::size_t i = 1; i < t.size(); ++i) {
+      if (t[i] == '\\' && i + 1 < t.size()) {
+        out += t[++i];
+      } else if (t[i] == '"') {
+        return out;
+      } else {
+        out += t[i];
+      }
+    }
+    return out;
+  }
+  return std::string(t.substr(0, t.find(' ')));
+}
+
+// UIDNEXT of `mailbox` among untagged responses. Matched by name, not by
+// which command's reply carried it: with pipelined commands a server may
+// send one command's untagged data before another's completion.
+std::optional<std::uint32_t> status_uidnext(const std::vector<imap::Response>& untagged,
+                                            const std::string& mailbox) {
+  for (const auto& r : untagged) {
+    if (r.keyword != "STATUS" || status_mailbox(r) != mailbox) continue;
+    std::string up = r.text;
+    for (auto& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     const auto at = up.find("UIDNEXT ");
     if (at == std::string::npos) continue;
     std::uint32_t value = 0;
-    const char* begin = up.data() + at + 8;
-    std::from_chars(begin, up.data() + up.size(), value);
+    std::from_chars(up.data() + at + 8, up.data() + up.size(), value);
     return value;
   }
-  return 0;
+  return std::nullopt;
 }
 
 std::string uid_of(const imap::Response& fetch) {
@@ -90,7 +109,7 @@ class Delivery {
     to_ = address_or_fail(d_.to, "to", Reason::RecipientRejected);
 
     steps_.begin(Step::Select);
-    co_await find_junk_folders();
+    co_await find_junk_folders(/*before_sending=*/true);
     co_await select_target();
     steps_.end();
 
@@ -100,19 +119,19 @@ class Delivery {
       if (smtp_transport_) smtp_transport_->close();
       throw;
     }
-    co_await quit();
 
-    const Clock::time_point step_deadline = steps_.begin(Step::Delivery, d_.timeout);
-    // The last poll must still have time to run before the run's own
-    // deadline closes the IMAP connection.
-    const Clock::time_point deadline =
-        std::min(accepted_ + d_.timeout, step_deadline - std::chrono::milliseconds(500));
+    // The IMAP connection gets a second more than the wait, so the last
+    // poll can still run; the run's own deadline caps both.
+    constexpr Duration kLastPoll = std::chrono::seconds(1);
+    const Clock::time_point step_deadline = steps_.begin(Step::Delivery, d_.timeout + kLastPoll);
+    const Clock::time_point deadline = std::min(accepted_ + d_.timeout, step_deadline - kLastPoll);
     co_await wait_for_canary(deadline);
     steps_.end();
 
     steps_.begin(Step::DeliveryCleanup);
     co_await clean_up(d_.mailbox, found_uid_);
     steps_.end();
+    co_await quit();
   }
 
  private:
@@ -128,7 +147,11 @@ class Delivery {
 
   // --- IMAP side before sending -----------------------------------------------
 
-  asio::awaitable<void> find_junk_folders() {
+  // Before sending (`before_sending`), each junk folder's UIDNEXT is its
+  // baseline. A folder that first appears while waiting (Sieve creates
+  // Junk on its first use) is watched from UIDNEXT 0, so what it holds is
+  // looked at.
+  asio::awaitable<void> find_junk_folders(bool before_sending) {
     std::vector<std::string> names = d_.junk_folders;
     if (names.empty()) {
       const bool special_use = imap_.has("SPECIAL-USE");
@@ -151,13 +174,20 @@ class Delivery {
     }
     for (auto& name : names) {
       if (lower(name) == lower(d_.mailbox)) continue;
+      const bool known = std::any_of(junk_.begin(), junk_.end(),
+                                     [&](const JunkFolder& j) { return j.name == name; });
+      if (known) continue;
       JunkFolder folder{name, 0};
+      if (!before_sending) {
+        junk_.push_back(std::move(folder));
+        continue;
+      }
       const std::string quoted = imap::quote(name);
       const std::string tag = imap_.queue("STATUS", "STATUS " + quoted + " (UIDNEXT)");
       Reply status = co_await imap_.reply(tag);
       // A configured junk folder may not exist until the first message is
       // filed there: it is watched all the same, from UIDNEXT 0.
-      if (status.ok()) folder.uidnext = status_uidnext(status);
+      if (status.ok()) folder.uidnext = status_uidnext(status.untagged, name).value_or(0);
       junk_.push_back(std::move(folder));
     }
   }
@@ -406,6 +436,7 @@ class Delivery {
   asio::awaitable<void> wait_for_canary(Clock::time_point deadline) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     Duration pause = kFirstPoll;
+    auto last_discovery = Clock::now();
     const std::string search = "UID SEARCH HEADER " + std::string(kStampHeader) + " " + token_;
     for (;;) {
       // NOOP first: servers report new mail on any command, some only on NOOP.
@@ -416,23 +447,32 @@ class Delivery {
         const std::string quoted = imap::quote(j.name);
         status_tags.push_back(imap_.queue("STATUS", "STATUS " + quoted + " (UIDNEXT)"));
       }
-      co_await imap_.reply(noop_tag);
+      // Untagged data of pipelined commands may come in any order: collect
+      // it all, then read SEARCH and STATUS from the lot.
+      Reply noop = co_await imap_.reply(noop_tag);
       Reply found = co_await imap_.reply(search_tag);
-      std::vector<std::uint32_t> uids;
-      for (const auto& r : found.untagged) {
-        if (r.keyword == "SEARCH") uids = imap::parse_search(r.text);
-      }
-      std::vector<std::size_t> changed;
-      for (std::size_t i = 0; i < status_tags.size(); ++i) {
-        Reply status = co_await imap_.reply(status_tags[i]);
-        if (!status.ok()) continue;
-        const std::uint32_t next = status_uidnext(status);
-        if (next != junk_[i].uidnext) changed.push_back(i);
-        junk_[i].uidnext = next;
+      std::vector<imap::Response> untagged = std::move(noop.untagged);
+      for (auto& r : found.untagged) untagged.push_back(std::move(r));
+      for (const auto& tag : status_tags) {
+        Reply status = co_await imap_.reply(tag);
+        for (auto& r : status.untagged) untagged.push_back(std::move(r));
       }
       if (!found.ok()) {
         fail(Reason::SearchFailed, "cannot search " + printable(d_.mailbox) +
                                        " for the canary: " + server_text(found.tagged));
+      }
+      std::vector<std::uint32_t> uids;
+      for (const auto& r : untagged) {
+        if (r.keyword != "SEARCH") continue;
+        auto more = imap::parse_search(r.text);
+        uids.insert(uids.end(), more.begin(), more.end());
+      }
+      std::vector<std::size_t> changed;
+      for (std::size_t i = 0; i < junk_.size(); ++i) {
+        const auto next = status_uidnext(untagged, junk_[i].name);
+        if (!next) continue;
+        if (*next != junk_[i].uidnext) changed.push_back(i);
+        junk_[i].uidnext = *next;
       }
       if (!uids.empty()) {
         out_.latency = Clock::now() - accepted_;
@@ -441,6 +481,14 @@ class Delivery {
         co_return;
       }
       for (std::size_t i : changed) co_await look_in_junk(junk_[i].name);
+      // Without a junk folder named in the spec, look for one appearing
+      // about once a second: the first junk filing may create it.
+      if (d_.junk_folders.empty() && Clock::now() - last_discovery >= std::chrono::seconds(1)) {
+        const std::size_t before = junk_.size();
+        co_await find_junk_folders(/*before_sending=*/false);
+        last_discovery = Clock::now();
+        for (std::size_t i = before; i < junk_.size(); ++i) co_await look_in_junk(junk_[i].name);
+      }
       const auto now = Clock::now();
       if (now >= deadline) {
         std::string junk_names;

@@ -61,6 +61,8 @@ std::string_view flag_of(probe::Setting s) {
       return "--round-trip";
     case probe::Setting::Delivery:
       return "--smtp-host";
+    case probe::Setting::Checks:
+      return "content checks:";
   }
   return "?";
 }
@@ -105,6 +107,10 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
   std::string smtp_tls = "STARTTLS", smtp_mechanism = "Plain", delivery_timeout = "20s";
   std::string smtp_password_file, smtp_password_env;
   int smtp_port = 0;
+  // Content checks.
+  std::optional<std::uint32_t> min_messages, max_messages;
+  std::optional<double> quota_warn, quota_crit;
+  std::string newest_max_age;
 
   CLI::App app{"Run one synthetic IMAP check and report it as a Nagios/Icinga plugin.", "check"};
   app.add_option("-H,--host", spec.host, "IMAP server host name or address")->required();
@@ -135,6 +141,21 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
   app.add_option("--fetch", spec.fetch_latest, "fetch the newest N messages");
   app.add_option("--fetch-what", fetch_what, "Headers | Envelope | Full")->capture_default_str();
   app.add_flag("--round-trip", spec.round_trip, "APPEND a canary message, find it, then delete it");
+  app.add_option("--min-messages", min_messages,
+                 "fail when the mailbox (or --count-search) holds fewer messages");
+  app.add_option("--max-messages", max_messages,
+                 "fail when the mailbox (or --count-search) holds more messages");
+  app.add_option("--count-search", spec.checks.count_search,
+                 "count the matches of these SEARCH criteria instead of every message");
+  app.add_option("--newest-max-age", newest_max_age,
+                 "fail when the newest message matching --newest-search is older (e.g. 26h)");
+  app.add_option("--newest-search", spec.checks.newest_search,
+                 "SEARCH criteria for --newest-max-age, e.g. 'FROM \"backup@example.com\"'")
+      ->capture_default_str();
+  app.add_option("--quota-warn", quota_warn,
+                 "warn when quota usage (GETQUOTAROOT) reaches this percentage");
+  app.add_option("--quota-crit", quota_crit,
+                 "fail when quota usage (GETQUOTAROOT) reaches this percentage");
   app.add_option("--smtp-host", delivery.host,
                  "delivery check: submit a canary to this SMTP server and wait for it in the "
                  "mailbox");
@@ -220,6 +241,14 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
         throw std::invalid_argument(
             "a password or token is required (--password-file, --password-env or --password)");
       }
+    }
+    spec.checks.min_messages = min_messages;
+    spec.checks.max_messages = max_messages;
+    spec.checks.quota_warn_percent = quota_warn;
+    spec.checks.quota_fail_percent = quota_crit;
+    if (!newest_max_age.empty()) spec.checks.newest_max_age = probe::parse_duration(newest_max_age);
+    if (has_line_break(spec.checks.count_search) || has_line_break(spec.checks.newest_search)) {
+      throw std::invalid_argument("search criteria must be on one line");
     }
     if (!delivery.host.empty()) {
       delivery.port = static_cast<std::uint16_t>(smtp_port);

@@ -106,6 +106,38 @@ void write_nagios(std::ostream& out, const probe::ProbeSpec& spec, const probe::
     out << " cert_days=" << days(r.certificate->days_remaining) << ';' << days(warn) << ":;"
         << days(crit) << ":;;";
   }
+  if (r.content) {
+    const auto& f = *r.content;
+    const auto& c = spec.checks;
+    if (f.message_count) {
+      // Outside min:max is critical, as Nagios ranges read.
+      out << " messages=" << *f.message_count << ";;";
+      if (c.min_messages || c.max_messages) {
+        out << (c.min_messages ? std::to_string(*c.min_messages) : std::string("~")) << ':'
+            << (c.max_messages ? std::to_string(*c.max_messages) : std::string());
+      }
+      out << ";0;";
+    }
+    if (f.newest_age) {
+      out << " newest_age="
+          << static_cast<long long>(
+                 std::chrono::duration_cast<std::chrono::seconds>(*f.newest_age).count())
+          << "s;;";
+      if (c.newest_max_age) {
+        out << std::chrono::duration_cast<std::chrono::seconds>(*c.newest_max_age).count();
+      }
+      out << ";0;";
+    }
+    if (f.quota) {
+      char pct[32];
+      std::snprintf(pct, sizeof pct, "%.1f", f.quota->percent());
+      out << " quota=" << pct << "%;";
+      if (c.quota_warn_percent) out << *c.quota_warn_percent;
+      out << ';';
+      if (c.quota_fail_percent) out << *c.quota_fail_percent;
+      out << ";0;100";
+    }
+  }
   if (r.delivery && r.delivery->certificate) {
     const double warn = std::chrono::duration<double>(spec.cert_warn_before).count() / 86400.0;
     const double crit = std::chrono::duration<double>(spec.cert_fail_before).count() / 86400.0;
@@ -161,6 +193,21 @@ void write_text(std::ostream& out, const probe::ProbeSpec& spec, const probe::Pr
         << days(c.days_remaining) << " days)\n"
         << "  verified:  " << (c.verified ? "yes" : "no, " + c.verify_error) << '\n'
         << "  tls:       " << c.tls_version << ' ' << c.cipher << '\n';
+  }
+  if (r.content) {
+    const auto& f = *r.content;
+    out << "\ncontent:\n";
+    if (f.message_count) out << "  messages:  " << *f.message_count << '\n';
+    if (f.newest_checked) {
+      out << "  newest:    "
+          << (f.newest_age ? probe::format_measured(*f.newest_age) + " old" : "no match") << '\n';
+    }
+    if (f.quota) {
+      char pct[32];
+      std::snprintf(pct, sizeof pct, "%.1f%%", f.quota->percent());
+      out << "  quota:     " << f.quota->resource << ' ' << f.quota->usage << " of "
+          << f.quota->limit << " (" << pct << ", root " << f.quota->root << ")\n";
+    }
   }
   if (r.delivery) {
     const auto& d = *r.delivery;

@@ -189,6 +189,28 @@ std::string render_metrics(const OperatorMetrics& m) {
     o << "imapprobe_probe_delivery_latency_seconds_sum{" << p.labels << "} " << num(h.sum) << '\n';
     o << "imapprobe_probe_delivery_latency_seconds_count{" << p.labels << "} " << h.count << '\n';
   }
+  header(o, "imapprobe_probe_mailbox_messages", "gauge",
+         "Content checks: messages in the mailbox (or matching the count's search).");
+  for (const auto& p : probes) {
+    if (!p->last_run || !p->last_run->message_count) continue;
+    o << "imapprobe_probe_mailbox_messages{" << p.labels << "} " << *p->last_run->message_count
+      << '\n';
+  }
+  header(o, "imapprobe_probe_newest_message_age_seconds", "gauge",
+         "Content checks: age of the newest message matching the search.");
+  for (const auto& p : probes) {
+    if (!p->last_run || !p->last_run->newest_age_seconds) continue;
+    o << "imapprobe_probe_newest_message_age_seconds{" << p.labels << "} "
+      << num(*p->last_run->newest_age_seconds) << '\n';
+  }
+  header(o, "imapprobe_probe_quota_usage_ratio", "gauge",
+         "Content checks: usage over limit of the fullest quota resource (GETQUOTAROOT).");
+  for (const auto& p : probes) {
+    if (!p->last_run || !p->last_run->quota_ratio) continue;
+    o << "imapprobe_probe_quota_usage_ratio{" << p.labels << ",resource=\""
+      << (p->last_run->quota_storage ? "STORAGE" : "MESSAGE") << "\"} "
+      << num(*p->last_run->quota_ratio) << '\n';
+  }
   header(o, "imapprobe_probe_smtp_certificate_expiry_timestamp_seconds", "gauge",
          "Delivery check: notAfter of the SMTP server's certificate, as Unix time.");
   for (const auto& p : probes) {

@@ -52,6 +52,8 @@ std::string_view field_of(probe::Setting s) {
       return "spec.roundTrip.enabled";
     case probe::Setting::Delivery:
       return "spec.delivery";
+    case probe::Setting::Checks:
+      return "spec.contentChecks";
   }
   return "spec";
 }
@@ -101,6 +103,40 @@ void parse_delivery(const json& j, ProbeDefinition& def) {
         SecretKeyRef{name, string_field(ref, "passwordKey", path + ".secretRef", "password")};
   }
   def.spec.delivery = std::move(d);
+}
+
+std::optional<std::uint32_t> count_field(const json& j, const char* key, const std::string& path) {
+  if (!j.contains(key) || j[key].is_null()) return std::nullopt;
+  if (!j[key].is_number_integer() || j[key].get<long long>() < 0 ||
+      j[key].get<long long>() > 0xffffffffLL) {
+    throw InvalidSpec(path + "." + key + ": must be a non-negative integer");
+  }
+  return static_cast<std::uint32_t>(j[key].get<long long>());
+}
+
+std::optional<double> percent_field(const json& j, const char* key, const std::string& path) {
+  if (!j.contains(key) || j[key].is_null()) return std::nullopt;
+  if (!j[key].is_number()) throw InvalidSpec(path + "." + key + ": must be a number");
+  return j[key].get<double>();
+}
+
+void parse_content_checks(const json& j, probe::ContentChecks& c) {
+  const std::string path = "spec.contentChecks";
+  const json& count = child(j, "messageCount");
+  c.min_messages = count_field(count, "min", path + ".messageCount");
+  c.max_messages = count_field(count, "max", path + ".messageCount");
+  c.count_search = string_field(count, "search", path + ".messageCount");
+  const json& newest = child(j, "newestMessage");
+  if (!newest.empty()) {
+    c.newest_max_age = duration_field(newest, "maxAge", path + ".newestMessage", "0s");
+    c.newest_search = string_field(newest, "search", path + ".newestMessage", "ALL");
+  }
+  const json& quota = child(j, "quota");
+  c.quota_warn_percent = percent_field(quota, "warnPercent", path + ".quota");
+  c.quota_fail_percent = percent_field(quota, "failPercent", path + ".quota");
+  if (!one_line(c.count_search) || !one_line(c.newest_search)) {
+    throw InvalidSpec(path + ": search criteria must be one line");
+  }
 }
 
 }  // namespace
@@ -176,6 +212,9 @@ ProbeDefinition parse_probe(const json& object) {
   s.fetch_what = enum_field(fetch, "what", "spec.fetch", "Headers", probe::parse_fetch_what);
   s.round_trip = child(spec, "roundTrip").value("enabled", false);
 
+  if (const json& checks = child(spec, "contentChecks"); !checks.empty()) {
+    parse_content_checks(checks, s.checks);
+  }
   if (const json& delivery = child(spec, "delivery"); !delivery.empty()) {
     parse_delivery(delivery, d);
   }

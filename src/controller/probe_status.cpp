@@ -1,5 +1,6 @@
 #include "controller/probe_status.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
@@ -73,6 +74,25 @@ LastRun last_run_from_json(const json& j) {
     run.smtp_address = str(*d, "smtpAddress");
     r.delivery = std::move(run);
   }
+  if (auto c = j.find("content"); c != j.end() && c->is_object()) {
+    ContentRun run;
+    if (auto m = c->find("messageCount"); m != c->end() && m->is_number_unsigned()) {
+      run.message_count = m->get<std::uint32_t>();
+    }
+    if (auto a = c->find("newestMessageAge"); a != c->end() && a->is_string()) {
+      run.newest_age = latency(a->get<std::string>());
+    }
+    if (auto q = c->find("quota"); q != c->end() && q->is_object()) {
+      run.quota_resource = str(*q, "resource");
+      if (auto u = q->find("usage"); u != q->end() && u->is_number_unsigned()) {
+        run.quota_usage = u->get<std::uint64_t>();
+      }
+      if (auto l = q->find("limit"); l != q->end() && l->is_number_unsigned()) {
+        run.quota_limit = l->get<std::uint64_t>();
+      }
+    }
+    r.content = std::move(run);
+  }
   return r;
 }
 
@@ -105,6 +125,25 @@ json last_run_to_json(const LastRun& r) {
     if (!r.delivery->found_in.empty()) delivery["foundIn"] = r.delivery->found_in;
     if (!r.delivery->smtp_address.empty()) delivery["smtpAddress"] = r.delivery->smtp_address;
     j["delivery"] = std::move(delivery);
+  }
+  if (r.content) {
+    json content = json::object();
+    if (r.content->message_count) content["messageCount"] = *r.content->message_count;
+    if (r.content->newest_age) {
+      content["newestMessageAge"] = probe::format_duration(*r.content->newest_age);
+    }
+    if (r.content->quota_usage && r.content->quota_limit) {
+      const double percent = *r.content->quota_limit == 0
+                                 ? 0
+                                 : std::round(1000.0 * double(*r.content->quota_usage) /
+                                              double(*r.content->quota_limit)) /
+                                       10.0;
+      content["quota"] = {{"resource", r.content->quota_resource},
+                          {"usage", *r.content->quota_usage},
+                          {"limit", *r.content->quota_limit},
+                          {"percent", percent}};
+    }
+    j["content"] = std::move(content);
   }
   return j;
 }

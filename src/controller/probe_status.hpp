@@ -22,10 +22,9 @@ namespace imapprobe::controller {
 // The step names of lastRun.durations and baseline (the CRD's keys): the
 // engine's steps, then "total".
 inline constexpr std::string_view kStatusSteps[] = {
-    "dns",         "connect",         "tls",      "greeting",  "capability",
-    "login",       "select",          "search",   "roundTrip", "fetch",
-    "smtpConnect", "smtpTls",         "smtpEhlo", "smtpAuth",  "smtpSend",
-    "delivery",    "deliveryCleanup", "logout",   "total"};
+    "dns",      "connect",   "tls",      "greeting",        "capability",  "login",   "select",
+    "search",   "roundTrip", "fetch",    "checks",          "smtpConnect", "smtpTls", "smtpEhlo",
+    "smtpAuth", "smtpSend",  "delivery", "deliveryCleanup", "logout",      "total"};
 
 // A value per status step name, held inline: a std::map<std::string, T> per
 // probe cost about 720 bytes for each of lastRun.durations and the baseline,
@@ -103,6 +102,16 @@ struct DeliveryRun {
   bool operator==(const DeliveryRun&) const = default;
 };
 
+// status.lastRun.content: what the content checks found.
+struct ContentRun {
+  std::optional<std::uint32_t> message_count;
+  std::optional<probe::Duration> newest_age;  // rounded to seconds
+  std::string quota_resource;
+  std::optional<std::uint64_t> quota_usage;
+  std::optional<std::uint64_t> quota_limit;
+  bool operator==(const ContentRun&) const = default;
+};
+
 // status.lastRun: the run the status shows.
 struct LastRun {
   std::string time;     // RFC 3339: when the run happened
@@ -115,6 +124,7 @@ struct LastRun {
   std::string remote_address;
   std::vector<FamilyRun> families;  // ipFamily Both only
   std::optional<DeliveryRun> delivery;
+  std::optional<ContentRun> content;
   bool operator==(const LastRun&) const = default;
 };
 

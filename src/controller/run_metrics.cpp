@@ -23,6 +23,16 @@ RunFacts facts_of(const probe::ProbeResult& result) {
                                   result.certificate->not_after.time_since_epoch())
                                   .count();
   }
+  if (result.content) {
+    f.message_count = result.content->message_count;
+    if (result.content->newest_age) {
+      f.newest_age_seconds = std::chrono::duration<double>(*result.content->newest_age).count();
+    }
+    if (result.content->quota) {
+      f.quota_ratio = result.content->quota->percent() / 100.0;
+      f.quota_storage = result.content->quota->resource == "STORAGE";
+    }
+  }
   if (result.delivery && result.delivery->certificate) {
     f.smtp_certificate_not_after = std::chrono::duration_cast<std::chrono::seconds>(
                                        result.delivery->certificate->not_after.time_since_epoch())

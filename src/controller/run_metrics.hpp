@@ -77,6 +77,11 @@ struct RunFacts {
   std::vector<std::pair<probe::Step, double>> step_seconds;
   std::optional<std::int64_t> certificate_not_after;       // Unix seconds
   std::optional<std::int64_t> smtp_certificate_not_after;  // the delivery check's SMTP server
+  // The content checks' findings.
+  std::optional<std::uint32_t> message_count;
+  std::optional<double> newest_age_seconds;
+  std::optional<double> quota_ratio;  // usage / limit of the fullest resource
+  bool quota_storage = false;         // that resource is STORAGE (else MESSAGE)
   // ipFamily Both: each family's verdict and total, IPv4 first.
   struct Family {
     std::string family;

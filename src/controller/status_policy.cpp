@@ -120,6 +120,19 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
     last.delivery = DeliveryRun{r.delivery->latency, r.delivery->queue_id, r.delivery->found_in,
                                 r.delivery->smtp_address};
   }
+  if (r.content) {
+    ContentRun content;
+    content.message_count = r.content->message_count;
+    if (r.content->newest_age) {
+      content.newest_age = std::chrono::duration_cast<std::chrono::seconds>(*r.content->newest_age);
+    }
+    if (r.content->quota) {
+      content.quota_resource = r.content->quota->resource;
+      content.quota_usage = r.content->quota->usage;
+      content.quota_limit = r.content->quota->limit;
+    }
+    last.content = std::move(content);
+  }
   s.last_run = last;
 
   if (r.certificate) {

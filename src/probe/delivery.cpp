@@ -437,6 +437,7 @@ class Delivery {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     Duration pause = kFirstPoll;
     auto last_discovery = Clock::now();
+    bool use_idle = imap_.has("IDLE");
     const std::string search = "UID SEARCH HEADER " + std::string(kStampHeader) + " " + token_;
     for (;;) {
       // NOOP first: servers report new mail on any command, some only on NOOP.
@@ -499,6 +500,16 @@ class Delivery {
                  ", not in " + printable(d_.mailbox) +
                  (junk_names.empty() ? std::string() : " or " + printable(junk_names)) +
                  " within " + format_duration(d_.timeout));
+      }
+      // Quick polls first: most mail arrives within a second, and polling
+      // measures it closer than IDLE would (Dovecot batches IDLE
+      // notifications for half a second). After that, IDLE lets the server
+      // say when mail arrives; it is left once a second all the same, for
+      // the junk folders, which it does not watch.
+      if (use_idle && pause >= kMaxPoll) {
+        const auto end = co_await imap_.idle(std::min(now + kMaxPoll, deadline));
+        if (end != ImapClient::IdleEnd::Refused) continue;
+        use_idle = false;  // poll from now on
       }
       timer.expires_after(std::min<Duration>(pause, deadline - now));
       co_await timer.async_wait(asio::use_awaitable);

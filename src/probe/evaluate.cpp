@@ -57,6 +57,61 @@ void evaluate(const ProbeSpec& spec, ProbeResult& result) {
   Reason critical_reason = Reason::SlowResponse;
   Reason warning_reason = Reason::SlowResponse;
 
+  // What the mailbox holds: a failed bound is the run's reason before any
+  // slowness, because it is what the check was asked to watch.
+  if (result.content) {
+    const ContentFacts& f = *result.content;
+    const ContentChecks& c = spec.checks;
+    auto fail_with = [&](Reason reason, std::string text) {
+      if (critical.empty()) critical_reason = reason;
+      critical.push_back(std::move(text));
+    };
+    const std::string where =
+        c.count_search.empty() ? "in " + spec.mailbox : "matching " + c.count_search;
+    if (f.message_count && c.min_messages && *f.message_count < *c.min_messages) {
+      fail_with(Reason::MessageCountOutOfRange, std::to_string(*f.message_count) + " messages " +
+                                                    where + " (min " +
+                                                    std::to_string(*c.min_messages) + ")");
+    }
+    if (f.message_count && c.max_messages && *f.message_count > *c.max_messages) {
+      fail_with(Reason::MessageCountOutOfRange, std::to_string(*f.message_count) + " messages " +
+                                                    where + " (max " +
+                                                    std::to_string(*c.max_messages) + ")");
+    }
+    if (f.newest_checked && c.newest_max_age) {
+      if (!f.newest_age) {
+        fail_with(Reason::NewestMessageTooOld, "no message matches " + c.newest_search + " in " +
+                                                   spec.mailbox + " (maxAge " +
+                                                   format_duration(*c.newest_max_age) + ")");
+      } else if (*f.newest_age > *c.newest_max_age) {
+        fail_with(
+            Reason::NewestMessageTooOld,
+            "newest message matching " + c.newest_search + " is " +
+                format_duration(std::chrono::duration_cast<std::chrono::seconds>(*f.newest_age)) +
+                " old (maxAge " + format_duration(*c.newest_max_age) + ")");
+      }
+    }
+    if (f.quota) {
+      const QuotaUsage& q = *f.quota;
+      char pct[32];
+      std::snprintf(pct, sizeof pct, "%.1f%%", q.percent());
+      const std::string text = q.resource + " at " + pct + " of quota \"" + q.root + "\" (" +
+                               std::to_string(q.usage) + " of " + std::to_string(q.limit) +
+                               (q.resource == "STORAGE" ? " KiB" : "") + ")";
+      auto pct_text = [](double v) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%g%%", v);
+        return std::string(b);
+      };
+      if (c.quota_fail_percent && q.percent() >= *c.quota_fail_percent) {
+        fail_with(Reason::QuotaExceeded, text + ", failPercent " + pct_text(*c.quota_fail_percent));
+      } else if (c.quota_warn_percent && q.percent() >= *c.quota_warn_percent) {
+        if (warning.empty()) warning_reason = Reason::QuotaNearlyFull;
+        warning.push_back(text + ", warnPercent " + pct_text(*c.quota_warn_percent));
+      }
+    }
+  }
+
   // The IMAP server's certificate, and the SMTP server's of the delivery check.
   struct Checked {
     const CertificateInfo* cert;
@@ -72,13 +127,13 @@ void evaluate(const ProbeSpec& spec, ProbeResult& result) {
     const double fail_days = std::chrono::duration<double>(spec.cert_fail_before).count() / 86400.0;
     const double warn_days = std::chrono::duration<double>(spec.cert_warn_before).count() / 86400.0;
     if (days < fail_days) {
+      if (critical.empty()) critical_reason = Reason::CertificateExpiringSoon;
       critical.push_back(std::string(whose) + " expires in " + days_text(days) + " (failBefore " +
                          format_duration(spec.cert_fail_before) + ")");
-      critical_reason = Reason::CertificateExpiringSoon;
     } else if (days < warn_days) {
+      if (warning.empty()) warning_reason = Reason::CertificateExpiringSoon;
       warning.push_back(std::string(whose) + " expires in " + days_text(days) + " (warnBefore " +
                         format_duration(spec.cert_warn_before) + ")");
-      warning_reason = Reason::CertificateExpiringSoon;
     }
   }
 

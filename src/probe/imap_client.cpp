@@ -1,6 +1,13 @@
 #include "probe/imap_client.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <memory>
 
 #include "imap/banner.hpp"
 #include "probe/duration.hpp"
@@ -201,6 +208,87 @@ asio::awaitable<Reply> ImapClient::logout() {
   std::string tag = logout_tag_.empty() ? queue("LOGOUT", "LOGOUT") : logout_tag_;
   logout_tag_.clear();
   co_return co_await reply(tag, /*bye_expected=*/true);
+}
+
+namespace {
+
+constexpr std::string_view kIdleDone = "DONE\r\n";
+
+// Shared by idle() and the DONE its wake-up timer writes while idle() waits
+// for the server: idle() joins that write before it returns.
+struct IdleState {
+  explicit IdleState(const asio::any_io_executor& executor) : wake(executor), joined(executor) {}
+  asio::steady_timer wake;
+  asio::steady_timer joined;
+  bool done_sent = false;
+  bool writing = false;
+};
+
+asio::awaitable<void> write_done(net::Transport& transport, std::shared_ptr<IdleState> state) {
+  try {
+    co_await transport.write(kIdleDone);
+  } catch (const net::IoError&) {
+    // The pending read fails the same way and reports it.
+  }
+  state->writing = false;
+  state->joined.cancel();
+}
+
+}  // namespace
+
+asio::awaitable<ImapClient::IdleEnd> ImapClient::idle(net::Clock::time_point wake_at) {
+  const std::string tag = queue("IDLE", "IDLE");
+  imap::Response go = co_await continuation();
+  if (go.kind == imap::Response::Kind::Tagged) co_return IdleEnd::Refused;
+
+  const auto executor = co_await asio::this_coro::executor;
+  auto state = std::make_shared<IdleState>(executor);
+  state->wake.expires_at(wake_at);
+  state->wake.async_wait([this, state, executor](const boost::system::error_code& ec) {
+    if (ec || state->done_sent) return;
+    state->done_sent = true;
+    state->writing = true;
+    asio::co_spawn(executor, write_done(transport_, state), asio::detached);
+  });
+
+  bool changed = false;
+  std::exception_ptr failure;
+  try {
+    for (;;) {
+      imap::Response r = co_await next();
+      if (r.kind == imap::Response::Kind::Tagged) {
+        if (pending_.empty() || r.tag != tag) {
+          fail(Reason::ProtocolError, "server answered tag " + printable(r.tag) + " during IDLE");
+        }
+        pending_.pop_front();
+        break;
+      }
+      if (r.status == imap::Status::Bye)
+        fail(Reason::ServerBye, "server said BYE: " + server_text(r));
+      const bool change = r.keyword == "EXISTS" || r.keyword == "RECENT" ||
+                          r.keyword == "EXPUNGE" || r.keyword == "FETCH";
+      if (change) changed = true;
+      if (change && !state->done_sent) {
+        state->done_sent = true;
+        state->wake.cancel();
+        try {
+          co_await transport_.write(kIdleDone);
+        } catch (const net::IoError& e) {
+          io_failed(e, /*sending=*/true);
+        }
+      }
+    }
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  state->wake.cancel();
+  while (state->writing) {
+    state->joined.expires_at(net::Clock::time_point::max());
+    boost::system::error_code ignored;
+    co_await state->joined.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+  if (failure) std::rethrow_exception(failure);
+  co_return changed ? IdleEnd::Changed : IdleEnd::Woken;
 }
 
 void ImapClient::forget_plaintext_state() {

@@ -56,6 +56,11 @@ class ImapClient {
   boost::asio::awaitable<imap::Response> continuation();
   // LOGOUT, queued now or earlier by pipeline_logout().
   boost::asio::awaitable<Reply> logout();
+  // IDLE (RFC 2177) until the selected mailbox reports a change (EXISTS,
+  // RECENT, EXPUNGE, FETCH) or `wake_at`, whichever comes first; then DONE.
+  // Never returns while its own DONE is still being written.
+  enum class IdleEnd { Changed, Woken, Refused };
+  boost::asio::awaitable<IdleEnd> idle(net::Clock::time_point wake_at);
 
   // After STARTTLS: nothing received in clear may be trusted (RFC 3501 6.2.1).
   void forget_plaintext_state();

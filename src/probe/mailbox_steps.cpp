@@ -2,7 +2,10 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <ctime>
+#include <sstream>
 #include <stdexcept>
 
 #include "imap/command.hpp"
@@ -144,6 +147,133 @@ asio::awaitable<std::uint32_t> fetch_latest(ImapClient& client, std::uint32_t ex
     if (r.keyword == "FETCH") ++fetched;
   }
   co_return fetched;
+}
+
+std::optional<std::chrono::system_clock::time_point> parse_internal_date(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '"')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '"')) text.remove_suffix(1);
+  // dd-Mon-yyyy hh:mm:ss +zzzz, the day possibly space-padded or one digit
+  int day = 0, year = 0, hour = 0, minute = 0, second = 0, zone = 0;
+  char mon[4] = {};
+  char sign = 0;
+  const std::string copy(text);
+  if (std::sscanf(copy.c_str(), "%d-%3c-%d %d:%d:%d %c%d", &day, mon, &year, &hour, &minute,
+                  &second, &sign, &zone) != 8) {
+    return std::nullopt;
+  }
+  static constexpr std::string_view kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                                 "jul", "aug", "sep", "oct", "nov", "dec"};
+  std::string m(mon, 3);
+  for (auto& c : m) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  int month = -1;
+  for (int i = 0; i < 12; ++i) {
+    if (kMonths[i] == m) month = i + 1;
+  }
+  if (month < 0 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60 ||
+      (sign != '+' && sign != '-') || zone > 1400) {
+    return std::nullopt;
+  }
+  using namespace std::chrono;
+  const year_month_day ymd{std::chrono::year(year),
+                           std::chrono::month(static_cast<unsigned>(month)),
+                           std::chrono::day(static_cast<unsigned>(day))};
+  if (!ymd.ok()) return std::nullopt;  // 31-Feb
+  const sys_days date = ymd;
+  const auto offset = hours(zone / 100) + minutes(zone % 100);
+  auto t = system_clock::time_point(date) + hours(hour) + minutes(minute) + seconds(second);
+  return sign == '+' ? t - offset : t + offset;
+}
+
+std::optional<QuotaUsage> fullest_quota(const Reply& reply) {
+  std::optional<QuotaUsage> best;
+  for (const auto& r : reply.untagged) {
+    if (r.keyword != "QUOTA") continue;
+    // QUOTA root (RESOURCE usage limit ...); root is an astring
+    std::string_view text = r.text;
+    std::string root;
+    if (!r.literals.empty()) {
+      root = r.literals.front();
+    }
+    const auto open = text.find('(');
+    const auto close = text.rfind(')');
+    if (open == std::string_view::npos || close == std::string_view::npos || close < open) continue;
+    if (root.empty()) {
+      std::string_view name = text.substr(0, open);
+      while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+      if (name.size() >= 2 && name.front() == '"' && name.back() == '"') {
+        name = name.substr(1, name.size() - 2);
+      }
+      root = std::string(name);
+    }
+    std::istringstream items(std::string(text.substr(open + 1, close - open - 1)));
+    std::string resource;
+    std::uint64_t usage = 0, limit = 0;
+    while (items >> resource >> usage >> limit) {
+      if (limit == 0) continue;
+      for (auto& c : resource) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      QuotaUsage q{root, resource, usage, limit};
+      if (!best || q.percent() > best->percent()) best = q;
+    }
+  }
+  return best;
+}
+
+asio::awaitable<std::optional<Duration>> newest_message_age(ImapClient& client,
+                                                            std::string criteria) {
+  const std::string tag = client.queue("UID SEARCH", "UID SEARCH " + criteria);
+  Reply found = co_await client.reply(tag);
+  if (!found.ok()) {
+    fail(Reason::SearchFailed,
+         "SEARCH " + printable(criteria) + " failed: " + server_text(found.tagged));
+  }
+  std::vector<std::uint32_t> uids;
+  for (const auto& r : found.untagged) {
+    if (r.keyword == "SEARCH") {
+      auto more = imap::parse_search(r.text);
+      uids.insert(uids.end(), more.begin(), more.end());
+    }
+  }
+  if (uids.empty()) co_return std::nullopt;
+  std::sort(uids.begin(), uids.end());
+  std::string set;
+  for (std::size_t i = uids.size() > 10 ? uids.size() - 10 : 0; i < uids.size(); ++i) {
+    set += (set.empty() ? "" : ",") + std::to_string(uids[i]);
+  }
+  const std::string fetch_tag = client.queue("UID FETCH", "UID FETCH " + set + " (INTERNALDATE)");
+  Reply dates = co_await client.reply(fetch_tag);
+  if (!dates.ok())
+    fail(Reason::FetchFailed, "FETCH INTERNALDATE failed: " + server_text(dates.tagged));
+  std::optional<std::chrono::system_clock::time_point> newest;
+  for (const auto& r : dates.untagged) {
+    if (r.keyword != "FETCH") continue;
+    std::string up = r.text;
+    for (auto& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const auto at = up.find("INTERNALDATE \"");
+    if (at == std::string::npos) continue;
+    const auto end = r.text.find('"', at + 14);
+    if (end == std::string::npos) continue;
+    auto when = parse_internal_date(std::string_view(r.text).substr(at + 14, end - at - 14));
+    if (when && (!newest || *when > *newest)) newest = when;
+  }
+  if (!newest) {
+    fail(Reason::ProtocolError, "the server's FETCH INTERNALDATE reply has no date we can read");
+  }
+  co_return std::chrono::duration_cast<Duration>(std::chrono::system_clock::now() - *newest);
+}
+
+asio::awaitable<QuotaUsage> quota_usage(ImapClient& client, std::string mailbox) {
+  if (!client.has("QUOTA")) {
+    fail(Reason::QuotaUnavailable, "the server does not offer the QUOTA extension (RFC 9208)");
+  }
+  const std::string tag = client.queue("GETQUOTAROOT", "GETQUOTAROOT " + imap::quote(mailbox));
+  Reply reply = co_await client.reply(tag);
+  if (!reply.ok()) {
+    fail(Reason::QuotaUnavailable,
+         "GETQUOTAROOT " + printable(mailbox) + " failed: " + server_text(reply.tagged));
+  }
+  auto q = fullest_quota(reply);
+  if (!q) fail(Reason::QuotaUnavailable, "no quota limit is set for " + printable(mailbox));
+  co_return *q;
 }
 
 std::string canary_message(std::string_view token, std::string_view date) {

@@ -3,6 +3,7 @@
 // delete it), each over the IMAP client.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -35,6 +36,23 @@ boost::asio::awaitable<std::uint32_t> search(ImapClient& client, std::string cri
 // FETCH the newest `latest` of `exists` messages; returns how many came.
 boost::asio::awaitable<std::uint32_t> fetch_latest(ImapClient& client, std::uint32_t exists,
                                                    std::uint32_t latest, FetchWhat what);
+
+// --- content checks ---
+
+// The age of the newest message matching `criteria` (by INTERNALDATE, among
+// the last ten matches in mailbox order), or nullopt when none matches.
+boost::asio::awaitable<std::optional<Duration>> newest_message_age(ImapClient& client,
+                                                                   std::string criteria);
+// GETQUOTAROOT (RFC 9208) of `mailbox`: the fullest resource with a limit.
+// Fails QuotaUnavailable when the server has no QUOTA extension or sets no
+// limit for the mailbox.
+boost::asio::awaitable<QuotaUsage> quota_usage(ImapClient& client, std::string mailbox);
+
+// "17-Jul-1996 02:44:25 -0700" (RFC 3501 date-time, quotes optional).
+std::optional<std::chrono::system_clock::time_point> parse_internal_date(std::string_view text);
+// The QUOTA responses of a GETQUOTAROOT reply: the fullest resource with a
+// non-zero limit, if any.
+std::optional<QuotaUsage> fullest_quota(const Reply& reply);
 
 // The canary the round trip appends: unique by `token`, dated `date`.
 std::string canary_message(std::string_view token, std::string_view date);

@@ -22,6 +22,8 @@ std::string_view to_string(Step s) {
       return "search";
     case Step::Fetch:
       return "fetch";
+    case Step::Checks:
+      return "checks";
     case Step::RoundTrip:
       return "roundTrip";
     case Step::SmtpConnect:
@@ -101,6 +103,11 @@ std::string_view to_string(Reason r) {
     IMAPPROBE_REASON(MessageRejected)
     IMAPPROBE_REASON(DeliveryTimeout)
     IMAPPROBE_REASON(DeliveredToJunk)
+    IMAPPROBE_REASON(MessageCountOutOfRange)
+    IMAPPROBE_REASON(NewestMessageTooOld)
+    IMAPPROBE_REASON(QuotaNearlyFull)
+    IMAPPROBE_REASON(QuotaExceeded)
+    IMAPPROBE_REASON(QuotaUnavailable)
     IMAPPROBE_REASON(ProtocolError)
     IMAPPROBE_REASON(CommandTimeout)
     IMAPPROBE_REASON(Timeout)

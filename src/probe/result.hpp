@@ -25,6 +25,8 @@ enum class Step {
   Select,
   Search,
   Fetch,
+  // The mailbox content checks (count, newest message, quota).
+  Checks,
   RoundTrip,
   // The delivery check: SMTP submission of a canary, then waiting for it
   // over IMAP and deleting it (smtpConnect includes the SMTP host's lookup).
@@ -38,10 +40,11 @@ enum class Step {
   Logout,
 };
 inline constexpr Step kAllSteps[] = {
-    Step::Dns,         Step::Connect,         Step::Tls,      Step::Greeting, Step::Capability,
-    Step::Login,       Step::Select,          Step::Search,   Step::Fetch,    Step::RoundTrip,
-    Step::SmtpConnect, Step::SmtpTls,         Step::SmtpEhlo, Step::SmtpAuth, Step::SmtpSend,
-    Step::Delivery,    Step::DeliveryCleanup, Step::Logout};
+    Step::Dns,        Step::Connect,         Step::Tls,       Step::Greeting,
+    Step::Capability, Step::Login,           Step::Select,    Step::Search,
+    Step::Fetch,      Step::Checks,          Step::RoundTrip, Step::SmtpConnect,
+    Step::SmtpTls,    Step::SmtpEhlo,        Step::SmtpAuth,  Step::SmtpSend,
+    Step::Delivery,   Step::DeliveryCleanup, Step::Logout};
 std::string_view to_string(Step s);  // lowerCamel, as in status.lastRun.durations
 std::optional<Step> step_from_string(std::string_view s);
 
@@ -88,6 +91,12 @@ enum class Reason {
   MessageRejected,    // DATA or the message itself refused
   DeliveryTimeout,    // accepted by SMTP, not in the mailbox within the delivery timeout
   DeliveredToJunk,    // the canary arrived in a junk folder
+  // The mailbox content checks.
+  MessageCountOutOfRange,  // fewer or more messages than the bounds
+  NewestMessageTooOld,     // the newest matching message is older than allowed, or none matches
+  QuotaNearlyFull,         // usage at or over the warning percentage
+  QuotaExceeded,           // usage at or over the failure percentage
+  QuotaUnavailable,        // no QUOTA extension, or no limit for the mailbox
   ProtocolError,
   // No reply to a command after login (SELECT, SEARCH, FETCH, the round trip, LOGOUT).
   CommandTimeout,
@@ -133,6 +142,21 @@ struct DeliveryResult {
   std::optional<CertificateInfo> certificate;  // the SMTP server's
 };
 
+// What the content checks found, for the verdict (evaluate) and reports.
+struct QuotaUsage {
+  std::string root;      // the quota root, e.g. "User quota"
+  std::string resource;  // STORAGE (KiB) or MESSAGE, the fullest one
+  std::uint64_t usage = 0;
+  std::uint64_t limit = 0;
+  double percent() const { return limit == 0 ? 0 : 100.0 * double(usage) / double(limit); }
+};
+struct ContentFacts {
+  std::optional<std::uint32_t> message_count;  // EXISTS, or the count search's matches
+  bool newest_checked = false;
+  std::optional<Duration> newest_age;  // nullopt when checked and nothing matched
+  std::optional<QuotaUsage> quota;
+};
+
 struct ProbeResult {
   Outcome outcome = Outcome::Failure;
   Reason reason = Reason::ProtocolError;
@@ -148,6 +172,7 @@ struct ProbeResult {
   std::optional<std::uint32_t> fetched;
   std::string remote_address;  // address actually connected to
   std::optional<DeliveryResult> delivery;
+  std::optional<ContentFacts> content;
   // Threshold and certificate findings that made a passing run Degraded.
   std::vector<std::string> warnings;
   // A step or the total took longer than a warning or critical threshold,

@@ -43,6 +43,23 @@ nlohmann::json to_json(const ProbeResult& r) {
   if (!r.alerts.empty()) out["alerts"] = r.alerts;
   if (!r.warnings.empty()) out["warnings"] = r.warnings;
   if (!r.capabilities.empty()) out["capabilities"] = r.capabilities;
+  if (r.content) {
+    const auto& f = *r.content;
+    nlohmann::json content = nlohmann::json::object();
+    if (f.message_count) content["messageCount"] = *f.message_count;
+    if (f.newest_checked) {
+      content["newestAge"] = f.newest_age ? nlohmann::json(std::stod(format_seconds(*f.newest_age)))
+                                          : nlohmann::json();
+    }
+    if (f.quota) {
+      content["quota"] = {{"root", f.quota->root},
+                          {"resource", f.quota->resource},
+                          {"usage", f.quota->usage},
+                          {"limit", f.quota->limit},
+                          {"percent", std::round(f.quota->percent() * 10) / 10}};
+    }
+    out["content"] = std::move(content);
+  }
   if (r.delivery) {
     const auto& d = *r.delivery;
     nlohmann::json delivery = nlohmann::json::object();

@@ -250,7 +250,9 @@ class Script final : public StepRunner {
     // no command to ride behind, it goes alone). Not behind SELECT: a
     // refusal there may need LIST to name its cause.
     const auto pipeline_if_last = [&](bool last) {
-      if (last && !spec_.round_trip && !spec_.delivery) client.pipeline_logout();
+      if (last && !spec_.round_trip && !spec_.delivery && !spec_.checks.any()) {
+        client.pipeline_logout();
+      }
     };
 
     begin(Step::Select);
@@ -270,11 +272,41 @@ class Script final : public StepRunner {
           co_await fetch_latest(client, exists_, spec_.fetch_latest, spec_.fetch_what);
       end();
     }
+    if (spec_.checks.any()) {
+      begin(Step::Checks);
+      co_await content_checks();
+      end();
+    }
     if (spec_.round_trip) {
       begin(Step::RoundTrip);
       co_await round_trip(client, spec_.mailbox, random_token(), rfc5322_now());
       end();
     }
+  }
+
+  // Facts only: evaluate() holds them against the bounds, like thresholds.
+  asio::awaitable<void> content_checks() {
+    ImapClient& client = *client_;
+    const ContentChecks& c = spec_.checks;
+    ContentFacts facts;
+    if (c.counting()) {
+      if (c.count_search.empty()) {
+        facts.message_count = exists_;
+      } else {
+        const std::uint32_t matches = co_await search(client, c.count_search);
+        facts.message_count = matches;
+      }
+    }
+    if (c.newest_max_age) {
+      facts.newest_checked = true;
+      const std::optional<Duration> age = co_await newest_message_age(client, c.newest_search);
+      facts.newest_age = age;
+    }
+    if (c.quota()) {
+      const QuotaUsage usage = co_await quota_usage(client, spec_.mailbox);
+      facts.quota = usage;
+    }
+    result_.content = std::move(facts);
   }
 
   // --- results ----------------------------------------------------------------

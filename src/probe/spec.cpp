@@ -78,6 +78,31 @@ std::vector<SpecProblem> spec_problems(const ProbeSpec& spec) {
     if (spec.fetch_latest > 0) problems.push_back({Setting::Fetch, why});
     if (spec.round_trip) problems.push_back({Setting::RoundTrip, why});
     if (spec.delivery) problems.push_back({Setting::Delivery, why});
+    if (spec.checks.any()) problems.push_back({Setting::Checks, why});
+  }
+  const ContentChecks& c = spec.checks;
+  if (c.min_messages && c.max_messages && *c.min_messages > *c.max_messages) {
+    problems.push_back(
+        {Setting::Checks, "the minimum message count (" + std::to_string(*c.min_messages) +
+                              ") is above the maximum (" + std::to_string(*c.max_messages) + ")"});
+  }
+  for (const auto* pct : {&c.quota_warn_percent, &c.quota_fail_percent}) {
+    if (*pct && (**pct <= 0 || **pct > 100)) {
+      problems.push_back(
+          {Setting::Checks, "quota percentages must be more than 0 and at most 100"});
+      break;
+    }
+  }
+  if (c.quota_warn_percent && c.quota_fail_percent &&
+      *c.quota_warn_percent > *c.quota_fail_percent) {
+    problems.push_back({Setting::Checks, "the quota warning percentage is above the failure one"});
+  }
+  if (c.newest_max_age && *c.newest_max_age <= Duration::zero()) {
+    problems.push_back({Setting::Checks, "the newest message's maximum age must be positive"});
+  }
+  if (c.newest_max_age && c.newest_search.empty()) {
+    problems.push_back(
+        {Setting::Checks, "the newest-message check needs search criteria (ALL for any)"});
   }
   if (const auto& d = spec.delivery) {
     if (d->host.empty()) problems.push_back({Setting::Delivery, "needs an SMTP host"});

@@ -73,6 +73,21 @@ struct DeliverySpec {
   }
 };
 
+// Assertions on what the mailbox holds. Each is off until set.
+struct ContentChecks {
+  std::optional<std::uint32_t> min_messages;
+  std::optional<std::uint32_t> max_messages;
+  std::string count_search;  // empty: every message in the mailbox (EXISTS)
+  std::optional<Duration> newest_max_age;
+  std::string newest_search = "ALL";
+  std::optional<double> quota_warn_percent;
+  std::optional<double> quota_fail_percent;
+
+  bool counting() const { return min_messages || max_messages; }
+  bool quota() const { return quota_warn_percent || quota_fail_percent; }
+  bool any() const { return counting() || newest_max_age || quota(); }
+};
+
 struct ProbeSpec {
   std::string host;
   std::uint16_t port = 0;  // 0: 993 for Implicit, 143 otherwise
@@ -92,6 +107,7 @@ struct ProbeSpec {
   std::uint32_t fetch_latest = 0;  // 0: no FETCH
   FetchWhat fetch_what = FetchWhat::Headers;
   bool round_trip = false;
+  ContentChecks checks;
   std::optional<DeliverySpec> delivery;
 
   Duration timeout = std::chrono::seconds(30);       // whole run
@@ -111,7 +127,7 @@ struct ProbeSpec {
 
 // A setting a SpecProblem is about. The CLI and the operator each spell it
 // their own way (--round-trip, spec.roundTrip.enabled).
-enum class Setting { Search, Fetch, RoundTrip, Delivery };
+enum class Setting { Search, Fetch, RoundTrip, Delivery, Checks };
 
 struct SpecProblem {
   Setting setting;

@@ -284,6 +284,25 @@ accepted "tls None with allowPlaintext, search, fetch 100 Full, round trip" <<'E
   suspend: true
 EOF
 
+accepted "delivery check over 465 with its own Secret, content checks" <<'EOF'
+  server: {host: imap.example.com}
+  auth: {secretRef: {name: s}}
+  timeout: 50s
+  contentChecks:
+    messageCount: {min: 1, max: 500, search: UNSEEN}
+    newestMessage: {search: 'FROM "backup@example.com"', maxAge: 26h}
+    quota: {warnPercent: 80, failPercent: 95.5}
+  delivery:
+    host: smtp.example.com
+    tls: Implicit
+    mechanism: Login
+    secretRef: {name: smtp, passwordKey: pw}
+    from: probe@example.com
+    to: probe+check@example.com
+    junkFolders: [Spam]
+    timeout: 45s
+EOF
+
 # --- refused ----------------------------------------------------------------------
 
 # refused "description" "expected message" [unexpected message] <<manifest
@@ -458,6 +477,51 @@ refused "thresholds.login: fast (pattern)" 'spec.thresholds.login in body should
   auth: {secretRef: {name: s}}
   thresholds: {login: fast}
 EOF
+refused "delivery without a login" 'delivery requires an auth.mechanism other than None' <<'EOF'
+  server: {host: imap.example.com}
+  auth: {mechanism: None}
+  delivery: {host: smtp.example.com}
+EOF
+refused "delivery.timeout not shorter than timeout" 'delivery.timeout must be shorter than timeout' <<'EOF'
+  server: {host: imap.example.com}
+  auth: {secretRef: {name: s}}
+  delivery: {host: smtp.example.com, timeout: 30s}
+EOF
+refused "delivery.to with angle brackets" 'spec.delivery.to in body should match' <<'EOF'
+  server: {host: imap.example.com}
+  auth: {secretRef: {name: s}}
+  delivery: {host: smtp.example.com, to: "<x@example.com>"}
+EOF
+refused "delivery.mechanism CramMD5" 'spec.delivery.mechanism: Unsupported value: "CramMD5"' <<'EOF'
+  server: {host: imap.example.com}
+  auth: {secretRef: {name: s}}
+  delivery: {host: smtp.example.com, mechanism: CramMD5}
+EOF
+refused "contentChecks without a login" 'contentChecks requires an auth.mechanism other than None' <<'EOF'
+  server: {host: imap.example.com}
+  auth: {mechanism: None}
+  contentChecks: {messageCount: {min: 1}}
+EOF
+refused "messageCount.min above max" 'contentChecks.messageCount.min must not be above max' <<'EOF'
+  server: {host: imap.example.com}
+  auth: {secretRef: {name: s}}
+  contentChecks: {messageCount: {min: 10, max: 5}}
+EOF
+refused "quota.warnPercent above failPercent" 'contentChecks.quota.warnPercent must not be above failPercent' <<'EOF'
+  server: {host: imap.example.com}
+  auth: {secretRef: {name: s}}
+  contentChecks: {quota: {warnPercent: 95, failPercent: 80}}
+EOF
+refused "quota.failPercent over 100" 'spec.contentChecks.quota.failPercent in body should be less than or equal to 100' <<'EOF'
+  server: {host: imap.example.com}
+  auth: {secretRef: {name: s}}
+  contentChecks: {quota: {failPercent: 120}}
+EOF
+refused "newestMessage without maxAge" 'spec.contentChecks.newestMessage.maxAge: Required value' <<'EOF'
+  server: {host: imap.example.com}
+  auth: {secretRef: {name: s}}
+  contentChecks: {newestMessage: {search: ALL}}
+EOF
 refused "unknown field spec.server.hots" 'unknown field "spec.server.hots"' <<'EOF'
   server: {host: imap.example.com, hots: imap.example.org}
   auth: {secretRef: {name: s}}
@@ -553,8 +617,10 @@ case "$row" in
 esac
 expect_eq "short name: kubectl get imap" "imapprobe.imapprobe.dev/minimal" "$(k get imap -n "$NS" -o name 2>&1)"
 expect_eq "category: kubectl get monitoring" "imapprobe.imapprobe.dev/minimal" "$(k get monitoring -n "$NS" -o name 2>&1)"
-expect_eq "singular name: kubectl get imapprobe lists the 5 example probes" "5" \
-  "$(k get imapprobe -n "$EX_NS" -o name 2>&1 | wc -l | tr -d ' ')"
+# As many as the example files define (a file may hold several).
+example_probes="$(cat "$EXAMPLES"/*.yaml | grep -c '^kind: ImapProbe$')"
+expect_eq "singular name: kubectl get imapprobe lists the $example_probes example probes" \
+  "$example_probes" "$(k get imapprobe -n "$EX_NS" -o name 2>&1 | wc -l | tr -d ' ')"
 # (Output captured first: with pipefail, "cmd | grep -q" can fail on SIGPIPE.)
 all_out="$(k get all -n "$NS" -o name 2>&1 || true)"
 if grep -q imapprobe <<<"$all_out"; then

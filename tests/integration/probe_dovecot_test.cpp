@@ -441,6 +441,77 @@ TEST_F(ProbeDovecotTest, ManyConcurrentProbesOnOneThread) {
   for (const auto& r : results) expect_success(r);
 }
 
+// The content checks against the seeded mailboxes: 10 messages in probe's
+// INBOX (3 unseen), and the user `quota` at 10 of 20 messages.
+TEST_F(ProbeDovecotTest, MessageCountBoundsOnTheMailboxAndASearch) {
+  ProbeSpec spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
+  spec.checks.min_messages = 1;
+  spec.checks.max_messages = 10;
+  ProbeResult r = run_probe(spec, probe_user());
+  expect_success(r);
+  ASSERT_TRUE(r.content && r.content->message_count);
+  EXPECT_EQ(*r.content->message_count, 10u);
+  EXPECT_TRUE(r.durations.contains(Step::Checks));
+
+  spec.checks.min_messages = 11;
+  r = run_probe(spec, probe_user());
+  EXPECT_EQ(r.reason, Reason::MessageCountOutOfRange) << r.message;
+  EXPECT_EQ(r.message, "10 messages in INBOX (min 11)");
+
+  spec.checks.min_messages.reset();
+  spec.checks.max_messages = 2;
+  spec.checks.count_search = "UNSEEN";
+  r = run_probe(spec, probe_user());
+  EXPECT_EQ(r.reason, Reason::MessageCountOutOfRange) << r.message;
+  EXPECT_EQ(r.message, "3 messages matching UNSEEN (max 2)");
+}
+
+TEST_F(ProbeDovecotTest, NewestMessageAgeAndQuota) {
+  // INTERNALDATE of a maildir message is its file's mtime: make the quota
+  // user's mail three days old before Dovecot first indexes it.
+  std::string out;
+  ASSERT_EQ(testing::run_command("touch -d '3 days ago' " + dovecot_->workdir() + "/mail/" +
+                                     dovecot_->get("QUOTA_USER") + "/cur/*",
+                                 out),
+            0)
+      << out;
+  const Credentials quota_user{dovecot_->get("QUOTA_USER"), dovecot_->get("QUOTA_PASSWORD")};
+  ProbeSpec spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
+  spec.checks.newest_max_age = std::chrono::hours(26);
+  ProbeResult r = run_probe(spec, quota_user);
+  EXPECT_EQ(r.reason, Reason::NewestMessageTooOld) << r.message;
+  ASSERT_TRUE(r.content && r.content->newest_age);
+  EXPECT_GT(*r.content->newest_age, std::chrono::hours(71));
+  EXPECT_LT(*r.content->newest_age, std::chrono::hours(73));
+  spec.checks.newest_max_age = std::chrono::hours(80);
+  r = run_probe(spec, quota_user);
+  expect_success(r);
+  spec.checks.newest_search = "SUBJECT \"no such report\"";
+  r = run_probe(spec, quota_user);
+  EXPECT_EQ(r.reason, Reason::NewestMessageTooOld) << r.message;
+  EXPECT_NE(r.message.find("no message matches"), std::string::npos) << r.message;
+
+  // GETQUOTAROOT: MESSAGE 10 of 20 is the fullest resource.
+  spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
+  spec.checks.quota_warn_percent = 40;
+  spec.checks.quota_fail_percent = 90;
+  r = run_probe(spec, quota_user);
+  EXPECT_EQ(r.outcome, Outcome::Degraded) << r.message;
+  EXPECT_EQ(r.reason, Reason::QuotaNearlyFull) << r.message;
+  ASSERT_TRUE(r.content && r.content->quota);
+  EXPECT_EQ(r.content->quota->resource, "MESSAGE");
+  EXPECT_EQ(r.content->quota->usage, 10u);
+  EXPECT_EQ(r.content->quota->limit, 20u);
+  spec.checks.quota_fail_percent = 50;
+  r = run_probe(spec, quota_user);
+  EXPECT_EQ(r.reason, Reason::QuotaExceeded) << r.message;
+  EXPECT_EQ(r.message, "MESSAGE at 50.0% of quota \"User quota\" (10 of 20), failPercent 50%");
+  // The probe user has a quota root without limits.
+  r = run_probe(spec, probe_user());
+  EXPECT_EQ(r.reason, Reason::QuotaUnavailable) << r.message;
+  EXPECT_EQ(r.failed_step, Step::Checks);
+}
+
 }  // namespace
 }  // namespace imapprobe::probe
 
@@ -476,6 +547,19 @@ TEST_F(CheckCommandDovecotTest, NagiosOutputWithPerfdataForEveryStep) {
   }
   EXPECT_NE(out.find(";5.000;"), std::string::npos)
       << "login warning threshold in perfdata: " << out;
+}
+
+TEST_F(CheckCommandDovecotTest, ContentChecksInPerfdataAndJson) {
+  int code = -1;
+  std::string out = run("--min-messages 1 --max-messages 50 --newest-max-age 100h", code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find(" messages=10;;1:50;0;"), std::string::npos) << out;
+  EXPECT_NE(out.find(" newest_age="), std::string::npos) << out;
+  out = run("--min-messages 20 -o json", code);
+  EXPECT_EQ(code, 2) << out;
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["reason"], "MessageCountOutOfRange");
+  EXPECT_EQ(j["content"]["messageCount"], 10);
 }
 
 TEST_F(CheckCommandDovecotTest, JsonOutput) {

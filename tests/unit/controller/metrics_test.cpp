@@ -43,6 +43,11 @@ OperatorMetrics sample() {
   smtp_cert.not_after = std::chrono::system_clock::time_point(std::chrono::seconds(1'900'000'000));
   delivered.certificate = smtp_cert;
   r.delivery = delivered;
+  probe::ContentFacts content;
+  content.message_count = 12;
+  content.newest_age = 90s;
+  content.quota = probe::QuotaUsage{"User quota", "STORAGE", 850, 1000};
+  r.content = content;
   ok.last_run = facts_of(r);
   ok.delivery.observe(1.2);
   ok.delivery.observe(0.3);
@@ -87,6 +92,14 @@ TEST(Metrics, RendersProbeAndOperatorSeries) {
             std::string::npos);
   EXPECT_EQ(text.find("imapprobe_probe_delivery_latency_seconds_count{namespace=\"mail\",name="
                       "\"we"),
+            std::string::npos);
+  EXPECT_NE(text.find("imapprobe_probe_mailbox_messages{namespace=\"mail\",name=\"corp\"} 12\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("imapprobe_probe_newest_message_age_seconds{namespace=\"mail\",name="
+                      "\"corp\"} 90\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("imapprobe_probe_quota_usage_ratio{namespace=\"mail\",name=\"corp\","
+                      "resource=\"STORAGE\"} 0.85\n"),
             std::string::npos);
   EXPECT_NE(text.find("imapprobe_probe_smtp_certificate_expiry_timestamp_seconds{namespace="
                       "\"mail\",name=\"corp\"} 1900000000\n"),

@@ -159,3 +159,129 @@ TEST(Reasons, NamesAreStable) {
 
 }  // namespace
 }  // namespace imapprobe::probe
+
+namespace imapprobe::probe {
+namespace {
+using namespace std::chrono_literals;
+
+ProbeResult with_content(ContentFacts facts) {
+  ProbeResult r;
+  r.outcome = Outcome::Success;
+  r.reason = Reason::Succeeded;
+  r.total = 20ms;
+  r.content = std::move(facts);
+  return r;
+}
+
+TEST(EvaluateContent, MessageCountOutsideItsBoundsFails) {
+  ProbeSpec spec;
+  spec.checks.min_messages = 1;
+  spec.checks.max_messages = 100;
+  ContentFacts few;
+  few.message_count = 0;
+  ProbeResult r = with_content(few);
+  evaluate(spec, r);
+  EXPECT_EQ(r.outcome, Outcome::Failure);
+  EXPECT_EQ(r.reason, Reason::MessageCountOutOfRange);
+  EXPECT_EQ(r.message, "0 messages in INBOX (min 1)");
+
+  spec.checks.count_search = "UNSEEN";
+  ContentFacts many;
+  many.message_count = 250;
+  r = with_content(many);
+  evaluate(spec, r);
+  EXPECT_EQ(r.reason, Reason::MessageCountOutOfRange);
+  EXPECT_EQ(r.message, "250 messages matching UNSEEN (max 100)");
+
+  ContentFacts fine;
+  fine.message_count = 100;  // bounds are inclusive
+  r = with_content(fine);
+  evaluate(spec, r);
+  EXPECT_EQ(r.outcome, Outcome::Success);
+}
+
+TEST(EvaluateContent, NewestMessageTooOldOrMissing) {
+  ProbeSpec spec;
+  spec.checks.newest_max_age = 26h;
+  spec.checks.newest_search = "SUBJECT \"backup report\"";
+  ContentFacts old;
+  old.newest_checked = true;
+  old.newest_age = 30h;
+  ProbeResult r = with_content(old);
+  evaluate(spec, r);
+  EXPECT_EQ(r.reason, Reason::NewestMessageTooOld);
+  EXPECT_EQ(r.message,
+            "newest message matching SUBJECT \"backup report\" is 30h0m0s old (maxAge 26h0m0s)");
+
+  ContentFacts none;
+  none.newest_checked = true;
+  r = with_content(none);
+  evaluate(spec, r);
+  EXPECT_EQ(r.reason, Reason::NewestMessageTooOld);
+  EXPECT_EQ(r.message, "no message matches SUBJECT \"backup report\" in INBOX (maxAge 26h0m0s)");
+
+  ContentFacts fresh;
+  fresh.newest_checked = true;
+  fresh.newest_age = 2h;
+  r = with_content(fresh);
+  evaluate(spec, r);
+  EXPECT_EQ(r.outcome, Outcome::Success);
+}
+
+TEST(EvaluateContent, QuotaWarnsThenFails) {
+  ProbeSpec spec;
+  spec.checks.quota_warn_percent = 80;
+  spec.checks.quota_fail_percent = 95;
+  ContentFacts facts;
+  facts.quota = QuotaUsage{"User quota", "STORAGE", 85, 100};
+  ProbeResult r = with_content(facts);
+  evaluate(spec, r);
+  EXPECT_EQ(r.outcome, Outcome::Degraded);
+  EXPECT_EQ(r.reason, Reason::QuotaNearlyFull);
+  EXPECT_EQ(r.message, "STORAGE at 85.0% of quota \"User quota\" (85 of 100 KiB), warnPercent 80%");
+
+  facts.quota = QuotaUsage{"User quota", "MESSAGE", 19, 20};
+  r = with_content(facts);
+  evaluate(spec, r);
+  EXPECT_EQ(r.outcome, Outcome::Failure);
+  EXPECT_EQ(r.reason, Reason::QuotaExceeded);
+  EXPECT_EQ(r.message, "MESSAGE at 95.0% of quota \"User quota\" (19 of 20), failPercent 95%");
+}
+
+TEST(EvaluateContent, AFailedBoundOutranksSlownessAndACertificate) {
+  ProbeSpec spec;
+  spec.checks.min_messages = 5;
+  spec.thresholds.critical[Step::Login] = 1ms;
+  ContentFacts facts;
+  facts.message_count = 1;
+  ProbeResult r = with_content(facts);
+  r.durations[Step::Login] = 40ms;
+  CertificateInfo c;
+  c.days_remaining = 1;
+  r.certificate = c;
+  evaluate(spec, r);
+  EXPECT_EQ(r.reason, Reason::MessageCountOutOfRange);
+  EXPECT_NE(r.message.find("login took"), std::string::npos) << r.message;
+}
+
+TEST(ContentSpec, ProblemsAreRefusedUpFront) {
+  ProbeSpec spec;
+  spec.checks.min_messages = 10;
+  spec.checks.max_messages = 5;
+  spec.checks.quota_warn_percent = 90;
+  spec.checks.quota_fail_percent = 80;
+  const auto problems = spec_problems(spec);
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_EQ(problems[0].what, "the minimum message count (10) is above the maximum (5)");
+  EXPECT_EQ(problems[1].what, "the quota warning percentage is above the failure one");
+  spec = ProbeSpec{};
+  spec.mechanism = Mechanism::None;
+  spec.checks.quota_fail_percent = 150;
+  const auto more = spec_problems(spec);
+  ASSERT_EQ(more.size(), 2u);
+  EXPECT_EQ(more[0].setting, Setting::Checks);
+  EXPECT_EQ(more[1].what, "quota percentages must be more than 0 and at most 100");
+}
+
+}  // namespace
+}  // namespace imapprobe::probe

@@ -357,3 +357,37 @@ TEST(ImapClientFailure, ATlsErrorIsTLSHandshakeFailedWithTheDetail) {
 
 }  // namespace
 }  // namespace imapprobe::probe
+
+namespace imapprobe::probe {
+namespace {
+
+TEST(ImapClientIdle, NewMailEndsIdleWithDone) {
+  test::Greeted g("IMAP4rev1 IDLE");
+  g.t.client("A0001 IDLE\r\n")
+      .server("+ idling\r\n* OK Still here\r\n* 4 EXISTS\r\n* 1 RECENT\r\n")
+      .client("DONE\r\n")
+      .server("A0001 OK Idle completed\r\n");
+  const auto end =
+      testing::run_awaitable(g.client.idle(net::Clock::now() + std::chrono::seconds(30)));
+  EXPECT_EQ(end, ImapClient::IdleEnd::Changed);
+  EXPECT_EQ(g.t.mismatch(), "");
+  EXPECT_TRUE(g.t.finished());
+}
+
+TEST(ImapClientIdle, ARefusedIdleSaysSo) {
+  test::Greeted g("IMAP4rev1");
+  g.t.client("A0001 IDLE\r\n").server("A0001 BAD Unknown command\r\n");
+  EXPECT_EQ(testing::run_awaitable(g.client.idle(net::Clock::now())), ImapClient::IdleEnd::Refused);
+  EXPECT_TRUE(g.t.finished());
+}
+
+TEST(ImapClientIdle, AByeDuringIdleIsServerBye) {
+  test::Greeted g("IMAP4rev1 IDLE");
+  g.t.client("A0001 IDLE\r\n").server("+ idling\r\n* BYE shutting down\r\n");
+  const StepFailure f =
+      test::step_failure(g.client.idle(net::Clock::now() + std::chrono::seconds(30)));
+  EXPECT_EQ(f.reason, Reason::ServerBye);
+}
+
+}  // namespace
+}  // namespace imapprobe::probe

@@ -422,3 +422,70 @@ TEST(RoundTrip, StoreAndExpungeRefusalsAreRoundTripFailed) {
 
 }  // namespace
 }  // namespace imapprobe::probe
+
+namespace imapprobe::probe {
+namespace {
+using test::Greeted;
+using test::step_failure;
+using testing::run_awaitable;
+
+TEST(ContentChecks, InternalDatesParseWithTheirZone) {
+  using namespace std::chrono;
+  const auto t = parse_internal_date("\"17-Jul-1996 02:44:25 -0700\"");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(duration_cast<seconds>(t->time_since_epoch()).count(), 837596665);
+  const auto padded = parse_internal_date(" 1-Jan-2024 00:00:00 +0000");
+  ASSERT_TRUE(padded);
+  EXPECT_EQ(duration_cast<seconds>(padded->time_since_epoch()).count(), 1704067200);
+  EXPECT_FALSE(parse_internal_date("31-Feb-2024 00:00:00 +0000"));
+  EXPECT_FALSE(parse_internal_date("17-Jux-1996 02:44:25 -0700"));
+  EXPECT_FALSE(parse_internal_date("yesterday"));
+}
+
+TEST(ContentChecks, NewestAgeComesFromTheLatestInternalDate) {
+  Greeted g("IMAP4rev1");
+  g.t.client("A0001 UID SEARCH FROM \"backup\"\r\n")
+      .server("* SEARCH 3 9 12\r\nA0001 OK\r\n")
+      .client("A0002 UID FETCH 3,9,12 (INTERNALDATE)\r\n")
+      .server(
+          "* 1 FETCH (UID 3 INTERNALDATE \"01-Jan-2024 00:00:00 +0000\")\r\n"
+          "* 2 FETCH (UID 9 INTERNALDATE \"03-Jan-2024 00:00:00 +0000\")\r\n"
+          "* 3 FETCH (INTERNALDATE \"02-Jan-2024 00:00:00 +0000\" UID 12)\r\nA0002 OK\r\n");
+  const auto age = run_awaitable(newest_message_age(g.client, "FROM \"backup\""));
+  ASSERT_TRUE(age);
+  const auto expected = std::chrono::system_clock::now() -
+                        std::chrono::system_clock::time_point(std::chrono::seconds(1704240000));
+  EXPECT_LT(std::chrono::abs(*age - expected), std::chrono::seconds(5));
+}
+
+TEST(ContentChecks, NoMatchIsNoAge) {
+  Greeted g("IMAP4rev1");
+  g.t.client("A0001 UID SEARCH ALL\r\n").server("* SEARCH\r\nA0001 OK\r\n");
+  EXPECT_FALSE(run_awaitable(newest_message_age(g.client, "ALL")));
+}
+
+TEST(ContentChecks, QuotaPicksTheFullestResource) {
+  Greeted g("IMAP4rev1 QUOTA");
+  g.t.client("A0001 GETQUOTAROOT \"INBOX\"\r\n")
+      .server(
+          "* QUOTAROOT INBOX \"User quota\"\r\n"
+          "* QUOTA \"User quota\" (STORAGE 4 100 MESSAGE 10 20)\r\nA0001 OK\r\n");
+  const QuotaUsage q = run_awaitable(quota_usage(g.client, "INBOX"));
+  EXPECT_EQ(q.root, "User quota");
+  EXPECT_EQ(q.resource, "MESSAGE");
+  EXPECT_DOUBLE_EQ(q.percent(), 50.0);
+}
+
+TEST(ContentChecks, QuotaWithoutTheExtensionOrALimitIsUnavailable) {
+  Greeted none("IMAP4rev1");
+  EXPECT_EQ(step_failure(quota_usage(none.client, "INBOX")).reason, Reason::QuotaUnavailable);
+  Greeted unlimited("IMAP4rev1 QUOTA");
+  unlimited.t.client("A0001 GETQUOTAROOT \"INBOX\"\r\n")
+      .server("* QUOTAROOT INBOX \"User quota\"\r\nA0001 OK Getquotaroot completed\r\n");
+  const StepFailure f = step_failure(quota_usage(unlimited.client, "INBOX"));
+  EXPECT_EQ(f.reason, Reason::QuotaUnavailable);
+  EXPECT_EQ(f.message, "no quota limit is set for INBOX");
+}
+
+}  // namespace
+}  // namespace imapprobe::probe

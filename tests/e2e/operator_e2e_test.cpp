@@ -11,6 +11,7 @@
 #include "support/dovecot.hpp"
 #include "support/fake_server.hpp"
 #include "support/kube_cluster.hpp"
+#include "support/postfix.hpp"
 #include "support/process.hpp"
 
 namespace imapprobe {
@@ -21,6 +22,7 @@ using nlohmann::json;
 using testing::Dovecot;
 using testing::eventually;
 using testing::KubeCluster;
+using testing::Postfix;
 using testing::Process;
 
 // The GitOps judges, run on objects read from the API server: kstatus (Flux,
@@ -275,6 +277,43 @@ TEST_F(OperatorE2E, IpFamilyBothReportsEachFamilyInStatus) {
   EXPECT_EQ(families[0]["outcome"], "Success");
   EXPECT_EQ(families[0]["remoteAddress"], "127.0.0.1:" + dovecot_->get("IMAPS_PORT"));
   EXPECT_TRUE(families[0].contains("total"));
+}
+
+// The delivery check and the content checks through the real API server,
+// against Postfix delivering to the suite's Dovecot: their status fields
+// survive the CRD's structural schema, the SMTP credentials come from their
+// own Secret, and /metrics has the delivery histogram.
+TEST_F(OperatorE2E, DeliveryAndContentChecksReachStatusAndMetrics) {
+  Postfix postfix(*dovecot_);
+  setup_namespace("e2e-mail");
+  secret("e2e-mail", "smtp-creds", postfix.get("SMTP_USER"), postfix.get("SMTP_PASSWORD"));
+  apply(probe_yaml("e2e-mail", "flow", "IMAPS_PORT",
+                   "  contentChecks:\n    messageCount: {min: 1, max: 1000}\n"
+                   "    newestMessage: {maxAge: 100h}\n"
+                   "  delivery:\n    host: 127.0.0.1\n    port: " +
+                       postfix.get("SUBMISSION_PORT") +
+                       "\n    serverName: localhost\n    secretRef: {name: smtp-creds}\n"
+                       "    from: probe@imap.test\n    to: probe@imap.test\n    timeout: 3s\n"));
+  int rc = 0;
+  const std::string out =
+      kubectl("-n e2e-mail wait --for=condition=Available imapprobe/flow --timeout=60s", &rc);
+  const json p = get("e2e-mail", "flow");
+  kubectl("-n e2e-mail delete imapprobe flow --wait=true", &rc);  // no canaries after this test
+  ASSERT_EQ(condition(p, "Available"), "True") << out << p["status"].dump(2) << operator_a_->log();
+  const json& last = p["status"]["lastRun"];
+  for (const char* step : {"checks", "smtpConnect", "smtpTls", "smtpEhlo", "smtpAuth", "smtpSend",
+                           "delivery", "deliveryCleanup"}) {
+    EXPECT_TRUE(last["durations"].contains(step)) << step << " missing in " << last.dump(2);
+  }
+  ASSERT_TRUE(last.contains("delivery")) << last.dump(2);
+  EXPECT_TRUE(last["delivery"].contains("latency")) << last.dump(2);
+  EXPECT_FALSE(last["delivery"].value("queueId", "").empty()) << last.dump(2);
+  EXPECT_EQ(last["delivery"]["foundIn"], "INBOX");
+  ASSERT_TRUE(last.contains("content")) << last.dump(2);
+  EXPECT_GE(last["content"]["messageCount"].get<int>(), 10);
+  EXPECT_TRUE(last["content"].contains("newestMessageAge")) << last.dump(2);
+  EXPECT_EQ(p.dump().find(postfix.get("SMTP_PASSWORD")), std::string::npos);
+  EXPECT_NE(postfix.log().find(last["delivery"].value("queueId", "?")), std::string::npos);
 }
 
 TEST_F(OperatorE2E, BrokenPasswordIsAvailableFalseWithOneWarningThenRecovered) {

@@ -131,5 +131,31 @@ TEST(ProbeResourceModel, EveryExampleManifestParsesThroughTheOperatorsReader) {
   EXPECT_GE(probes, 5);
 }
 
+// The API server refuses a status with a field its schema does not declare
+// (a server-side apply fails with 500), so every step the engine can time
+// must be a key of lastRun.durations and baseline, and of spec.thresholds.
+TEST(ProbeResourceModel, TheCrdDeclaresEveryStatusStep) {
+  const YAML::Node crd = YAML::LoadFile(IMAPPROBE_SOURCE_DIR "/crds/imapprobe.dev_imapprobes.yaml");
+  const YAML::Node schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"];
+  const YAML::Node durations =
+      schema["status"]["properties"]["lastRun"]["properties"]["durations"]["properties"];
+  const YAML::Node baseline = schema["status"]["properties"]["baseline"]["properties"];
+  const YAML::Node thresholds = schema["spec"]["properties"]["thresholds"]["properties"];
+  for (std::string_view step : kStatusSteps) {
+    const std::string name(step);
+    EXPECT_TRUE(durations[name]) << "status.lastRun.durations." << name;
+    EXPECT_TRUE(baseline[name]) << "status.baseline." << name;
+    if (name != "dns" && name != "capability") {
+      EXPECT_TRUE(thresholds[name]) << "spec.thresholds." << name;
+    }
+  }
+  for (probe::Step step : probe::kAllSteps) {
+    const std::string_view name = probe::to_string(step);
+    EXPECT_NE(std::find(std::begin(kStatusSteps), std::end(kStatusSteps), name),
+              std::end(kStatusSteps))
+        << name << " is an engine step but not a status step";
+  }
+}
+
 }  // namespace
 }  // namespace imapprobe::controller

@@ -30,9 +30,11 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// Poll schedule while waiting for the canary: quick at first (local
-// delivery takes milliseconds), then backing off to once a second.
-constexpr Duration kFirstPoll = std::chrono::milliseconds(20);
+// Poll schedule while waiting for the canary: every 5 ms for the first
+// quarter second (local delivery takes milliseconds, and the latency is only
+// as exact as the poll), then doubling to once a second.
+constexpr Duration kFirstPoll = std::chrono::milliseconds(5);
+constexpr Duration kQuickPolls = std::chrono::milliseconds(250);
 constexpr Duration kMaxPoll = std::chrono::seconds(1);
 
 struct JunkFolder {
@@ -513,7 +515,7 @@ class Delivery {
       }
       timer.expires_after(std::min<Duration>(pause, deadline - now));
       co_await timer.async_wait(asio::use_awaitable);
-      pause = std::min<Duration>(pause * 2, kMaxPoll);
+      if (Clock::now() - accepted_ >= kQuickPolls) pause = std::min<Duration>(pause * 2, kMaxPoll);
     }
   }
 

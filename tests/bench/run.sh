@@ -21,7 +21,8 @@
 #      (Debian's prometheus-cpp-dev) for the same series, heap per probe and
 #      time per scrape (imapprobe_metrics_bench; no servers).
 #   c  timing truth: `imapprobe check --output json` step durations against
-#      packet timestamps captured with tshark on loopback (needs root).
+#      packet timestamps captured with tshark on loopback (needs root), and
+#      the delivery check's latency against Postfix's own delays= log figures.
 #
 # Everything talks to 127.0.0.1 only; every loop is bounded in count and time.
 # Output: a table per part and one `key=value` line per figure (prefix
@@ -146,7 +147,7 @@ mkdir -p "$OUT_DIR"
 OUT=${BENCH_OUT:-$OUT_DIR/bench-$MODE-$(date -u +%Y%m%dT%H%M%SZ).txt}
 FIG=$W/figures.kv TABLES=$W/tables.txt
 : >"$FIG"; : >"$TABLES"
-STARTED_PIDS=() KUBE_WDS=() DV_WD=""
+STARTED_PIDS=() KUBE_WDS=() DV_WD="" PF_WD=""
 stop_pid() { # stop_pid PID [grace-seconds]: TERM, bounded wait, KILL; only our own pids
   local pid=$1 grace=${2:-10} i
   kill -0 "$pid" 2>/dev/null || return 0
@@ -159,6 +160,7 @@ cleanup() {
   local rc=$? p k
   for p in "${STARTED_PIDS[@]}"; do stop_pid "$p" 5; done
   for k in "${KUBE_WDS[@]}"; do bash "$ROOT/tests/kube/cluster.sh" stop "$k" >/dev/null 2>&1 || true; done
+  [[ -n $PF_WD ]] && bash "$ROOT/tests/servers/postfix/postfix-harness.sh" stop "$PF_WD" >/dev/null 2>&1 || true
   [[ -n $DV_WD ]] && bash "$ROOT/tests/servers/dovecot/dovecot-harness.sh" stop "$DV_WD" >/dev/null 2>&1 || true
   if [[ -n $KEEP ]]; then log "work directory kept: $W"; else rm -rf "$W"; fi
   exit "$rc"
@@ -737,6 +739,36 @@ if has_part c; then
           "$(kv "$W/c.kv" "wire_${s}_p50_ms")"
       done
       echo "(diff = engine - wire; each check is a new process, so its first handshake pays OpenSSL's start-up)"
+    } >>"$TABLES"
+
+    # The delivery check's latency against Postfix's own delays= for the same
+    # message (tests/bench/delivery_timing.py says what is compared).
+    log "part c: $C_PROBES delivery checks through a private Postfix"
+    PF_WD=$W/postfix
+    bash "$ROOT/tests/servers/postfix/postfix-harness.sh" start "$PF_WD" --dovecot "$DV_WD" >&2
+    results=()
+    for ((k = 1; k <= C_PROBES; k++)); do
+      timeout 60 "$IMAPPROBE" check -H 127.0.0.1 -p "$IMAPS_PORT" --ca-file "$CA_FILE" \
+        -u "${BENCH_USER_PREFIX}0" --password-env BENCH_PASSWORD --smtp-host 127.0.0.1 \
+        --smtp-port "$(kv "$PF_WD/env" SUBMISSION_PORT)" --smtp-server-name localhost \
+        --mail-from "${BENCH_USER_PREFIX}0@imap.test" --mail-to "${BENCH_USER_PREFIX}0@imap.test" \
+        --delivery-timeout 10s -t 20s -o json >"$W/cd-$k.json" || true
+      results+=("$W/cd-$k.json")
+      sleep 0.2
+    done
+    sleep 1  # the last delays= line is written after the LMTP reply
+    python3 "$BENCH/delivery_timing.py" --log "$(kv "$PF_WD/env" POSTFIX_LOG)" "${results[@]}" \
+      >"$W/cd.kv" || { FAILED=1; log "part c: delivery timing: $(tr '\n' ' ' <"$W/cd.kv")"; }
+    bash "$ROOT/tests/servers/postfix/postfix-harness.sh" stop "$PF_WD" >/dev/null 2>&1 || true
+    while IFS='=' read -r k v; do fig "c.$k" "$v"; done <"$W/cd.kv"
+    {
+      echo
+      echo "Part c: delivery latency ($C_PROBES delivery checks; ours = smtpSend + delivery, Postfix = delays a+b+c+d)"
+      printf '%4s %14s %16s %16s %16s\n' n "ours p50 ms" "Postfix p50 ms" "mean diff ms" "max |diff| ms"
+      printf '%4s %14s %16s %16s %16s\n' "$(kv "$W/cd.kv" delivery_n)" \
+        "$(kv "$W/cd.kv" delivery_ours_p50_ms)" "$(kv "$W/cd.kv" delivery_postfix_p50_ms)" \
+        "$(kv "$W/cd.kv" delivery_mean_diff_ms)" "$(kv "$W/cd.kv" delivery_max_abs_diff_ms)"
+      echo "(diff = ours - Postfix: Dovecot storing the message until the probe saw it)"
     } >>"$TABLES"
   fi
 fi

@@ -64,6 +64,7 @@ def main():
         print(f"delivery_ours_p50_ms={statistics.median(ours):.1f}")
         print(f"delivery_postfix_p50_ms={statistics.median(postfix):.1f}")
         print(f"delivery_mean_diff_ms={statistics.fmean(diffs):.1f}")
+        print(f"delivery_min_diff_ms={min(diffs):.1f}")
         print(f"delivery_max_abs_diff_ms={max(abs(x) for x in diffs):.1f}")
     return 0 if diffs and unmatched == 0 else 1
 

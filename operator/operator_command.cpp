@@ -11,6 +11,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <cctype>
 #include <functional>
 #include <iostream>
 #include <random>
@@ -54,6 +55,17 @@ struct Flags {
   std::string log_level = "info";
   int api_threads = 4;
 };
+
+// One word for the canary header: the identity with anything but
+// [A-Za-z0-9._-] replaced, at most 63 characters.
+std::string canary_origin(const std::string& identity) {
+  std::string out;
+  for (char c : identity.substr(0, 63)) {
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    out += ok ? c : '_';
+  }
+  return out.empty() ? "-" : out;
+}
 
 std::string default_identity() {
   char host[256] = {};
@@ -172,7 +184,10 @@ int run_operator(const std::vector<std::string>& args) {
   }
   controller::Reconciler reconciler(
       io, api_pool, api,
-      [&prober](probe::ProbeSpec spec, probe::Credentials creds) {
+      [&prober, origin = canary_origin(f.identity)](probe::ProbeSpec spec,
+                                                    probe::Credentials creds) {
+        // Delivery canaries say which operator sent them.
+        if (spec.delivery && spec.delivery->origin.empty()) spec.delivery->origin = origin;
         return prober.run(std::move(spec), std::move(creds));
       },
       options);

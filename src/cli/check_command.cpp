@@ -126,7 +126,7 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
                "do not fail on certificate errors (still reported)");
   app.add_option("--min-tls", spec.min_tls_version, "TLSv1.2 | TLSv1.3")->capture_default_str();
   app.add_option("-m,--mechanism", mechanism,
-                 "Login | Plain | CramMD5 | ScramSHA256 | XOAuth2 | None")
+                 "Login | Plain | CramMD5 | ScramSHA256 | XOAuth2 | OAuthBearer | None")
       ->capture_default_str();
   app.add_option("-u,--user", creds.username, "user name");
   app.add_option("--password", password,
@@ -164,7 +164,7 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
   app.add_option("--smtp-tls", smtp_tls, "Implicit | STARTTLS | None")->capture_default_str();
   app.add_option("--smtp-server-name", delivery.server_name,
                  "name for SNI and certificate verification of the SMTP server");
-  app.add_option("--smtp-mechanism", smtp_mechanism, "Plain | Login | XOAuth2 | None")
+  app.add_option("--smtp-mechanism", smtp_mechanism, "Plain | Login | XOAuth2 | OAuthBearer | None")
       ->capture_default_str();
   app.add_option("--smtp-user", creds.smtp_username, "SMTP user name (default: --user)");
   app.add_option("--smtp-password-file", smtp_password_file,

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <utility>
 
@@ -194,6 +195,45 @@ std::string xoauth2_initial(std::string_view user, std::string_view token) {
       "auth=Bearer ";
   out.append(token);
   out += "\x01\x01";
+  return out;
+}
+
+std::string oauthbearer_initial(std::string_view user, std::string_view token) {
+  // RFC 5801 saslname: "," and "=" in the authzid are escaped.
+  std::string name;
+  for (char c : user) {
+    if (c == ',') {
+      name += "=2C";
+    } else if (c == '=') {
+      name += "=3D";
+    } else {
+      name += c;
+    }
+  }
+  std::string out = "n,a=" + name +
+                    ",\x01"
+                    "auth=Bearer ";
+  out.append(token);
+  out += "\x01\x01";
+  return out;
+}
+
+std::string oauth_error_summary(std::string_view challenge_base64) {
+  std::string decoded;
+  try {
+    decoded = encoding::base64_decode(challenge_base64, encoding::Base64Syntax::Lenient);
+  } catch (const std::exception&) {
+    return {};
+  }
+  const auto json = nlohmann::json::parse(decoded, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object()) return {};
+  std::string out;
+  for (const char* key : {"status", "schemes", "scope"}) {
+    const auto it = json.find(key);
+    if (it == json.end() || !it->is_string()) continue;
+    if (!out.empty()) out += ", ";
+    out += std::string(key) + " " + it->get<std::string>();
+  }
   return out;
 }
 

@@ -30,6 +30,16 @@ std::string cram_md5_response(std::string_view user, std::string_view password,
 // Google/Microsoft XOAUTH2: "user=U\x01auth=Bearer T\x01\x01".
 std::string xoauth2_initial(std::string_view user, std::string_view token);
 
+// RFC 7628 OAUTHBEARER: "n,a=U,^Aauth=Bearer T^A^A" (no host or port: they
+// are optional, and a probe would only repeat what TLS already checked).
+std::string oauthbearer_initial(std::string_view user, std::string_view token);
+
+// The error an OAuth SASL mechanism (XOAUTH2, OAUTHBEARER) sends as a
+// challenge before failing, base64 JSON such as {"status":"invalid_token",
+// "scope":"mail"}, as "status invalid_token, scope mail"; empty when it is not
+// such JSON. Only those fields are kept: never a token.
+std::string oauth_error_summary(std::string_view challenge_base64);
+
 // RFC 5802 / RFC 7677 SCRAM-SHA-256 client, without channel binding ("n,,").
 class ScramSha256Client {
  public:

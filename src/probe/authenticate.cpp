@@ -43,13 +43,16 @@ asio::awaitable<Reply> login_command(ImapClient& client, const Credentials& cred
 }
 
 // After the client's last SASL message: any further challenge is an error
-// report (XOAUTH2 sends its JSON that way), answered with an empty line so
-// the server finishes with its tagged NO.
-asio::awaitable<Reply> finish_sasl(ImapClient& client) {
+// report (XOAUTH2 and OAUTHBEARER send JSON that way), answered with
+// `error_ack` (an empty line; OAUTHBEARER wants ^A, RFC 7628 3.2.3) so the
+// server finishes with its tagged NO. `oauth_error` keeps the report.
+asio::awaitable<Reply> finish_sasl(ImapClient& client, std::string* oauth_error = nullptr,
+                                   std::string_view error_ack = "") {
   for (;;) {
     Response r = co_await client.continuation();
     if (is_tagged(r)) co_return tagged_only(std::move(r));
-    client.queue_bytes("\r\n");
+    if (oauth_error) *oauth_error = imap::oauth_error_summary(r.text);
+    client.queue_bytes(std::string(error_ack) + "\r\n");
   }
 }
 
@@ -71,12 +74,14 @@ asio::awaitable<std::optional<Response>> start_sasl(ImapClient& client, std::str
   co_return std::nullopt;
 }
 
-// PLAIN and XOAUTH2: one client message.
+// PLAIN, XOAUTH2 and OAUTHBEARER: one client message.
 asio::awaitable<Reply> single_message(ImapClient& client, std::string_view mech,
-                                      const std::string& message) {
+                                      const std::string& message,
+                                      std::string* oauth_error = nullptr,
+                                      std::string_view error_ack = "") {
   const std::string encoded = imap::base64_encode(message);
   if (auto early = co_await start_sasl(client, mech, encoded)) co_return tagged_only(*early);
-  co_return co_await finish_sasl(client);
+  co_return co_await finish_sasl(client, oauth_error, error_ack);
 }
 
 asio::awaitable<Reply> cram_md5(ImapClient& client, const Credentials& creds) {
@@ -119,6 +124,7 @@ asio::awaitable<Reply> scram_sha256(ImapClient& client, const Credentials& creds
 asio::awaitable<void> authenticate(ImapClient& client, Mechanism mechanism,
                                    const Credentials& creds, std::string_view scram_nonce) {
   Reply reply;
+  std::string oauth_error;  // what an OAuth server said before refusing
   switch (mechanism) {
     case Mechanism::Login:
       if (client.has("LOGINDISABLED")) {
@@ -135,7 +141,14 @@ asio::awaitable<void> authenticate(ImapClient& client, Mechanism mechanism,
     case Mechanism::XOAuth2: {
       require_mechanism(client, "XOAUTH2");
       const std::string message = imap::xoauth2_initial(creds.username, creds.secret);
-      reply = co_await single_message(client, "XOAUTH2", message);
+      reply = co_await single_message(client, "XOAUTH2", message, &oauth_error);
+      break;
+    }
+    case Mechanism::OAuthBearer: {
+      require_mechanism(client, "OAUTHBEARER");
+      const std::string message = imap::oauthbearer_initial(creds.username, creds.secret);
+      reply = co_await single_message(client, "OAUTHBEARER", message, &oauth_error,
+                                      imap::base64_encode("\x01"));
       break;
     }
     case Mechanism::CramMD5:
@@ -150,8 +163,10 @@ asio::awaitable<void> authenticate(ImapClient& client, Mechanism mechanism,
       throw std::logic_error("authenticate() called with mechanism None");
   }
   if (!reply.ok()) {
-    fail(Reason::AuthFailed,
-         "login as " + printable(creds.username) + " failed: " + server_text(reply.tagged));
+    std::string message =
+        "login as " + printable(creds.username) + " failed: " + server_text(reply.tagged);
+    if (!oauth_error.empty()) message += " (token refused: " + printable(oauth_error) + ")";
+    fail(Reason::AuthFailed, message);
   }
 }
 

@@ -338,9 +338,10 @@ class Delivery {
 
   asio::awaitable<void> authenticate(SmtpClient& smtp, const std::vector<std::string>& exts) {
     const std::string offered = smtp::extension(exts, "AUTH").value_or("");
-    const std::string want(d_.mechanism == Mechanism::Login     ? "LOGIN"
-                           : d_.mechanism == Mechanism::XOAuth2 ? "XOAUTH2"
-                                                                : "PLAIN");
+    const std::string want(d_.mechanism == Mechanism::Login         ? "LOGIN"
+                           : d_.mechanism == Mechanism::XOAuth2     ? "XOAUTH2"
+                           : d_.mechanism == Mechanism::OAuthBearer ? "OAUTHBEARER"
+                                                                    : "PLAIN");
     bool has = false;
     for (std::size_t at = 0; at <= offered.size();) {
       const auto space = offered.find(' ', at);
@@ -360,6 +361,7 @@ class Delivery {
     const std::string& username = own ? creds_.smtp_username : creds_.username;
     const std::string& secret = own ? creds_.smtp_secret : creds_.secret;
     smtp::Reply reply;
+    std::string oauth_error;
     if (d_.mechanism == Mechanism::Login) {
       smtp::Reply first = co_await smtp.command("AUTH LOGIN", "AUTH LOGIN");
       reply = first;
@@ -372,12 +374,23 @@ class Delivery {
           reply = co_await smtp.command("AUTH LOGIN password", pass);
         }
       }
+    } else if (d_.mechanism == Mechanism::OAuthBearer) {
+      const std::string line =
+          "AUTH OAUTHBEARER " + imap::base64_encode(imap::oauthbearer_initial(username, secret));
+      reply = co_await smtp.command("AUTH OAUTHBEARER", line);
+      if (reply.code == 334) {
+        // The error JSON; ^A asks for the final reply (RFC 7628 3.2.3).
+        oauth_error = imap::oauth_error_summary(reply.lines.empty() ? "" : reply.lines.front());
+        const std::string ack = imap::base64_encode("\x01");
+        reply = co_await smtp.command("AUTH OAUTHBEARER", ack);
+      }
     } else if (d_.mechanism == Mechanism::XOAuth2) {
       const std::string line =
           "AUTH XOAUTH2 " + imap::base64_encode(imap::xoauth2_initial(username, secret));
       reply = co_await smtp.command("AUTH XOAUTH2", line);
       if (reply.code == 334) {
         // The server's error JSON; an empty line asks for the final reply.
+        oauth_error = imap::oauth_error_summary(reply.lines.empty() ? "" : reply.lines.front());
         reply = co_await smtp.command("AUTH XOAUTH2", "");
       }
     } else {
@@ -386,7 +399,9 @@ class Delivery {
       reply = co_await smtp.command("AUTH PLAIN", line);
     }
     if (reply.code != 235) {
-      fail(Reason::SMTPAuthFailed, "SMTP AUTH " + want + " refused: " + printable(reply.summary()));
+      std::string message = "SMTP AUTH " + want + " refused: " + printable(reply.summary());
+      if (!oauth_error.empty()) message += " (token refused: " + printable(oauth_error) + ")";
+      fail(Reason::SMTPAuthFailed, message);
     }
   }
 

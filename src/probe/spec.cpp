@@ -37,12 +37,13 @@ constexpr std::array<std::pair<std::string_view, IpFamily>, 4> kFamily{{{"Any", 
                                                                         {"IPv4", IpFamily::IPv4},
                                                                         {"IPv6", IpFamily::IPv6},
                                                                         {"Both", IpFamily::Both}}};
-constexpr std::array<std::pair<std::string_view, Mechanism>, 6> kMech{
+constexpr std::array<std::pair<std::string_view, Mechanism>, 7> kMech{
     {{"Login", Mechanism::Login},
      {"Plain", Mechanism::Plain},
      {"CramMD5", Mechanism::CramMD5},
      {"ScramSHA256", Mechanism::ScramSHA256},
      {"XOAuth2", Mechanism::XOAuth2},
+     {"OAuthBearer", Mechanism::OAuthBearer},
      {"None", Mechanism::None}}};
 constexpr std::array<std::pair<std::string_view, FetchWhat>, 3> kFetch{
     {{"Headers", FetchWhat::Headers},
@@ -107,10 +108,11 @@ std::vector<SpecProblem> spec_problems(const ProbeSpec& spec) {
   if (const auto& d = spec.delivery) {
     if (d->host.empty()) problems.push_back({Setting::Delivery, "needs an SMTP host"});
     if (d->mechanism != Mechanism::Plain && d->mechanism != Mechanism::Login &&
-        d->mechanism != Mechanism::XOAuth2 && d->mechanism != Mechanism::None) {
-      problems.push_back(
-          {Setting::Delivery, "SMTP AUTH supports Plain, Login, XOAuth2 or None, not " +
-                                  std::string(to_string(d->mechanism))});
+        d->mechanism != Mechanism::XOAuth2 && d->mechanism != Mechanism::OAuthBearer &&
+        d->mechanism != Mechanism::None) {
+      problems.push_back({Setting::Delivery,
+                          "SMTP AUTH supports Plain, Login, XOAuth2, OAuthBearer or None, not " +
+                              std::string(to_string(d->mechanism))});
     }
     if (d->timeout <= Duration::zero() || d->timeout >= spec.timeout) {
       problems.push_back({Setting::Delivery, "delivery timeout (" + format_duration(d->timeout) +

@@ -17,7 +17,7 @@ namespace imapprobe::probe {
 enum class TlsMode { Implicit, StartTls, None };
 // Both: every family the name resolves to, each in its own session.
 enum class IpFamily { Any, IPv4, IPv6, Both };
-enum class Mechanism { Login, Plain, CramMD5, ScramSHA256, XOAuth2, None };
+enum class Mechanism { Login, Plain, CramMD5, ScramSHA256, XOAuth2, OAuthBearer, None };
 enum class FetchWhat { Headers, Envelope, Full };
 
 // Spellings match the CRD enums ("Implicit", "STARTTLS", "ScramSHA256", ...).
@@ -35,7 +35,7 @@ FetchWhat parse_fetch_what(std::string_view s);
 // into status without ever carrying them.
 struct Credentials {
   std::string username;
-  std::string secret;  // password, or the OAuth2 bearer token for XOAuth2
+  std::string secret;  // password, or the OAuth 2.0 bearer token (XOAuth2, OAuthBearer)
   // SMTP AUTH of the delivery check; empty: the IMAP ones.
   std::string smtp_username;
   std::string smtp_secret;
@@ -54,7 +54,7 @@ struct DeliverySpec {
   std::uint16_t port = 0;  // 0: 465 for Implicit, 587 otherwise
   TlsMode tls = TlsMode::StartTls;
   std::string server_name;                      // empty: host
-  Mechanism mechanism = Mechanism::Plain;       // Plain, Login, XOAuth2 or None
+  Mechanism mechanism = Mechanism::Plain;       // Plain, Login, XOAuth2, OAuthBearer or None
   std::string from;                             // envelope sender; empty: the IMAP user name
   std::string to;                               // recipient; empty: the IMAP user name
   std::string mailbox = "INBOX";                // where the canary is expected

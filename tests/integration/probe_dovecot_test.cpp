@@ -231,7 +231,7 @@ TEST_P(ProbeMechanismTest, LogsInAndReadsTheMailbox) {
     creds = {dovecot_->get("SCRAM_USER"), dovecot_->get("SCRAM_PASSWORD")};
   } else if (c.mechanism == Mechanism::CramMD5) {
     creds = {dovecot_->get("CRAM_USER"), dovecot_->get("CRAM_PASSWORD")};
-  } else if (c.mechanism == Mechanism::XOAuth2) {
+  } else if (c.mechanism == Mechanism::XOAuth2 || c.mechanism == Mechanism::OAuthBearer) {
     creds = {dovecot_->get("OAUTH_USER"), dovecot_->mint_token(dovecot_->get("OAUTH_USER"))};
   }
   const ProbeResult r = run_probe(spec, creds);
@@ -248,11 +248,13 @@ INSTANTIATE_TEST_SUITE_P(
                       MechanismCase{Mechanism::CramMD5, TlsMode::Implicit, "IMAPS_PORT"},
                       MechanismCase{Mechanism::ScramSHA256, TlsMode::Implicit, "IMAPS_PORT"},
                       MechanismCase{Mechanism::XOAuth2, TlsMode::Implicit, "IMAPS_PORT"},
+                      MechanismCase{Mechanism::OAuthBearer, TlsMode::Implicit, "IMAPS_PORT"},
                       MechanismCase{Mechanism::Login, TlsMode::StartTls, "IMAP_PORT"},
                       MechanismCase{Mechanism::Plain, TlsMode::StartTls, "IMAP_PORT"},
                       MechanismCase{Mechanism::CramMD5, TlsMode::StartTls, "IMAP_PORT"},
                       MechanismCase{Mechanism::ScramSHA256, TlsMode::StartTls, "IMAP_PORT"},
-                      MechanismCase{Mechanism::XOAuth2, TlsMode::StartTls, "IMAP_PORT"}),
+                      MechanismCase{Mechanism::XOAuth2, TlsMode::StartTls, "IMAP_PORT"},
+                      MechanismCase{Mechanism::OAuthBearer, TlsMode::StartTls, "IMAP_PORT"}),
     [](const auto& info) {
       return std::string(to_string(info.param.mechanism)) +
              (info.param.tls == TlsMode::Implicit ? "Implicit" : "StartTls");
@@ -271,8 +273,20 @@ TEST_F(ProbeDovecotTest, ExpiredOAuthTokenIsAuthFailed) {
   ProbeSpec spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
   spec.mechanism = Mechanism::XOAuth2;
   const std::string user = dovecot_->get("OAUTH_USER");
-  const ProbeResult r = run_probe(spec, {user, dovecot_->mint_token(user, -60)});
+  const std::string token = dovecot_->mint_token(user, -60);
+  ProbeResult r = run_probe(spec, {user, token});
   EXPECT_EQ(r.reason, Reason::AuthFailed) << r.message;
+  // Dovecot's error JSON, decoded; never the token.
+  EXPECT_NE(r.message.find("(token refused: status 401, schemes bearer, scope mail)"),
+            std::string::npos)
+      << r.message;
+  EXPECT_EQ(r.message.find(token), std::string::npos);
+  spec.mechanism = Mechanism::OAuthBearer;
+  r = run_probe(spec, {user, token});
+  EXPECT_EQ(r.reason, Reason::AuthFailed) << r.message;
+  EXPECT_NE(r.message.find("(token refused: status invalid_token)"), std::string::npos)
+      << r.message;
+  EXPECT_EQ(r.message.find(token), std::string::npos);
 }
 
 TEST_F(ProbeDovecotTest, MissingMailboxIsMailboxNotFound) {

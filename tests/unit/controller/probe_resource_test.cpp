@@ -108,7 +108,8 @@ TEST(ProbeResource, DeliveryProblemsNameTheField) {
             "spec.delivery: needs a logged-in session (auth mechanism is None)");
   EXPECT_EQ(message(R"({"server": {"host": "h"}, "auth": {"secretRef": {"name": "c"}},
                         "delivery": {"host": "smtp", "mechanism": "CramMD5"}})"),
-            "spec.delivery: SMTP AUTH supports Plain, Login, XOAuth2 or None, not CramMD5");
+            "spec.delivery: SMTP AUTH supports Plain, Login, XOAuth2, OAuthBearer or None, not "
+            "CramMD5");
   EXPECT_EQ(message(R"({"server": {"host": "h"}, "auth": {"secretRef": {"name": "c"}},
                         "delivery": {"host": "smtp", "to": "a@b>\r\nRCPT TO:<x@y"}})"),
             "spec.delivery: host, from and to take a bare name or address");

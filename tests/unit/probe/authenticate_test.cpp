@@ -229,7 +229,8 @@ TEST(AuthenticateXoauth2, AnErrorChallengeIsAnsweredWithAnEmptyLineThenAuthFaile
   EXPECT_EQ(f.reason, Reason::AuthFailed);
   EXPECT_EQ(f.message,
             "login as someuser@example.com failed: [AUTHENTICATIONFAILED] Invalid credentials "
-            "(Failure)");
+            "(Failure) (token refused: status 400, schemes Bearer, scope "
+            "https://mail.google.com/)");
   expect_no_secret(f.message, kOauth);
   expect_played(g.t);
   EXPECT_EQ(g.t.writes(),
@@ -517,6 +518,56 @@ TEST(Authenticate, AFailureAtAnyOperationNamesNoSecret) {
       }
     }
   }
+}
+
+}  // namespace
+}  // namespace imapprobe::probe
+
+namespace imapprobe::probe {
+namespace {
+
+const Credentials kBearer{"probe,1=x@example.com", "eyJhbGciOi.s3cret.token"};
+// RFC 7628: gs2 header with the saslname-escaped authzid, then kvpairs.
+const std::string kBearerB64 =
+    imap::base64_encode(std::string("n,a=probe=2C1=3Dx@example.com,\x01"
+                                    "auth=Bearer eyJhbGciOi.s3cret.token\x01\x01"));
+
+TEST(AuthenticateOauthBearer, TheTokenGoesInTheFirstMessage) {
+  Greeted g("IMAP4rev1 SASL-IR AUTH=OAUTHBEARER");
+  g.t.client("A0001 AUTHENTICATE OAUTHBEARER " + kBearerB64 + "\r\n")
+      .server("A0001 OK Logged in\r\n");
+  testing::run_awaitable(authenticate(g.client, Mechanism::OAuthBearer, kBearer));
+  EXPECT_EQ(g.t.mismatch(), "");
+  EXPECT_TRUE(g.t.finished());
+}
+
+TEST(AuthenticateOauthBearer, ARefusedTokenIsAcknowledgedWithCtrlAAndItsErrorNamed) {
+  Greeted g("IMAP4rev1 SASL-IR AUTH=OAUTHBEARER");
+  g.t.client("A0001 AUTHENTICATE OAUTHBEARER " + kBearerB64 + "\r\n")
+      .server("+ " + imap::base64_encode(R"({"status":"invalid_token","scope":"mail"})") + "\r\n")
+      .client("AQ==\r\n")
+      .server("A0001 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n");
+  const StepFailure f = test::step_failure(authenticate(g.client, Mechanism::OAuthBearer, kBearer));
+  EXPECT_EQ(f.reason, Reason::AuthFailed);
+  EXPECT_EQ(f.message,
+            "login as probe,1=x@example.com failed: [AUTHENTICATIONFAILED] Authentication failed. "
+            "(token refused: status invalid_token, scope mail)");
+  EXPECT_EQ(f.message.find("s3cret"), std::string::npos);
+  EXPECT_TRUE(g.t.finished());
+}
+
+TEST(AuthenticateOauthBearer, NotOfferedIsAuthMechanismUnavailable) {
+  Greeted g("IMAP4rev1 SASL-IR AUTH=XOAUTH2");
+  EXPECT_EQ(test::step_failure(authenticate(g.client, Mechanism::OAuthBearer, kBearer)).reason,
+            Reason::AuthMechanismUnavailable);
+}
+
+TEST(OauthErrorSummary, OnlyTheKnownFieldsOfJsonAreKept) {
+  EXPECT_EQ(imap::oauth_error_summary(imap::base64_encode(
+                R"({"status":"401","schemes":"bearer","scope":"mail","token":"leak"})")),
+            "status 401, schemes bearer, scope mail");
+  EXPECT_EQ(imap::oauth_error_summary(imap::base64_encode("not json")), "");
+  EXPECT_EQ(imap::oauth_error_summary("***"), "");
 }
 
 }  // namespace

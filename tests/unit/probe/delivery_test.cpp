@@ -224,6 +224,31 @@ TEST(Delivery, AuthRefusalIsSmtpAuthFailedWithoutTheSecret) {
   EXPECT_EQ(f.message.find(imap::base64_encode("pw")), std::string::npos);
 }
 
+TEST(Delivery, OauthBearerRefusalIsAcknowledgedAndItsErrorNamed) {
+  Rig rig;
+  imap_preparation(rig.imap.t);
+  rig.spec.delivery->mechanism = Mechanism::OAuthBearer;
+  rig.smtp.server("220 smtp ESMTP\r\n")
+      .client("EHLO imapprobe.invalid\r\n")
+      .server("250-smtp\r\n250 STARTTLS\r\n")
+      .client("STARTTLS\r\n")
+      .server("220 go\r\n")
+      .tls()
+      .client("EHLO imapprobe.invalid\r\n")
+      .server("250-smtp\r\n250 AUTH PLAIN OAUTHBEARER\r\n")
+      .client("AUTH OAUTHBEARER " +
+              imap::base64_encode(imap::oauthbearer_initial("probe@example.test", "pw")) + "\r\n")
+      .server("334 " + imap::base64_encode(R"({"status":"invalid_token","schemes":"bearer"})") +
+              "\r\n")
+      .client("AQ==\r\n")
+      .server("535 5.7.8 Authentication failed\r\n");
+  const StepFailure f = step_failure(rig.run());
+  EXPECT_EQ(f.reason, Reason::SMTPAuthFailed);
+  EXPECT_EQ(f.message,
+            "SMTP AUTH OAUTHBEARER refused: 535 5.7.8 Authentication failed (token refused: "
+            "status invalid_token, schemes bearer)");
+}
+
 TEST(Delivery, NoStartTlsOfferedIsStartTlsUnavailable) {
   Rig rig;
   imap_preparation(rig.imap.t);

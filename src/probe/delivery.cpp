@@ -107,8 +107,6 @@ class Delivery {
 
   asio::awaitable<void> run(std::string token) {
     token_ = token.empty() ? random_token() : std::move(token);
-    from_ = address_or_fail(d_.from, "from", Reason::SenderRejected);
-    to_ = address_or_fail(d_.to, "to", Reason::RecipientRejected);
 
     steps_.begin(Step::Select);
     co_await find_junk_folders(/*before_sending=*/true);
@@ -406,6 +404,8 @@ class Delivery {
   }
 
   asio::awaitable<void> send(SmtpClient& smtp) {
+    from_ = address_or_fail(d_.from, "from", Reason::SenderRejected);
+    to_ = address_or_fail(d_.to, "to", Reason::RecipientRejected);
     const std::string mail = "MAIL FROM:<" + from_ + ">";
     smtp::Reply sender = co_await smtp.command("MAIL FROM", mail);
     if (sender.code != 250) {

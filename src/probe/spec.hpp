@@ -37,8 +37,8 @@ struct Credentials {
   std::string username;
   std::string secret;  // password, or the OAuth 2.0 bearer token (XOAuth2, OAuthBearer)
   // SMTP AUTH of the delivery check; empty: the IMAP ones.
-  std::string smtp_username;
-  std::string smtp_secret;
+  std::string smtp_username{};
+  std::string smtp_secret{};
 };
 
 struct Thresholds {

@@ -64,7 +64,7 @@ class ScriptedTransport final : public net::Transport {
     std::string bytes;
     net::TlsFacts facts;
     std::size_t done = 0;  // bytes of this step already played
-    std::string seen;      // ClientUntil: what came so far
+    std::string seen{};    // ClientUntil: what came so far
   };
   void count_operation();
   [[noreturn]] void leave_script(const std::string& what);

@@ -13,7 +13,17 @@ ProbeStatus healthy() {
   s.observed_generation = 2;
   s.conditions = {{"Ready", "True", "Reporting", "ran", 2, "t"},
                   {"Available", "True", "Succeeded", "logged in, 3 messages", 2, "t"}};
-  s.last_run = LastRun{"2026-12-01T10:00:00Z", "Success", "Succeeded", "logged in", "", {}, 3, ""};
+  s.last_run = LastRun{"2026-12-01T10:00:00Z",
+                       "Success",
+                       "Succeeded",
+                       "logged in",
+                       "",
+                       {},
+                       3,
+                       "",
+                       {},   // families
+                       {},   // delivery
+                       {}};  // content
   s.last_run->durations["total"] = 12ms;
   s.certificate =
       CertificateStatus{"CN=a", "CN=ca", "b", "2027-01-01T00:00:00Z", 30, true, "", "", {}};

@@ -1,5 +1,6 @@
-// The delivery check: submit a uniquely marked canary over SMTP, wait until
-// it shows up in the probe's IMAP mailbox (or in a junk folder), delete it.
+// The delivery check: submit a uniquely marked canary over SMTP
+// (smtp_submission), wait until it shows up in the probe's IMAP mailbox (or
+// in a junk folder), delete it.
 // Runs inside a logged-in IMAP session; every step is timed by the session
 // script through StepRunner, and every failure is a StepFailure whose
 // message carries the SMTP server's own words.
@@ -14,18 +15,9 @@
 #include "probe/result.hpp"
 #include "probe/session.hpp"
 #include "probe/spec.hpp"
+#include "probe/step_runner.hpp"
 
 namespace imapprobe::probe {
-
-// How the delivery check times its steps inside the session script.
-class StepRunner {
- public:
-  virtual ~StepRunner() = default;
-  // Starts timing `step`, with the session's step timeout or `limit`
-  // (always capped by the run's deadline), and returns that deadline.
-  virtual net::Clock::time_point begin(Step step, std::optional<Duration> limit = {}) = 0;
-  virtual void end() = 0;
-};
 
 // `token` marks the canary; empty (always, outside tests) means a fresh
 // random one.

@@ -116,6 +116,18 @@ void smtp_until_accepted(ScriptedTransport& s) {
       .server("221 2.0.0 Bye\r\n");
 }
 
+// Greeting, EHLO, STARTTLS and EHLO again, offering AUTH `mechanisms`.
+void smtp_until_auth(ScriptedTransport& s, const std::string& mechanisms) {
+  s.server("220 smtp ESMTP\r\n")
+      .client("EHLO imapprobe.invalid\r\n")
+      .server("250-smtp\r\n250 STARTTLS\r\n")
+      .client("STARTTLS\r\n")
+      .server("220 go\r\n")
+      .tls()
+      .client("EHLO imapprobe.invalid\r\n")
+      .server("250-smtp\r\n250 AUTH " + mechanisms + "\r\n");
+}
+
 struct Rig {
   Greeted imap{"IMAP4rev1 SPECIAL-USE UIDPLUS"};
   ScriptedTransport smtp;
@@ -175,15 +187,8 @@ TEST(Delivery, SubmitsFindsAndDeletesTheCanary) {
 TEST(Delivery, RecipientRefusalQuotesTheServer) {
   Rig rig;
   imap_preparation(rig.imap.t);
-  rig.smtp.server("220 smtp ESMTP\r\n")
-      .client("EHLO imapprobe.invalid\r\n")
-      .server("250-smtp\r\n250 STARTTLS\r\n")
-      .client("STARTTLS\r\n")
-      .server("220 go\r\n")
-      .tls()
-      .client("EHLO imapprobe.invalid\r\n")
-      .server("250-smtp\r\n250 AUTH PLAIN\r\n")
-      .client_until("\r\n")
+  smtp_until_auth(rig.smtp, "PLAIN");
+  rig.smtp.client_until("\r\n")
       .server("235 ok\r\n")
       .client("MAIL FROM:<probe@example.test>\r\n")
       .server("250 ok\r\n")
@@ -202,15 +207,8 @@ TEST(Delivery, AuthRefusalIsSmtpAuthFailedWithoutTheSecret) {
   Rig rig;
   imap_preparation(rig.imap.t);
   rig.spec.delivery->mechanism = Mechanism::Login;
-  rig.smtp.server("220 smtp ESMTP\r\n")
-      .client("EHLO imapprobe.invalid\r\n")
-      .server("250-smtp\r\n250 STARTTLS\r\n")
-      .client("STARTTLS\r\n")
-      .server("220 go\r\n")
-      .tls()
-      .client("EHLO imapprobe.invalid\r\n")
-      .server("250-smtp\r\n250 AUTH PLAIN LOGIN\r\n")
-      .client("AUTH LOGIN\r\n")
+  smtp_until_auth(rig.smtp, "PLAIN LOGIN");
+  rig.smtp.client("AUTH LOGIN\r\n")
       .server("334 VXNlcm5hbWU6\r\n")
       .client(imap::base64_encode("probe@example.test") + "\r\n")
       .server("334 UGFzc3dvcmQ6\r\n")
@@ -228,14 +226,8 @@ TEST(Delivery, OauthBearerRefusalIsAcknowledgedAndItsErrorNamed) {
   Rig rig;
   imap_preparation(rig.imap.t);
   rig.spec.delivery->mechanism = Mechanism::OAuthBearer;
-  rig.smtp.server("220 smtp ESMTP\r\n")
-      .client("EHLO imapprobe.invalid\r\n")
-      .server("250-smtp\r\n250 STARTTLS\r\n")
-      .client("STARTTLS\r\n")
-      .server("220 go\r\n")
-      .tls()
-      .client("EHLO imapprobe.invalid\r\n")
-      .server("250-smtp\r\n250 AUTH PLAIN OAUTHBEARER\r\n")
+  smtp_until_auth(rig.smtp, "PLAIN OAUTHBEARER");
+  rig.smtp
       .client("AUTH OAUTHBEARER " +
               imap::base64_encode(imap::oauthbearer_initial("probe@example.test", "pw")) + "\r\n")
       .server("334 " + imap::base64_encode(R"({"status":"invalid_token","schemes":"bearer"})") +

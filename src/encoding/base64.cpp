@@ -86,4 +86,31 @@ std::string base64_decode(std::string_view text, Base64Syntax syntax) {
   return out;
 }
 
+std::string base64url_encode(std::string_view bytes) {
+  std::string out = base64_encode(bytes);
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (auto& c : out) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  return out;
+}
+
+std::string base64url_decode(std::string_view text) {
+  // Mapped onto the standard alphabet position for position, so the strict
+  // decoder's offsets stay true for the caller's text.
+  std::string mapped(text);
+  for (std::size_t i = 0; i < mapped.size(); ++i) {
+    char& c = mapped[i];
+    if (c == '+' || c == '/') fail("character outside the base64url alphabet", i);
+    if (c == '-') c = '+';
+    if (c == '_') c = '/';
+  }
+  if (mapped.find('=') == std::string::npos) {
+    if (mapped.size() % 4 == 1) fail("truncated input", text.size());
+    mapped.append((4 - mapped.size() % 4) % 4, '=');
+  }
+  return base64_decode(mapped, Base64Syntax::Strict);
+}
+
 }  // namespace imapprobe::encoding

@@ -28,4 +28,14 @@ std::string base64_encode(std::string_view bytes);
 // Throws Base64Error naming the problem and its byte offset only.
 std::string base64_decode(std::string_view text, Base64Syntax syntax = Base64Syntax::Strict);
 
+// RFC 4648 section 5, as JOSE uses it (RFC 7515 section 2): '-' and '_' in
+// place of '+' and '/', and no padding, so JWT segments and JWK members
+// need no escaping.
+std::string base64url_encode(std::string_view bytes);
+
+// Takes the unpadded form JOSE sends and, for tolerance, a padded one; the
+// standard alphabet's '+' and '/' and whitespace are errors. Throws
+// Base64Error naming the problem and its byte offset only.
+std::string base64url_decode(std::string_view text);
+
 }  // namespace imapprobe::encoding

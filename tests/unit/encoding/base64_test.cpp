@@ -61,5 +61,52 @@ TEST(Base64, ErrorsNameThePositionNeverTheData) {
   }
 }
 
+// RFC 4648 section 10 vectors without padding, and the bytes that tell the
+// two alphabets apart (0xfb 0xff is "+/8=" in the standard one).
+TEST(Base64Url, UnpaddedUrlSafeAlphabet) {
+  const std::pair<std::string, std::string> vectors[] = {{"", ""},
+                                                         {"f", "Zg"},
+                                                         {"fo", "Zm8"},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg"},
+                                                         {"fooba", "Zm9vYmE"},
+                                                         {"foobar", "Zm9vYmFy"},
+                                                         {"\xfb\xff"s, "-_8"},
+                                                         {"\xff\xfe\xfd\xfc"s, "__79_A"}};
+  for (const auto& [plain, encoded] : vectors) {
+    EXPECT_EQ(base64url_encode(plain), encoded);
+    EXPECT_EQ(base64url_decode(encoded), plain) << encoded;
+  }
+  EXPECT_EQ(base64_encode("\xfb\xff"s), "+/8=");
+  EXPECT_EQ(base64url_decode("-_8="), "\xfb\xff"s) << "padding is tolerated";
+  // RFC 7515 appendix C's example.
+  EXPECT_EQ(base64url_encode("\x03\xec\xff\xf0"s), "A-z_8A");
+}
+
+TEST(Base64Url, EveryByteValueRoundTrips) {
+  std::string bytes;
+  for (int i = 0; i < 256; ++i) bytes.push_back(static_cast<char>(i));
+  for (std::size_t n = 0; n <= bytes.size(); ++n) {
+    const std::string encoded = base64url_encode(bytes.substr(0, n));
+    EXPECT_EQ(encoded.find_first_of("+/="), std::string::npos) << encoded;
+    EXPECT_EQ(base64url_decode(encoded), bytes.substr(0, n)) << n;
+  }
+}
+
+TEST(Base64Url, StandardAlphabetWhitespaceAndTruncationAreRefused) {
+  EXPECT_THROW(base64url_decode("+/8"), Base64Error);
+  EXPECT_THROW(base64url_decode("Zm9v Yg"), Base64Error);
+  EXPECT_THROW(base64url_decode("Zm9vY"), Base64Error) << "one symbol cannot end the input";
+  EXPECT_THROW(base64url_decode("Zg="), Base64Error) << "partial padding";
+  try {
+    base64url_decode("secret+value");
+    FAIL() << "accepted";
+  } catch (const Base64Error& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.find("secret"), std::string::npos) << what;
+    EXPECT_NE(what.find("at byte 6"), std::string::npos) << what;
+  }
+}
+
 }  // namespace
 }  // namespace imapprobe::encoding

@@ -76,9 +76,9 @@ std::string Hydra::harness(const std::string& command, const std::string& what) 
   return out;
 }
 
-void Hydra::create_client(const std::string& id, const std::string& secret,
-                          const std::string& auth, const std::string& scope,
-                          const std::string& grant_types, const std::string& jwks_file) const {
+void Hydra::create_client(const std::string& id, const std::string& secret, const std::string& auth,
+                          const std::string& scope, const std::string& grant_types,
+                          const std::string& jwks_file) const {
   std::string args = "create-client " + workdir_ + " " + shell_quote(id) + " --auth " +
                      shell_quote(auth) + " --scope " + shell_quote(scope) + " --grant-types " +
                      shell_quote(grant_types);

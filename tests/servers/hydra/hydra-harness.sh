@@ -229,7 +229,7 @@ cmd_start() {
     local b
     for b in ss openssl python3; do command -v "$b" >/dev/null || die "'$b' not found in PATH"; done
     local bin
-    bin=$(hydra_bin)
+    bin=$(hydra_bin) || exit 1
 
     mkdir -p "$WD" || die "cannot create workdir $WD"
     local pid

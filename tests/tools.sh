@@ -10,6 +10,7 @@
 #   kube-apiserver + kubectl   tests/kube/cluster.sh build  (Go modules)
 #   helm                       tests/helm/build-helm.sh     (Go modules)
 #   kstatus + argocdhealth     tests/gitops/build.sh        (Go modules: cli-utils, gopher-lua)
+#   hydra (OAuth 2.0 server)   tests/servers/hydra/build-hydra.sh  (Go modules + cgo/gcc for sqlite)
 #   image base                 tests/image/base.sh          (debootstrap; best effort: the image
 #                                                            test says so when there is none)
 # and, from Debian (installed by tests/setup.sh): dovecot, promtool, clang.
@@ -46,11 +47,12 @@ tool() {
 }
 
 # Each cache is keyed on what it was built from (cluster.sh: a hash of its
-# Go sources; build-helm.sh: the helm version), so a check is cheap and a
-# changed source is rebuilt.
+# Go sources; build-helm.sh: the helm version; build-hydra.sh: the hydra version
+# and a hash of the script), so a check is cheap and a changed source is rebuilt.
 tool "kube-apiserver + kubectl" 'bash tests/kube/cluster.sh check' 'bash tests/kube/cluster.sh build'
 tool "helm" 'bash tests/helm/build-helm.sh --check' 'bash tests/helm/build-helm.sh'
 tool "kstatus + argocdhealth" 'bash tests/gitops/build.sh --check' 'bash tests/gitops/build.sh'
+tool "hydra" 'bash tests/servers/hydra/build-hydra.sh --check' 'bash tests/servers/hydra/build-hydra.sh'
 tool "image base (debootstrap)" 'bash tests/image/base.sh --check' 'bash tests/image/base.sh --best-effort'
 tool "dovecot" 'command -v dovecot' ''
 tool "promtool" 'command -v promtool' ''

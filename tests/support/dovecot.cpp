@@ -33,12 +33,28 @@ int run_command(const std::string& command, std::string& output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-Dovecot::Dovecot() {
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+Dovecot::Dovecot(DovecotOptions options) {
   std::string tmpl = (fs::temp_directory_path() / "imapprobe-dovecot-XXXXXX").string();
   if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   workdir_ = tmpl;
   std::string out;
-  if (run_command("bash " + kHarness + " start " + workdir_, out) != 0) {
+  std::string command = "bash " + kHarness + " start " + workdir_;
+  if (!options.oauth2_introspection_url.empty()) {
+    command += " --oauth2-introspection-url " + shell_quote(options.oauth2_introspection_url);
+  }
+  if (run_command(command, out) != 0) {
     throw std::runtime_error("dovecot harness failed to start:\n" + out);
   }
   env_ = read_env_file(workdir_ + "/env");

@@ -8,11 +8,18 @@
 
 namespace imapprobe::testing {
 
+struct DovecotOptions {
+  // Empty: XOAUTH2/OAUTHBEARER tokens are HS256 JWTs validated locally
+  // (mint_token). Set (e.g. Hydra::introspection_url()): Dovecot introspects
+  // every token there instead, user = the token's `sub`.
+  std::string oauth2_introspection_url;
+};
+
 class Dovecot {
  public:
   // Starts a fresh instance in a new temporary directory; throws with the
   // harness's output when it cannot.
-  Dovecot();
+  explicit Dovecot(DovecotOptions options = {});
   ~Dovecot();
   Dovecot(const Dovecot&) = delete;
   Dovecot& operator=(const Dovecot&) = delete;
@@ -34,5 +41,7 @@ class Dovecot {
 
 // Runs a shell command, returns its exit status and its combined output.
 int run_command(const std::string& command, std::string& output);
+// `s` as one single-quoted shell word.
+std::string shell_quote(const std::string& s);
 
 }  // namespace imapprobe::testing

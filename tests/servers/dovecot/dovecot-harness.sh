@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # dovecot-harness.sh - private, throw-away Dovecot 2.3 servers for integration tests.
 #
-#   dovecot-harness.sh start <workdir> [--users N]
+#   dovecot-harness.sh start <workdir> [--users N] [--oauth2-introspection-url URL]
 #   dovecot-harness.sh stop <workdir>
 #   dovecot-harness.sh mint-token <workdir> <user> [ttl-seconds]
 #
@@ -36,6 +36,11 @@
 #    Dovecot refuses mail access as uid 0) or as any unprivileged user (everything
 #    runs as that user, no chroots).  As root, <workdir> must be reachable by the
 #    users nobody/dovecot (the harness chmods <workdir> itself to 0755 and checks).
+#  * XOAUTH2/OAUTHBEARER: by default the oauth2 passdb validates HS256 JWTs locally
+#    (mint-token signs them). With --oauth2-introspection-url it asks a real OAuth 2.0
+#    server instead (RFC 7662 POST, e.g. the Hydra harness's admin introspection
+#    endpoint): the token's `sub` is the user and `active` must be true. auth_cache_size
+#    stays 0, so every login introspects again and a revoked token fails at once.
 #  * Nothing outside <workdir> is touched, except that a short base_dir is created
 #    under /tmp when <workdir> is so long that UNIX socket paths would not fit.
 set -euo pipefail
@@ -67,7 +72,7 @@ trap 'die "unexpected failure (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 
 usage() {
     cat >&2 <<EOF
-usage: $0 start <workdir> [--users N]
+usage: $0 start <workdir> [--users N] [--oauth2-introspection-url URL]
        $0 stop <workdir>
        $0 mint-token <workdir> <user> [ttl-seconds]
 EOF
@@ -538,13 +543,27 @@ seed_vsize() {
 }
 
 write_oauth_conf() {
-    cat >"$CONF_DIR/oauth2.conf.ext.tmp" <<EOF
+    if [[ -n $OAUTH2_INTROSPECTION_URL ]]; then
+        # Hydra answers {"active":false} for unknown, expired and revoked tokens,
+        # and a `sub` (client id for client_credentials) for live ones.
+        cat >"$CONF_DIR/oauth2.conf.ext.tmp" <<EOF
+# dovecot oauth2 passdb: RFC 7662 introspection by an OAuth 2.0 server, see dovecot-harness.sh
+introspection_mode = post
+introspection_url = $OAUTH2_INTROSPECTION_URL
+username_attribute = sub
+active_attribute = active
+active_value = true
+timeout_msecs = 5000
+EOF
+    else
+        cat >"$CONF_DIR/oauth2.conf.ext.tmp" <<EOF
 # dovecot oauth2 passdb: local JWT validation (HS256), see dovecot-harness.sh
 introspection_mode = local
 local_validation_key_dict = fs:posix:prefix=$KEY_DIR/
 username_attribute = sub
 issuers = $OAUTH_ISSUER
 EOF
+    fi
     mv -f "$CONF_DIR/oauth2.conf.ext.tmp" "$CONF_DIR/oauth2.conf.ext"
     chmod 0644 "$CONF_DIR/oauth2.conf.ext"
 }
@@ -747,6 +766,7 @@ cmd_start() {
     local t0
     t0=$(now_us)
     BENCH_USERS=0
+    OAUTH2_INTROSPECTION_URL=""
     [[ $# -ge 1 ]] || usage
     set_paths "$1"
     shift
@@ -754,6 +774,12 @@ cmd_start() {
         case $1 in
             --users) [[ $# -ge 2 && $2 =~ ^[0-9]+$ ]] || die "--users needs a number"; BENCH_USERS=$((10#$2)); shift 2 ;;
             --users=*) [[ ${1#*=} =~ ^[0-9]+$ ]] || die "--users needs a number"; BENCH_USERS=$((10#${1#*=})); shift ;;
+            --oauth2-introspection-url)
+                [[ $# -ge 2 && $2 =~ ^https?://[^[:space:]]+$ ]] || die "--oauth2-introspection-url needs an http(s) URL"
+                OAUTH2_INTROSPECTION_URL=$2; shift 2 ;;
+            --oauth2-introspection-url=*)
+                [[ ${1#*=} =~ ^https?://[^[:space:]]+$ ]] || die "--oauth2-introspection-url needs an http(s) URL"
+                OAUTH2_INTROSPECTION_URL=${1#*=}; shift ;;
             *) die "unknown option: $1" ;;
         esac
     done
@@ -831,6 +857,11 @@ cmd_start() {
         printf 'SCRAM_USER=%s\nSCRAM_PASSWORD=%s\n' "$SCRAM_USER" "$SCRAM_PASSWORD"
         printf 'CRAM_USER=%s\nCRAM_PASSWORD=%s\n' "$CRAM_USER" "$CRAM_PASSWORD"
         printf 'OAUTH_USER=%s\nOAUTH_TOKEN=%s\n' "$OAUTH_USER" "$token"
+        if [[ -n $OAUTH2_INTROSPECTION_URL ]]; then
+            printf 'OAUTH2_MODE=introspection\nOAUTH2_INTROSPECTION_URL=%s\n' "$OAUTH2_INTROSPECTION_URL"
+        else
+            printf 'OAUTH2_MODE=local-jwt\n'
+        fi
         printf 'BENCH_USERS=%s\nBENCH_USER_PREFIX=%s\nBENCH_PASSWORD=%s\n' "$BENCH_USERS" "$BENCH_PREFIX" "$BENCH_PASSWORD"
         printf 'SEED_MESSAGES=%s\nSEED_UNSEEN=%s\nARCHIVE_FOLDER=Archive\n' "$SEED_MESSAGES" "$SEED_UNSEEN"
         printf 'LMTP_HOST=%s\nLMTP_PORT=%s\n' "$HOST" "${PORTS[main.lmtp]}"

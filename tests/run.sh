@@ -90,7 +90,7 @@ if [[ -z "${SKIP_SANITIZERS:-}" || -n "${CI:-}" ]]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
     LSAN_OPTIONS=suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir "$asan_build" -L 'unit|dovecot|faults|postfix' -LE 'e2e|bench|kube|docker' \
+    ctest --test-dir "$asan_build" -L 'unit|dovecot|faults|postfix|hydra' -LE 'e2e|bench|kube|docker' \
     --output-on-failure -j "$jobs" --timeout 600
 fi
 stage ""

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "cli/report.hpp"
+#include "oauth/client_assertion.hpp"
 
 namespace imapprobe::cli {
 namespace {
@@ -63,12 +64,30 @@ std::string_view flag_of(probe::Setting s) {
       return "--smtp-host";
     case probe::Setting::Checks:
       return "content checks:";
+    case probe::Setting::OAuth2:
+      return "--oauth2-token-url";
   }
   return "?";
 }
 
 bool has_line_break(const std::string& s) {
   return s.find_first_of(std::string("\r\n\0", 3)) != std::string::npos;
+}
+
+// A secret from a file (trailing line break removed) or an environment
+// variable, never from the command line, where ps would show it.
+std::string secret_from(const std::string& file, const std::string& variable, const EnvLookup& env,
+                        const std::string& flag, const std::string& what) {
+  if (!file.empty() && !variable.empty()) {
+    throw std::invalid_argument("give only one of " + flag + "-file, " + flag + "-env");
+  }
+  if (!file.empty()) return chomp(read_file(file, what.c_str()));
+  if (!variable.empty()) {
+    auto v = env(variable);
+    if (!v) throw std::invalid_argument("environment variable " + variable + " is not set");
+    return *v;
+  }
+  return {};
 }
 
 }  // namespace
@@ -111,6 +130,11 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
   std::optional<std::uint32_t> min_messages, max_messages;
   std::optional<double> quota_warn, quota_crit;
   std::string newest_max_age;
+  // auth.oauth2, on when --oauth2-token-url is given.
+  probe::OAuth2Spec oauth2;
+  std::string oauth2_grant = "ClientCredentials", oauth2_client_auth = "Basic";
+  std::string oauth2_secret_file, oauth2_secret_env, oauth2_refresh_file, oauth2_refresh_env;
+  std::string oauth2_cert_file, oauth2_key_file;
 
   CLI::App app{"Run one synthetic IMAP check and report it as a Nagios/Icinga plugin.", "check"};
   app.add_option("-H,--host", spec.host, "IMAP server host name or address")->required();
@@ -136,6 +160,27 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
                  "read the password or token from this environment variable");
   app.add_flag("--allow-plaintext", spec.allow_plaintext,
                "allow credentials over an unencrypted connection");
+  app.add_option("--oauth2-token-url", oauth2.token_url,
+                 "obtain the XOAuth2/OAuthBearer token from this OAuth 2.0 token endpoint");
+  app.add_option("--oauth2-grant", oauth2_grant, "ClientCredentials | RefreshToken")
+      ->capture_default_str();
+  app.add_option("--oauth2-client-id", oauth2.client_id, "OAuth 2.0 client id");
+  app.add_option("--oauth2-scope", oauth2.scopes, "scope to request (repeatable)");
+  app.add_option("--oauth2-client-auth", oauth2_client_auth, "Basic | Post | PrivateKeyJwt")
+      ->capture_default_str();
+  app.add_option("--oauth2-client-secret-file", oauth2_secret_file,
+                 "read the client secret from this file");
+  app.add_option("--oauth2-client-secret-env", oauth2_secret_env,
+                 "read the client secret from this environment variable");
+  app.add_option("--oauth2-refresh-token-file", oauth2_refresh_file,
+                 "read the refresh token from this file (RefreshToken)");
+  app.add_option("--oauth2-refresh-token-env", oauth2_refresh_env,
+                 "read the refresh token from this environment variable (RefreshToken)");
+  app.add_option("--oauth2-client-cert", oauth2_cert_file,
+                 "client certificate, PEM (PrivateKeyJwt)");
+  app.add_option("--oauth2-client-key", oauth2_key_file, "its private key, PEM (PrivateKeyJwt)");
+  app.add_flag("--oauth2-allow-insecure-http", oauth2.allow_insecure_http,
+               "allow an http:// token URL (sends the client secret in clear)");
   app.add_option("--mailbox", spec.mailbox, "mailbox to open")->capture_default_str();
   app.add_option("--search", spec.search, "IMAP SEARCH criteria, e.g. ALL or UNSEEN");
   app.add_option("--fetch", spec.fetch_latest, "fetch the newest N messages");
@@ -234,10 +279,44 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
       creds.secret = *v;
     }
     if (!password.empty()) creds.secret = password;
+    if (!oauth2.token_url.empty()) {
+      if (sources > 0) {
+        throw std::invalid_argument("--oauth2-token-url obtains the token: give no --password*");
+      }
+      oauth2.grant = oauth::parse_grant(oauth2_grant);
+      oauth2.client_auth = oauth::parse_client_auth(oauth2_client_auth);
+      creds.oauth_client_secret = secret_from(oauth2_secret_file, oauth2_secret_env, env,
+                                              "--oauth2-client-secret", "client secret");
+      creds.oauth_refresh_token = secret_from(oauth2_refresh_file, oauth2_refresh_env, env,
+                                              "--oauth2-refresh-token", "refresh token");
+      if (oauth2.grant == oauth::Grant::RefreshToken && creds.oauth_refresh_token.empty()) {
+        throw std::invalid_argument(
+            "--oauth2-grant RefreshToken needs --oauth2-refresh-token-file or -env");
+      }
+      const bool jwt = oauth2.client_auth == oauth::ClientAuth::PrivateKeyJwt;
+      if (jwt != !oauth2_cert_file.empty() || oauth2_cert_file.empty() != oauth2_key_file.empty()) {
+        throw std::invalid_argument(
+            "--oauth2-client-cert and --oauth2-client-key go with --oauth2-client-auth "
+            "PrivateKeyJwt, and only with it");
+      }
+      if (jwt) {
+        creds.oauth_client_certificate_pem = read_file(oauth2_cert_file, "client certificate");
+        creds.oauth_client_key_pem = read_file(oauth2_key_file, "client key");
+        if (auto problem = oauth::check_client_certificate(creds.oauth_client_certificate_pem,
+                                                           creds.oauth_client_key_pem)) {
+          throw std::invalid_argument("--oauth2-client-cert/--oauth2-client-key: " + *problem);
+        }
+      } else if (oauth2.grant == oauth::Grant::ClientCredentials &&
+                 creds.oauth_client_secret.empty()) {
+        throw std::invalid_argument(
+            "the ClientCredentials grant needs --oauth2-client-secret-file or -env");
+      }
+      spec.oauth2 = std::make_shared<probe::OAuth2Spec>(std::move(oauth2));
+    }
     if (spec.mechanism != probe::Mechanism::None) {
       if (creds.username.empty())
         throw std::invalid_argument("--user is required unless --mechanism None");
-      if (creds.secret.empty()) {
+      if (creds.secret.empty() && !spec.oauth2) {
         throw std::invalid_argument(
             "a password or token is required (--password-file, --password-env or --password)");
       }

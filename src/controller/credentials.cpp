@@ -5,6 +5,7 @@
 
 #include "controller/reasons.hpp"
 #include "encoding/base64.hpp"
+#include "oauth/client_assertion.hpp"
 #include "probe/tls.hpp"
 
 namespace imapprobe::controller {
@@ -83,6 +84,29 @@ CredentialResolution resolve_credentials(const ProbeDefinition& def, ClusterApi&
     return *failure;
   if (def.smtp_password && !read(*def.smtp_password, r.credentials.smtp_secret, "SMTP password"))
     return *failure;
+  if (const auto& o = def.oauth2) {
+    probe::Credentials& c = r.credentials;
+    if (o->client_secret &&
+        !read(*o->client_secret, c.oauth_client_secret, "OAuth 2.0 client secret"))
+      return *failure;
+    if (o->refresh_token &&
+        !read(*o->refresh_token, c.oauth_refresh_token, "OAuth 2.0 refresh token"))
+      return *failure;
+    if (o->client_certificate && !read(*o->client_certificate, c.oauth_client_certificate_pem,
+                                       "OAuth 2.0 client certificate"))
+      return *failure;
+    if (o->client_key && !read(*o->client_key, c.oauth_client_key_pem, "OAuth 2.0 client key"))
+      return *failure;
+    if (o->client_certificate) {
+      if (auto problem = oauth::check_client_certificate(c.oauth_client_certificate_pem,
+                                                         c.oauth_client_key_pem)) {
+        return CredentialStall{reasons::kInvalidClientCertificate,
+                               "Secret " + def.namespace_ + "/" + o->client_certificate->name +
+                                   " keys \"" + o->client_certificate->key + "\" and \"" +
+                                   o->client_key->key + "\": " + *problem};
+      }
+    }
+  }
   if (def.ca_bundle) {
     if (!read(*def.ca_bundle, r.ca_pem, "CA bundle")) return *failure;
     if (auto problem = probe::check_ca_bundle(r.ca_pem)) {

@@ -54,6 +54,8 @@ std::string_view field_of(probe::Setting s) {
       return "spec.delivery";
     case probe::Setting::Checks:
       return "spec.contentChecks";
+    case probe::Setting::OAuth2:
+      return "spec.auth.oauth2";
   }
   return "spec";
 }
@@ -103,6 +105,62 @@ void parse_delivery(const json& j, ProbeDefinition& def) {
         SecretKeyRef{name, string_field(ref, "passwordKey", path + ".secretRef", "password")};
   }
   def.spec.delivery = std::move(d);
+}
+
+std::optional<SecretKeyRef> key_ref(const json& parent, const char* field, const char* key_field,
+                                    const char* default_key, const std::string& path) {
+  const json& ref = child(parent, field);
+  if (ref.empty()) return std::nullopt;
+  const std::string where = path + "." + field;
+  SecretKeyRef r{string_field(ref, "name", where),
+                 string_field(ref, key_field, where, default_key)};
+  if (r.name.empty()) throw InvalidSpec(where + ".name: required");
+  return r;
+}
+
+// spec.auth.oauth2: the engine's token request settings, and the Secrets
+// they read (resolved with the other credentials before each run).
+void parse_oauth2(const json& j, ProbeDefinition& def) {
+  const std::string path = "spec.auth.oauth2";
+  auto o = std::make_shared<probe::OAuth2Spec>();
+  o->token_url = string_field(j, "tokenURL", path);
+  if (o->token_url.empty()) throw InvalidSpec(path + ".tokenURL: required");
+  o->grant = enum_field(j, "grant", path, "ClientCredentials", oauth::parse_grant);
+  o->client_auth = enum_field(j, "clientAuthentication", path, "Basic", oauth::parse_client_auth);
+  o->client_id = string_field(j, "clientID", path);
+  o->allow_insecure_http = j.value("allowInsecureHTTP", false);
+  if (auto it = j.find("scopes"); it != j.end() && it->is_array()) {
+    for (const auto& scope : *it) {
+      if (!scope.is_string() || scope.get<std::string>().empty() ||
+          scope.get<std::string>().find_first_of(" \"\\\r\n") != std::string::npos) {
+        throw InvalidSpec(path + ".scopes: each must be a non-empty scope token");
+      }
+      o->scopes.push_back(scope.get<std::string>());
+    }
+  }
+  auto refs = std::make_shared<OAuth2SecretRefs>();
+  refs->client_secret = key_ref(j, "clientSecretRef", "key", "client-secret", path);
+  refs->refresh_token = key_ref(j, "refreshTokenRef", "key", "refresh-token", path);
+  refs->client_certificate = key_ref(j, "clientCertificateRef", "certificateKey", "tls.crt", path);
+  if (refs->client_certificate) {
+    refs->client_key = key_ref(j, "clientCertificateRef", "privateKeyKey", "tls.key", path);
+  }
+  const bool jwt = o->client_auth == oauth::ClientAuth::PrivateKeyJwt;
+  if (jwt != refs->client_certificate.has_value()) {
+    throw InvalidSpec(path +
+                      ".clientCertificateRef: required with clientAuthentication "
+                      "PrivateKeyJwt, and only then");
+  }
+  if (!jwt && o->grant == oauth::Grant::ClientCredentials && !refs->client_secret) {
+    throw InvalidSpec(path + ".clientSecretRef: required for the ClientCredentials grant");
+  }
+  if ((o->grant == oauth::Grant::RefreshToken) != refs->refresh_token.has_value()) {
+    throw InvalidSpec(path + ".refreshTokenRef: required with grant RefreshToken, and only then");
+  }
+  // Tokens are remembered per probe; a re-created probe (new uid) starts afresh.
+  o->cache_key = def.namespace_ + "/" + def.name + "/" + def.uid;
+  def.spec.oauth2 = std::move(o);
+  def.oauth2 = std::move(refs);
 }
 
 std::optional<std::uint32_t> count_field(const json& j, const char* key, const std::string& path) {
@@ -196,6 +254,10 @@ ProbeDefinition parse_probe(const json& object) {
         SecretKeyRef{name, string_field(ref, "usernameKey", "spec.auth.secretRef", "username")};
     d.password =
         SecretKeyRef{name, string_field(ref, "passwordKey", "spec.auth.secretRef", "password")};
+    if (const json& oauth2 = child(auth, "oauth2"); !oauth2.empty()) {
+      parse_oauth2(oauth2, d);
+      d.password.reset();  // the engine obtains the token
+    }
   } else if (s.mechanism != probe::Mechanism::None) {
     throw InvalidSpec("spec.auth.secretRef: required unless spec.auth.mechanism is None");
   }

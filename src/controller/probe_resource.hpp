@@ -3,6 +3,7 @@
 // Stalled=True/InvalidSpec by the caller.
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -30,6 +31,13 @@ struct SecretKeyRef {
   bool operator==(const SecretKeyRef&) const = default;
 };
 
+struct OAuth2SecretRefs {
+  std::optional<SecretKeyRef> client_secret;
+  std::optional<SecretKeyRef> refresh_token;
+  std::optional<SecretKeyRef> client_certificate;
+  std::optional<SecretKeyRef> client_key;
+};
+
 struct ProbeDefinition {
   std::string namespace_;
   std::string name;
@@ -43,6 +51,8 @@ struct ProbeDefinition {
   // (spec.delivery.secretRef); else it logs in as the probe.
   std::optional<SecretKeyRef> smtp_username;
   std::optional<SecretKeyRef> smtp_password;
+  // spec.auth.oauth2's Secrets; null without it (most probes: one pointer).
+  std::shared_ptr<const OAuth2SecretRefs> oauth2;
   probe::Duration interval = std::chrono::seconds(60);
   int failure_threshold = 2;
   bool suspend = false;

@@ -22,9 +22,9 @@ namespace imapprobe::controller {
 // The step names of lastRun.durations and baseline (the CRD's keys): the
 // engine's steps, then "total".
 inline constexpr std::string_view kStatusSteps[] = {
-    "dns",      "connect",   "tls",      "greeting",        "capability",  "login",   "select",
-    "search",   "roundTrip", "fetch",    "checks",          "smtpConnect", "smtpTls", "smtpEhlo",
-    "smtpAuth", "smtpSend",  "delivery", "deliveryCleanup", "logout",      "total"};
+    "dns",      "connect",  "tls",       "greeting", "capability",      "token",       "login",
+    "select",   "search",   "roundTrip", "fetch",    "checks",          "smtpConnect", "smtpTls",
+    "smtpEhlo", "smtpAuth", "smtpSend",  "delivery", "deliveryCleanup", "logout",      "total"};
 
 // A value per status step name, held inline: a std::map<std::string, T> per
 // probe cost about 720 bytes for each of lastRun.durations and the baseline,

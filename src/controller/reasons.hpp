@@ -21,6 +21,7 @@ inline constexpr const char* kSecretKeyMissing = "SecretKeyMissing";
 inline constexpr const char* kSecretUnreadable = "SecretUnreadable";
 inline constexpr const char* kInvalidSecretData = "InvalidSecretData";
 inline constexpr const char* kInvalidCABundle = "InvalidCABundle";
+inline constexpr const char* kInvalidClientCertificate = "InvalidClientCertificate";
 // Available
 inline constexpr const char* kSucceeded = "Succeeded";
 inline constexpr const char* kFailureBelowThreshold = "FailureBelowThreshold";
@@ -32,12 +33,23 @@ inline constexpr const char* kOverBaseline = "OverBaseline";
 // Events
 inline constexpr const char* kRecovered = "Recovered";
 
-inline constexpr std::string_view kAll[] = {
-    kReporting,        kSuspended,        kPending,
-    kRunning,          kInvalidSpec,      kSecretNotFound,
-    kSecretKeyMissing, kSecretUnreadable, kInvalidSecretData,
-    kInvalidCABundle,  kSucceeded,        kFailureBelowThreshold,
-    kNotRun,           kAsExpected,       kProbeFailing,
-    kOverBaseline,     kRecovered};
+inline constexpr std::string_view kAll[] = {kReporting,
+                                            kSuspended,
+                                            kPending,
+                                            kRunning,
+                                            kInvalidSpec,
+                                            kSecretNotFound,
+                                            kSecretKeyMissing,
+                                            kSecretUnreadable,
+                                            kInvalidSecretData,
+                                            kInvalidCABundle,
+                                            kInvalidClientCertificate,
+                                            kSucceeded,
+                                            kFailureBelowThreshold,
+                                            kNotRun,
+                                            kAsExpected,
+                                            kProbeFailing,
+                                            kOverBaseline,
+                                            kRecovered};
 
 }  // namespace imapprobe::controller::reasons

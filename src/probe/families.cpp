@@ -75,7 +75,8 @@ ProbeResult combine_families(std::vector<ProbeResult> per_family,
 }
 
 asio::awaitable<ProbeResult> run_each_family(const ProbeSpec& spec, const Credentials& credentials,
-                                             Connector& connector, imap::Limits limits) {
+                                             Connector& connector, imap::Limits limits,
+                                             TokenCache* tokens) {
   const auto started = Clock::now();
   Lookup found;
   try {
@@ -108,7 +109,7 @@ asio::awaitable<ProbeResult> run_each_family(const ProbeSpec& spec, const Creden
   std::size_t remaining = groups.size();
   asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
   for (std::size_t i = 0; i < groups.size(); ++i) {
-    asio::co_spawn(executor, run_session(spec, credentials, connector, limits, groups[i]),
+    asio::co_spawn(executor, run_session(spec, credentials, connector, limits, groups[i], tokens),
                    [&, i](std::exception_ptr e, ProbeResult r) {
                      if (e && !error) error = e;
                      if (!e) results[i] = std::move(r);

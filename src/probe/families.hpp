@@ -14,7 +14,8 @@ namespace imapprobe::probe {
 // with the family. The dns step is the one lookup's.
 boost::asio::awaitable<ProbeResult> run_each_family(const ProbeSpec& spec,
                                                     const Credentials& credentials,
-                                                    Connector& connector, imap::Limits limits);
+                                                    Connector& connector, imap::Limits limits,
+                                                    TokenCache* tokens = nullptr);
 
 // The combination alone (pure): `lookup` is the dns step's duration, if any.
 ProbeResult combine_families(std::vector<ProbeResult> per_family,

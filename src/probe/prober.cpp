@@ -13,15 +13,20 @@ namespace imapprobe::probe {
 namespace asio = boost::asio;
 
 Prober::Prober(asio::any_io_executor executor, imap::Limits limits)
-    : executor_(std::move(executor)), limits_(limits), tls_(std::make_shared<TlsContextCache>()) {}
+    : executor_(std::move(executor)),
+      limits_(limits),
+      tls_(std::make_shared<TlsContextCache>()),
+      tokens_(std::make_shared<TokenCache>()) {}
 
 asio::awaitable<ProbeResult> Prober::run(ProbeSpec spec, Credentials credentials) {
   // A plain-text probe still gets a (trust-less, cheap) context because the
   // stream type is the same for both; it never handshakes.
   std::shared_ptr<asio::ssl::context> ctx;
   {
-    const bool tls =
-        spec.tls != TlsMode::None || (spec.delivery && spec.delivery->tls != TlsMode::None);
+    // An https token endpoint is verified with the probe's trust too.
+    const bool tls = spec.tls != TlsMode::None ||
+                     (spec.delivery && spec.delivery->tls != TlsMode::None) ||
+                     (spec.oauth2 && !spec.oauth2->token_url.starts_with("http:"));
     try {
       ctx = tls_->get(tls ? spec.ca_pem : std::string(), tls && spec.use_system_trust,
                       spec.min_tls_version);
@@ -35,9 +40,10 @@ asio::awaitable<ProbeResult> Prober::run(ProbeSpec spec, Credentials credentials
   }
   TcpConnector connector(executor_, std::move(ctx));
   if (spec.ip_family == IpFamily::Both) {
-    co_return co_await run_each_family(spec, credentials, connector, limits_);
+    co_return co_await run_each_family(spec, credentials, connector, limits_, tokens_.get());
   }
-  ProbeResult result = co_await run_session(spec, credentials, connector, limits_);
+  ProbeResult result =
+      co_await run_session(spec, credentials, connector, limits_, {}, tokens_.get());
   if (result.outcome != Outcome::Failure) evaluate(spec, result);
   co_return result;
 }

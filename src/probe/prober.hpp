@@ -16,6 +16,7 @@
 #include "probe/result.hpp"
 #include "probe/spec.hpp"
 #include "probe/tls.hpp"
+#include "probe/token_cache.hpp"
 
 namespace imapprobe::probe {
 
@@ -32,6 +33,8 @@ class Prober {
   boost::asio::any_io_executor executor_;
   imap::Limits limits_;
   std::shared_ptr<TlsContextCache> tls_;
+  // auth.oauth2 tokens, shared by the runs of each probe (OAuth2Spec::cache_key).
+  std::shared_ptr<TokenCache> tokens_;
 };
 
 // The result for an exception that escaped the engine: reason InternalError,

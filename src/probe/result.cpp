@@ -14,6 +14,8 @@ std::string_view to_string(Step s) {
       return "greeting";
     case Step::Capability:
       return "capability";
+    case Step::Token:
+      return "token";
     case Step::Login:
       return "login";
     case Step::Select:
@@ -108,6 +110,10 @@ std::string_view to_string(Reason r) {
     IMAPPROBE_REASON(QuotaNearlyFull)
     IMAPPROBE_REASON(QuotaExceeded)
     IMAPPROBE_REASON(QuotaUnavailable)
+    IMAPPROBE_REASON(TokenEndpointUnavailable)
+    IMAPPROBE_REASON(TokenClientRejected)
+    IMAPPROBE_REASON(TokenGrantRejected)
+    IMAPPROBE_REASON(TokenRequestRejected)
     IMAPPROBE_REASON(ProtocolError)
     IMAPPROBE_REASON(CommandTimeout)
     IMAPPROBE_REASON(Timeout)

@@ -21,6 +21,9 @@ enum class Step {
   Tls,
   Greeting,
   Capability,
+  // Obtaining an OAuth 2.0 access token (auth.oauth2), when the probe has
+  // no usable one in memory.
+  Token,
   Login,
   Select,
   Search,
@@ -40,11 +43,10 @@ enum class Step {
   Logout,
 };
 inline constexpr Step kAllSteps[] = {
-    Step::Dns,        Step::Connect,         Step::Tls,       Step::Greeting,
-    Step::Capability, Step::Login,           Step::Select,    Step::Search,
-    Step::Fetch,      Step::Checks,          Step::RoundTrip, Step::SmtpConnect,
-    Step::SmtpTls,    Step::SmtpEhlo,        Step::SmtpAuth,  Step::SmtpSend,
-    Step::Delivery,   Step::DeliveryCleanup, Step::Logout};
+    Step::Dns,      Step::Connect,   Step::Tls,         Step::Greeting,        Step::Capability,
+    Step::Token,    Step::Login,     Step::Select,      Step::Search,          Step::Fetch,
+    Step::Checks,   Step::RoundTrip, Step::SmtpConnect, Step::SmtpTls,         Step::SmtpEhlo,
+    Step::SmtpAuth, Step::SmtpSend,  Step::Delivery,    Step::DeliveryCleanup, Step::Logout};
 std::string_view to_string(Step s);  // lowerCamel, as in status.lastRun.durations
 std::optional<Step> step_from_string(std::string_view s);
 
@@ -97,6 +99,12 @@ enum class Reason {
   QuotaNearlyFull,         // usage at or over the warning percentage
   QuotaExceeded,           // usage at or over the failure percentage
   QuotaUnavailable,        // no QUOTA extension, or no limit for the mailbox
+  // Obtaining an OAuth 2.0 token (the token step). The authorization
+  // server's error code and description are in the message.
+  TokenEndpointUnavailable,  // no usable answer: DNS, connect, TLS, HTTP 5xx, not OAuth
+  TokenClientRejected,       // invalid_client, unauthorized_client
+  TokenGrantRejected,        // invalid_grant: refresh token expired or revoked
+  TokenRequestRejected,      // any other OAuth error (invalid_scope, ...)
   ProtocolError,
   // No reply to a command after login (SELECT, SEARCH, FETCH, the round trip, LOGOUT).
   CommandTimeout,

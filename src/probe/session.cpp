@@ -10,6 +10,8 @@
 #include "probe/mailbox_steps.hpp"
 #include "probe/step_failure.hpp"
 #include "probe/tls.hpp"
+#include "probe/token_cache.hpp"
+#include "probe/token_step.hpp"
 
 namespace imapprobe::probe {
 namespace asio = boost::asio;
@@ -21,8 +23,14 @@ bool implicit_tls_port(std::uint16_t port) { return port == 993 || port == 995 |
 
 class Script final : public StepRunner {
  public:
-  Script(const ProbeSpec& spec, const Credentials& creds, Connector& connector, imap::Limits limits)
-      : spec_(spec), creds_(creds), connector_(connector), limits_(limits) {}
+  Script(const ProbeSpec& spec, const Credentials& creds, Connector& connector, imap::Limits limits,
+         TokenCache* tokens)
+      : spec_(spec),
+        creds_(creds),
+        login_creds_(creds),
+        connector_(connector),
+        limits_(limits),
+        tokens_(tokens) {}
 
   asio::awaitable<ProbeResult> run(std::vector<net::Endpoint> endpoints) {
     const auto started = Clock::now();
@@ -175,18 +183,69 @@ class Script final : public StepRunner {
              "refusing to send credentials over an unencrypted connection (use TLS, or allow "
              "plaintext explicitly)");
       }
-      co_await authenticate(client, spec_.mechanism, creds_);
+      if (spec_.oauth2) {
+        in_step_ = false;  // timed from after the token step
+        co_await log_in_with_token();
+      } else {
+        co_await authenticate(client, spec_.mechanism, creds_);
+      }
       authenticated_ = true;
       end();
     }
     if (authenticated_) co_await mailbox_steps();
     if (authenticated_ && spec_.delivery) {
       result_.delivery.emplace();
-      co_await check_delivery(spec_, creds_, client, connector_, *this, *result_.delivery);
+      co_await check_delivery(spec_, login_creds_, client, connector_, *this, *result_.delivery);
     }
     begin(Step::Logout);
     Reply bye = co_await client.logout();
     if (!bye.ok()) fail(Reason::ProtocolError, "LOGOUT failed: " + server_text(bye.tagged));
+    end();
+  }
+
+  // auth.oauth2: a token from memory when one is still good, else from the
+  // token endpoint (the token step). A remembered token the server refuses
+  // (revoked early, or the clocks disagree) is replaced once, on the same
+  // connection; a fresh one refused is the server's verdict.
+  asio::awaitable<void> log_in_with_token() {
+    const OAuth2Spec& oauth2 = *spec_.oauth2;
+    std::optional<std::string> cached;
+    if (tokens_ != nullptr) cached = tokens_->access_token(oauth2, creds_, Clock::now());
+    if (cached) {
+      login_creds_.secret = std::move(*cached);
+      begin(Step::Login);
+      try {
+        co_await authenticate(*client_, spec_.mechanism, login_creds_);
+        co_return;
+      } catch (const StepFailure& f) {
+        if (f.reason != Reason::AuthFailed) throw;
+      }
+      end();
+      tokens_->discard_access_token(oauth2, creds_);
+    }
+    co_await fetch_token();
+    begin(Step::Login);
+    try {
+      co_await authenticate(*client_, spec_.mechanism, login_creds_);
+    } catch (StepFailure& f) {
+      if (f.reason == Reason::AuthFailed) {
+        f.message =
+            "the server refused a token just issued by " + oauth2.token_url + ": " + f.message;
+      }
+      throw;
+    }
+  }
+
+  asio::awaitable<void> fetch_token() {
+    const OAuth2Spec& oauth2 = *spec_.oauth2;
+    const Clock::time_point deadline = begin(Step::Token);
+    const Clock::time_point sent = Clock::now();
+    std::string refresh =
+        tokens_ != nullptr ? tokens_->refresh_token(oauth2, creds_) : creds_.oauth_refresh_token;
+    oauth::IssuedToken token =
+        co_await request_token(oauth2, creds_, std::move(refresh), connector_, deadline);
+    if (tokens_ != nullptr) tokens_->store(oauth2, creds_, token, sent);
+    login_creds_.secret = std::move(token.access_token);
     end();
   }
 
@@ -339,8 +398,12 @@ class Script final : public StepRunner {
 
   const ProbeSpec& spec_;
   const Credentials& creds_;
+  // What login and SMTP AUTH send: creds_, with the OAuth 2.0 token as the
+  // secret when the engine obtained it.
+  Credentials login_creds_;
   Connector& connector_;
   imap::Limits limits_;
+  TokenCache* tokens_;
   std::unique_ptr<net::Transport> transport_;
   std::optional<ImapClient> client_;  // once connected
   ProbeResult result_;
@@ -382,8 +445,8 @@ asio::awaitable<Lookup> look_up(const ProbeSpec& spec, IpFamily family, Connecto
 
 asio::awaitable<ProbeResult> run_session(const ProbeSpec& spec, const Credentials& credentials,
                                          Connector& connector, imap::Limits limits,
-                                         std::vector<net::Endpoint> endpoints) {
-  Script script(spec, credentials, connector, limits);
+                                         std::vector<net::Endpoint> endpoints, TokenCache* tokens) {
+  Script script(spec, credentials, connector, limits, tokens);
   co_return co_await script.run(std::move(endpoints));
 }
 

@@ -15,6 +15,8 @@
 
 namespace imapprobe::probe {
 
+class TokenCache;
+
 struct Connection {
   std::unique_ptr<net::Transport> transport;
   net::Endpoint remote;
@@ -48,9 +50,11 @@ boost::asio::awaitable<Lookup> look_up(const ProbeSpec& spec, IpFamily family, C
 // an IP literal host needs none either, and its result has no dns step.
 // Never throws for what the server or network does: every failure is the
 // result's reason and failed step. Thresholds are not applied here.
+// `tokens` keeps auth.oauth2 tokens between runs (null: one per run).
 boost::asio::awaitable<ProbeResult> run_session(const ProbeSpec& spec,
                                                 const Credentials& credentials,
                                                 Connector& connector, imap::Limits limits,
-                                                std::vector<net::Endpoint> endpoints = {});
+                                                std::vector<net::Endpoint> endpoints = {},
+                                                TokenCache* tokens = nullptr);
 
 }  // namespace imapprobe::probe

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "oauth/url.hpp"
+
 namespace imapprobe::probe {
 namespace {
 
@@ -80,6 +82,24 @@ std::vector<SpecProblem> spec_problems(const ProbeSpec& spec) {
     if (spec.round_trip) problems.push_back({Setting::RoundTrip, why});
     if (spec.delivery) problems.push_back({Setting::Delivery, why});
     if (spec.checks.any()) problems.push_back({Setting::Checks, why});
+  }
+  if (const auto& o = spec.oauth2) {
+    if (spec.mechanism != Mechanism::XOAuth2 && spec.mechanism != Mechanism::OAuthBearer) {
+      problems.push_back({Setting::OAuth2, "needs auth mechanism XOAuth2 or OAuthBearer, not " +
+                                               std::string(to_string(spec.mechanism))});
+    }
+    if (o->client_id.empty()) problems.push_back({Setting::OAuth2, "needs a client id"});
+    try {
+      const oauth::HttpUrl url = oauth::parse_http_url(o->token_url);
+      if (!url.https && !o->allow_insecure_http) {
+        problems.push_back(
+            {Setting::OAuth2, "token URL " + url.to_string() +
+                                  " is not https: the client secret would travel in clear (allow "
+                                  "insecure HTTP explicitly for a loopback test server)"});
+      }
+    } catch (const std::invalid_argument& e) {
+      problems.push_back({Setting::OAuth2, std::string("token URL: ") + e.what()});
+    }
   }
   const ContentChecks& c = spec.checks;
   if (c.min_messages && c.max_messages && *c.min_messages > *c.max_messages) {

@@ -4,11 +4,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "oauth/token_request.hpp"
 #include "probe/duration.hpp"
 #include "probe/result.hpp"
 
@@ -39,6 +41,26 @@ struct Credentials {
   // SMTP AUTH of the delivery check; empty: the IMAP ones.
   std::string smtp_username{};
   std::string smtp_secret{};
+  // auth.oauth2: what the token request needs (the secret above is then
+  // the token the engine obtains, not read from anywhere).
+  std::string oauth_client_secret{};
+  std::string oauth_refresh_token{};
+  std::string oauth_client_certificate_pem{};
+  std::string oauth_client_key_pem{};
+};
+
+// auth.oauth2: the engine obtains the bearer token itself (the token step)
+// and keeps it in memory for later runs of the same probe.
+struct OAuth2Spec {
+  std::string token_url;
+  oauth::Grant grant = oauth::Grant::ClientCredentials;
+  oauth::ClientAuth client_auth = oauth::ClientAuth::Basic;
+  std::string client_id;
+  std::vector<std::string> scopes;
+  bool allow_insecure_http = false;
+  // Whose token it is: runs with the same key share a cached token (the
+  // operator uses the probe's uid). Empty: not cached across runs.
+  std::string cache_key;
 };
 
 struct Thresholds {
@@ -101,6 +123,8 @@ struct ProbeSpec {
 
   Mechanism mechanism = Mechanism::Plain;
   bool allow_plaintext = false;  // credentials over an unencrypted connection
+  // Shared, not copied per run, and one pointer for the many probes without it.
+  std::shared_ptr<const OAuth2Spec> oauth2;
 
   std::string mailbox = "INBOX";
   std::string search;              // IMAP SEARCH criteria; empty: no SEARCH
@@ -127,7 +151,7 @@ struct ProbeSpec {
 
 // A setting a SpecProblem is about. The CLI and the operator each spell it
 // their own way (--round-trip, spec.roundTrip.enabled).
-enum class Setting { Search, Fetch, RoundTrip, Delivery, Checks };
+enum class Setting { Search, Fetch, RoundTrip, Delivery, Checks, OAuth2 };
 
 struct SpecProblem {
   Setting setting;

@@ -10,6 +10,7 @@
 
 #include "support/dovecot.hpp"
 #include "support/fake_server.hpp"
+#include "support/hydra.hpp"
 #include "support/kube_cluster.hpp"
 #include "support/postfix.hpp"
 #include "support/process.hpp"
@@ -190,6 +191,29 @@ class OperatorE2E : public ::testing::Test {
     return s.rfind(prefix, 0) == 0;
   }
 
+  // The port operator a serves /metrics on, from its log ("" before it says).
+  static std::string metrics_port() {
+    const std::string log = operator_a_->log();
+    const std::string marker = "metrics on 127.0.0.1:0 (port ";
+    const auto at = log.find(marker);
+    if (at == std::string::npos) return "";
+    const auto from = at + marker.size();
+    return log.substr(from, log.find(')', from) - from);
+  }
+  static std::string metrics_text() {
+    std::string out;
+    if (testing::run_command("curl -sf http://127.0.0.1:" + metrics_port() + "/metrics", out) != 0)
+      return "";
+    return out;
+  }
+  // A sample's value on /metrics (the line starting with `series`), or -1.
+  static double metric(const std::string& series) {
+    const std::string text = metrics_text();
+    const auto at = text.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(text.substr(at + series.size() + 2));
+  }
+
   void setup_namespace(const std::string& ns) {
     create_namespace(ns);
     ca_secret(ns);
@@ -233,15 +257,9 @@ TEST_F(OperatorE2E, ProbeBecomesReadyAndAvailableWithStepDurations) {
   EXPECT_EQ(p.dump().find(dovecot_->get("PROBE_PASSWORD")), std::string::npos);
 
   // /metrics serves the probe's series, in a format promtool accepts.
-  const std::string log = operator_a_->log();
-  const std::string marker = "metrics on 127.0.0.1:0 (port ";
-  const auto at = log.find(marker);
-  ASSERT_NE(at, std::string::npos) << log;
-  const auto from = at + marker.size();
-  const std::string port = log.substr(from, log.find(')', from) - from);
-  std::string metrics;
-  ASSERT_EQ(testing::run_command("curl -sf http://127.0.0.1:" + port + "/metrics", metrics), 0)
-      << metrics;
+  const std::string port = metrics_port();
+  ASSERT_FALSE(port.empty()) << operator_a_->log();
+  const std::string metrics = metrics_text();
   EXPECT_NE(metrics.find("imapprobe_probe_success{namespace=\"e2e-ok\",name=\"corp\"} 1"),
             std::string::npos)
       << metrics;
@@ -314,6 +332,68 @@ TEST_F(OperatorE2E, DeliveryAndContentChecksReachStatusAndMetrics) {
   EXPECT_TRUE(last["content"].contains("newestMessageAge")) << last.dump(2);
   EXPECT_EQ(p.dump().find(postfix.get("SMTP_PASSWORD")), std::string::npos);
   EXPECT_NE(postfix.log().find(last["delivery"].value("queueId", "?")), std::string::npos);
+}
+
+// auth.oauth2 through the operator: it obtains the token from a real ORY
+// Hydra, the test's second Dovecot checks each login's token there by
+// introspection, later runs reuse the token, and neither the client secret
+// nor any token Hydra issued (ory_at_...) reaches status, Events, the
+// operator's log or /metrics.
+TEST_F(OperatorE2E, OAuth2TokensAreObtainedByTheOperatorReusedAndNeverWritten) {
+  testing::Hydra hydra;
+  testing::DovecotOptions options;
+  options.oauth2_introspection_url = hydra.introspection_url();
+  const Dovecot oauth_dovecot(options);
+  const std::string client_secret = "e2e-client-s3cret-4f1c";
+  hydra.create_client("oauth", client_secret);
+  const std::string ns = "e2e-oauth";
+  create_namespace(ns);
+  int rc = 0;
+  std::string out = kubectl("-n " + ns + " create secret generic test-ca --from-file=ca.crt=" +
+                                oauth_dovecot.get("CA_FILE"),
+                            &rc);
+  ASSERT_EQ(rc, 0) << out;
+  out = kubectl("-n " + ns +
+                    " create secret generic app --from-literal=username=oauth "
+                    "--from-literal=client-secret=" +
+                    client_secret,
+                &rc);
+  ASSERT_EQ(rc, 0) << out;
+  apply(
+      "apiVersion: imapprobe.dev/v1alpha1\nkind: ImapProbe\nmetadata:\n  name: mail\n"
+      "  namespace: " +
+      ns + "\nspec:\n  server:\n    host: localhost\n    port: " + oauth_dovecot.get("IMAPS_PORT") +
+      "\n    caBundleSecretRef: {name: test-ca}\n"
+      "  auth:\n    mechanism: XOAuth2\n    secretRef: {name: app}\n    oauth2:\n"
+      "      tokenURL: " +
+      hydra.token_url() +
+      "\n      allowInsecureHTTP: true\n      clientID: oauth\n      scopes: [mail]\n"
+      "      clientSecretRef: {name: app}\n"
+      "  interval: 10s\n  timeout: 5s\n  failureThreshold: 1\n");
+  out = kubectl("-n " + ns + " wait --for=condition=Available imapprobe/mail --timeout=60s", &rc);
+  json p = get(ns, "mail");
+  ASSERT_EQ(rc, 0) << out << p["status"].dump(2) << operator_a_->log();
+  const json& durations = p["status"]["lastRun"]["durations"];
+  EXPECT_TRUE(durations.contains("token")) << durations.dump();
+  EXPECT_TRUE(durations.contains("login")) << durations.dump();
+
+  // A second run logs in with the same token: one token request in all.
+  const std::string runs =
+      "imapprobe_probe_runs_total{namespace=\"" + ns + "\",name=\"mail\",reason=\"Succeeded\"}";
+  EXPECT_TRUE(eventually([&] { return metric(runs) >= 2; }, 40s)) << metrics_text();
+  EXPECT_EQ(hydra.token_requests(), 1) << hydra.log();
+
+  p = get(ns, "mail");
+  const std::string metrics = metrics_text();
+  const std::string events = kubectl("-n " + ns + " get events -o json");
+  const std::string log = operator_a_->log();
+  for (const std::string& secret : {client_secret, std::string("ory_at_")}) {
+    EXPECT_EQ(p.dump().find(secret), std::string::npos) << secret << " in status";
+    EXPECT_EQ(events.find(secret), std::string::npos) << secret << " in events";
+    EXPECT_EQ(log.find(secret), std::string::npos) << secret << " in the operator's log";
+    EXPECT_EQ(metrics.find(secret), std::string::npos) << secret << " in /metrics";
+  }
+  kubectl("-n " + ns + " delete imapprobe mail --wait=true", &rc);
 }
 
 TEST_F(OperatorE2E, BrokenPasswordIsAvailableFalseWithOneWarningThenRecovered) {

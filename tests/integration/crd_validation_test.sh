@@ -178,6 +178,10 @@ for required in implicit-tls starttls oauth2-token round-trip strict-thresholds;
 done
 expect_eq "XOAuth2 example uses mechanism XOAuth2" "XOAuth2" \
   "$(k get imapprobes -n "$EX_NS" imap-oauth2 -o jsonpath='{.spec.auth.mechanism}')"
+expect_eq "Microsoft 365 example: oauth2 ClientCredentials (the default) with Basic" "ClientCredentials Basic" \
+  "$(k get imapprobes -n "$EX_NS" m365-monitor -o jsonpath='{.spec.auth.oauth2.grant} {.spec.auth.oauth2.clientAuthentication}')"
+expect_eq "Google example: oauth2 RefreshToken with Post" "RefreshToken Post refresh-token" \
+  "$(k get imapprobes -n "$EX_NS" gmail-monitor -o jsonpath='{.spec.auth.oauth2.grant} {.spec.auth.oauth2.clientAuthentication} {.spec.auth.oauth2.refreshTokenRef.key}')"
 expect_eq "round-trip example enables the round trip" "true" \
   "$(k get imapprobes -n "$EX_NS" imap-round-trip -o jsonpath='{.spec.roundTrip.enabled}')"
 
@@ -427,6 +431,54 @@ refused "fetch.latest with mechanism None" \
   server: {host: imap.example.com}
   auth: {mechanism: None}
   fetch: {latest: 1}
+EOF
+refused "auth.oauth2 with mechanism Plain" \
+  'spec.auth.oauth2: Invalid value: auth.oauth2 requires auth.mechanism XOAuth2 or OAuthBearer' <<'EOF'
+  server: {host: imap.example.com}
+  auth:
+    mechanism: Plain
+    secretRef: {name: s}
+    oauth2: {tokenURL: "https://login.example.com/token", clientID: a, clientSecretRef: {name: s}}
+EOF
+refused "auth.oauth2 over http without allowInsecureHTTP" \
+  'oauth2.tokenURL must be https' <<'EOF'
+  server: {host: imap.example.com}
+  auth:
+    mechanism: XOAuth2
+    secretRef: {name: s}
+    oauth2: {tokenURL: "http://login.example.com/token", clientID: a, clientSecretRef: {name: s}}
+EOF
+refused "auth.oauth2 ClientCredentials without a client secret" \
+  'oauth2.clientSecretRef is required for the ClientCredentials grant' <<'EOF'
+  server: {host: imap.example.com}
+  auth:
+    mechanism: XOAuth2
+    secretRef: {name: s}
+    oauth2: {tokenURL: "https://login.example.com/token", clientID: a}
+EOF
+refused "auth.oauth2 RefreshToken without refreshTokenRef" \
+  'oauth2.refreshTokenRef is required with grant RefreshToken' <<'EOF'
+  server: {host: imap.example.com}
+  auth:
+    mechanism: OAuthBearer
+    secretRef: {name: s}
+    oauth2: {tokenURL: "https://oauth2.example.com/token", clientID: a, grant: RefreshToken}
+EOF
+refused "auth.oauth2 PrivateKeyJwt without a certificate" \
+  'oauth2.clientCertificateRef is required with clientAuthentication PrivateKeyJwt' <<'EOF'
+  server: {host: imap.example.com}
+  auth:
+    mechanism: XOAuth2
+    secretRef: {name: s}
+    oauth2: {tokenURL: "https://login.example.com/token", clientID: a, clientAuthentication: PrivateKeyJwt,
+             clientSecretRef: {name: s}}
+EOF
+refused "auth.oauth2 token URL with user info" 'spec.auth.oauth2.tokenURL in body should match' <<'EOF'
+  server: {host: imap.example.com}
+  auth:
+    mechanism: XOAuth2
+    secretRef: {name: s}
+    oauth2: {tokenURL: "https://user:pw@login.example.com/token", clientID: a, clientSecretRef: {name: s}}
 EOF
 refused "mailbox with a newline" 'spec.mailbox in body should match' <<'EOF'
   server: {host: imap.example.com}

@@ -92,6 +92,14 @@ void Hydra::set_ttl(const std::string& client_id, const std::string& duration) c
           "set-ttl " + client_id);
 }
 
+void Hydra::delete_client(const std::string& client_id) const {
+  harness("delete-client " + workdir_ + " " + shell_quote(client_id), "delete-client " + client_id);
+}
+
+void Hydra::revoke_client_tokens(const std::string& client_id) const {
+  harness("delete-tokens " + workdir_ + " " + shell_quote(client_id), "delete-tokens " + client_id);
+}
+
 std::string Hydra::client_token(const std::string& client_id, const std::string& client_secret,
                                 const std::string& scope) const {
   return trim(harness("client-token " + workdir_ + " " + shell_quote(client_id) + " " +

@@ -69,6 +69,11 @@ class Hydra {
                             const std::string& scope = "mail offline") const;
   void revoke(const std::string& client_id, const std::string& client_secret,
               const std::string& token) const;
+  // Removes a client (nothing happens when there is none).
+  void delete_client(const std::string& client_id) const;
+  // Revokes every access token issued to a client (admin API), so the next
+  // login with one of them is refused.
+  void revoke_client_tokens(const std::string& client_id) const;
   // POST /oauth2/token requests Hydra has answered so far, whatever their outcome.
   int token_requests() const;
   // Hydra's log so far (every HTTP request at level info).

@@ -9,6 +9,8 @@
 #                                  [--grant-types client_credentials,refresh_token,authorization_code]
 #                                  [--access-token-ttl DUR]
 #   hydra-harness.sh set-ttl <workdir> <client-id> <DUR>
+#   hydra-harness.sh delete-client <workdir> <client-id>      (gone afterwards, also if it was not there)
+#   hydra-harness.sh delete-tokens <workdir> <client-id>      (revokes every access token of the client)
 #   hydra-harness.sh client-token <workdir> <client-id> <client-secret> [scope]
 #   hydra-harness.sh refresh-token <workdir> <client-id> <client-secret> <subject> [scope]
 #   hydra-harness.sh revoke <workdir> <client-id> <client-secret> <token>
@@ -334,7 +336,7 @@ main() {
         start) cmd_start "$@" ;;
         stop) cmd_stop "$@" ;;
         count-token-requests) cmd_count_token_requests "$@" ;;
-        create-client | set-ttl | client-token | refresh-token | revoke) flow "$@" ;;
+        create-client | set-ttl | client-token | refresh-token | revoke | delete-client | delete-tokens) flow "$@" ;;
         *) usage ;;
     esac
 }

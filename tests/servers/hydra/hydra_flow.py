@@ -243,6 +243,21 @@ def cmd_revoke(a):
     c.post_form(c.env["HYDRA_REVOKE_URL"], a.client_id, a.client_secret, {"token": a.token})
 
 
+def cmd_delete_client(a):
+    # 404 too: "make sure it is gone" is what tests want between cases.
+    c = Client(a.workdir)
+    c.request("DELETE", c.admin + "/admin/clients/" + urllib.parse.quote(a.client_id, safe=""),
+              ok=(204, 404))
+
+
+def cmd_delete_tokens(a):
+    # Every access token of the client, as an administrator revoking an
+    # application's access would: tokens a test never saw included.
+    c = Client(a.workdir)
+    c.request("DELETE", c.admin + "/admin/oauth2/tokens?client_id=" +
+              urllib.parse.quote(a.client_id, safe=""), ok=(204,))
+
+
 def main(argv):
     p = argparse.ArgumentParser(prog="hydra_flow.py")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -280,6 +295,11 @@ def main(argv):
     s.add_argument("client_secret")
     s.add_argument("token")
     s.set_defaults(fn=cmd_revoke)
+    for name, fn in (("delete-client", cmd_delete_client), ("delete-tokens", cmd_delete_tokens)):
+        s = sub.add_parser(name)
+        s.add_argument("workdir")
+        s.add_argument("client_id")
+        s.set_defaults(fn=fn)
     a = p.parse_args(argv)
     try:
         a.fn(a)

@@ -302,3 +302,69 @@ TEST(CheckCommand, InternalErrorIsUnknownNotCritical) {
 
 }  // namespace
 }  // namespace imapprobe::cli
+
+namespace imapprobe::cli {
+namespace {
+
+TEST(CheckCommandOAuth2, TokenFlagsBecomeTheOAuth2SpecAndCredentials) {
+  Captured cap;
+  std::string out, err;
+  const int code = run(
+      {"-H", "outlook.office365.com", "-m", "XOAuth2", "-u", "monitor@example.org",
+       "--oauth2-token-url", "https://login.example.org/t/oauth2/v2.0/token", "--oauth2-client-id",
+       "app-1", "--oauth2-scope", "https://outlook.office365.com/.default",
+       "--oauth2-client-secret-env", "IMAP_PASSWORD", "--oauth2-client-auth", "Post"},
+      cap, out, err);
+  ASSERT_EQ(code, 0) << err;
+  ASSERT_TRUE(cap.spec.oauth2);
+  EXPECT_EQ(cap.spec.oauth2->token_url, "https://login.example.org/t/oauth2/v2.0/token");
+  EXPECT_EQ(cap.spec.oauth2->client_id, "app-1");
+  EXPECT_EQ(cap.spec.oauth2->client_auth, oauth::ClientAuth::Post);
+  EXPECT_EQ(cap.spec.oauth2->grant, oauth::Grant::ClientCredentials);
+  EXPECT_EQ(cap.spec.oauth2->scopes,
+            std::vector<std::string>{"https://outlook.office365.com/.default"});
+  EXPECT_EQ(cap.creds.oauth_client_secret, "from-env");
+  EXPECT_EQ(cap.creds.secret, "");
+}
+
+TEST(CheckCommandOAuth2, RefusesWhatCannotWorkBeforeRunning) {
+  const std::vector<std::string> base = {"-H", "imap.example.org",   "-m", "XOAuth2", "-u",
+                                         "u",  "--oauth2-client-id", "c"};
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--oauth2-token-url", "http://login.example.org/token", "--oauth2-client-secret-env",
+        "IMAP_PASSWORD"},
+       "not https"},
+      {{"--oauth2-token-url", "https://login.example.org/token"}, "needs --oauth2-client-secret"},
+      {{"--oauth2-token-url", "https://login.example.org/token", "--oauth2-grant", "RefreshToken"},
+       "needs --oauth2-refresh-token"},
+      {{"--oauth2-token-url", "https://login.example.org/token", "--oauth2-client-auth",
+        "PrivateKeyJwt"},
+       "--oauth2-client-cert"},
+      {{"--oauth2-token-url", "https://login.example.org/token", "--oauth2-client-secret-env",
+        "IMAP_PASSWORD", "--password-env", "IMAP_PASSWORD"},
+       "give no --password"},
+  };
+  for (const auto& [extra, want] : cases) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    Captured cap;
+    std::string out, err;
+    EXPECT_EQ(run(args, cap, out, err), 3) << want;
+    EXPECT_NE(err.find(want), std::string::npos) << err;
+    EXPECT_EQ(cap.calls, 0);
+  }
+  // OAuth 2.0 settings with a mechanism that sends no token.
+  Captured cap;
+  std::string out, err;
+  EXPECT_EQ(run({"-H", "imap.example.org", "-m", "Plain", "-u", "u", "--oauth2-client-id", "c",
+                 "--oauth2-token-url", "https://login.example.org/token",
+                 "--oauth2-client-secret-env", "IMAP_PASSWORD"},
+                cap, out, err),
+            3);
+  EXPECT_NE(err.find("--oauth2-token-url needs auth mechanism XOAuth2 or OAuthBearer"),
+            std::string::npos)
+      << err;
+}
+
+}  // namespace
+}  // namespace imapprobe::cli

@@ -122,3 +122,57 @@ TEST(SecretData, DecodesDataAndStringData) {
 
 }  // namespace
 }  // namespace imapprobe::controller
+
+namespace imapprobe::controller {
+namespace {
+
+ProbeDefinition oauth_definition() {
+  ProbeDefinition d;
+  d.namespace_ = "mail";
+  d.name = "p";
+  d.username = SecretKeyRef{"creds", "username"};
+  auto refs = std::make_shared<OAuth2SecretRefs>();
+  refs->client_secret = SecretKeyRef{"app", "client-secret"};
+  refs->refresh_token = SecretKeyRef{"app", "refresh-token"};
+  d.oauth2 = refs;
+  return d;
+}
+
+TEST(OAuth2Credentials, TheClientSecretAndRefreshTokenAreReadNotAPassword) {
+  testing::FakeCluster cluster;
+  cluster.secrets["mail/creds"] = {{"username", "monitor@example.test"}};
+  cluster.secrets["mail/app"] = {{"client-secret", "cs-1"}, {"refresh-token", "rt-1"}};
+  auto r = resolve_credentials(oauth_definition(), cluster);
+  ASSERT_TRUE(std::holds_alternative<ResolvedCredentials>(r));
+  const auto& c = std::get<ResolvedCredentials>(r).credentials;
+  EXPECT_EQ(c.username, "monitor@example.test");
+  EXPECT_EQ(c.secret, "");
+  EXPECT_EQ(c.oauth_client_secret, "cs-1");
+  EXPECT_EQ(c.oauth_refresh_token, "rt-1");
+
+  cluster.secrets["mail/app"].erase("refresh-token");
+  r = resolve_credentials(oauth_definition(), cluster);
+  ASSERT_TRUE(std::holds_alternative<CredentialStall>(r));
+  EXPECT_STREQ(std::get<CredentialStall>(r).reason.c_str(), reasons::kSecretKeyMissing);
+  EXPECT_NE(std::get<CredentialStall>(r).message.find("refresh token"), std::string::npos);
+}
+
+TEST(OAuth2Credentials, AClientCertificateThatIsNotPemStallsWithoutQuotingTheKey) {
+  testing::FakeCluster cluster;
+  cluster.secrets["mail/creds"] = {{"username", "monitor@example.test"}};
+  cluster.secrets["mail/cert"] = {{"tls.crt", kCaPem}, {"tls.key", "not-a-key-but-a-s3cret-value"}};
+  ProbeDefinition d = oauth_definition();
+  auto refs = std::make_shared<OAuth2SecretRefs>();
+  refs->client_certificate = SecretKeyRef{"cert", "tls.crt"};
+  refs->client_key = SecretKeyRef{"cert", "tls.key"};
+  d.oauth2 = refs;
+  auto r = resolve_credentials(d, cluster);
+  ASSERT_TRUE(std::holds_alternative<CredentialStall>(r));
+  const auto& stall = std::get<CredentialStall>(r);
+  EXPECT_STREQ(stall.reason.c_str(), reasons::kInvalidClientCertificate);
+  EXPECT_NE(stall.message.find("Secret mail/cert"), std::string::npos) << stall.message;
+  EXPECT_EQ(stall.message.find("s3cret"), std::string::npos) << stall.message;
+}
+
+}  // namespace
+}  // namespace imapprobe::controller

@@ -55,6 +55,70 @@ TEST(ProbeResource, ReadsEveryField) {
   EXPECT_TRUE(d.suspend);
 }
 
+TEST(ProbeResource, ReadsOAuth2AndDoesNotReadAPassword) {
+  const auto d = parse_probe(probe(json::parse(R"({
+    "server": {"host": "outlook.office365.com"},
+    "auth": {"mechanism": "XOAuth2", "secretRef": {"name": "creds"},
+             "oauth2": {"tokenURL": "https://login.example.test/t/oauth2/v2.0/token",
+                        "clientID": "app-1", "scopes": ["https://outlook.office365.com/.default"],
+                        "clientAuthentication": "PrivateKeyJwt",
+                        "clientCertificateRef": {"name": "cert"}}}})")));
+  ASSERT_TRUE(d.spec.oauth2);
+  EXPECT_EQ(d.spec.oauth2->token_url, "https://login.example.test/t/oauth2/v2.0/token");
+  EXPECT_EQ(d.spec.oauth2->grant, oauth::Grant::ClientCredentials);
+  EXPECT_EQ(d.spec.oauth2->client_auth, oauth::ClientAuth::PrivateKeyJwt);
+  EXPECT_EQ(d.spec.oauth2->scopes,
+            std::vector<std::string>{"https://outlook.office365.com/.default"});
+  EXPECT_EQ(d.spec.oauth2->cache_key, "mail/corp/u-1");
+  EXPECT_EQ(d.username, (SecretKeyRef{"creds", "username"}));
+  EXPECT_FALSE(d.password);
+  ASSERT_TRUE(d.oauth2);
+  EXPECT_EQ(d.oauth2->client_certificate, (SecretKeyRef{"cert", "tls.crt"}));
+  EXPECT_EQ(d.oauth2->client_key, (SecretKeyRef{"cert", "tls.key"}));
+  EXPECT_FALSE(d.oauth2->client_secret);
+
+  const auto google = parse_probe(probe(json::parse(R"({
+    "server": {"host": "imap.gmail.com"},
+    "auth": {"mechanism": "OAuthBearer", "secretRef": {"name": "creds"},
+             "oauth2": {"tokenURL": "https://oauth2.googleapis.com/token", "clientID": "c",
+                        "grant": "RefreshToken", "clientAuthentication": "Post",
+                        "clientSecretRef": {"name": "g"}, "refreshTokenRef": {"name": "g"}}}})")));
+  EXPECT_EQ(google.spec.oauth2->grant, oauth::Grant::RefreshToken);
+  EXPECT_EQ(google.oauth2->refresh_token, (SecretKeyRef{"g", "refresh-token"}));
+  EXPECT_EQ(google.oauth2->client_secret, (SecretKeyRef{"g", "client-secret"}));
+}
+
+TEST(ProbeResource, OAuth2ProblemsNameTheField) {
+  const auto message = [](const std::string& oauth2, const std::string& mechanism = "XOAuth2") {
+    try {
+      parse_probe(
+          probe(json::parse(R"({"server": {"host": "h"}, "auth": {"mechanism": ")" + mechanism +
+                            R"(", "secretRef": {"name": "c"}, "oauth2": )" + oauth2 + "}}")));
+    } catch (const InvalidSpec& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  const std::string ok = R"("tokenURL": "https://t.example/token", "clientID": "a")";
+  EXPECT_NE(message("{" + ok + "}").find("clientSecretRef: required"), std::string::npos);
+  EXPECT_NE(message("{" + ok + R"(, "grant": "RefreshToken"})").find("refreshTokenRef"),
+            std::string::npos);
+  EXPECT_NE(message(R"({"tokenURL": "http://t.example/token", "clientID": "a",
+                        "clientSecretRef": {"name": "s"}})")
+                .find("not https"),
+            std::string::npos);
+  EXPECT_EQ(message(R"({"tokenURL": "http://127.0.0.1:4444/token", "clientID": "a",
+                        "clientSecretRef": {"name": "s"}, "allowInsecureHTTP": true})"),
+            "accepted");
+  EXPECT_NE(message("{" + ok + R"(, "clientSecretRef": {"name": "s"}})", "Plain")
+                .find("spec.auth.oauth2: needs auth mechanism XOAuth2 or OAuthBearer"),
+            std::string::npos);
+  EXPECT_NE(message("{" + ok + R"(, "clientAuthentication": "PrivateKeyJwt",
+                        "clientSecretRef": {"name": "s"}})")
+                .find("clientCertificateRef"),
+            std::string::npos);
+}
+
 TEST(ProbeResource, ReadsTheDeliveryCheck) {
   const auto d = parse_probe(probe(json::parse(R"({
     "server": {"host": "imap.example.com"},

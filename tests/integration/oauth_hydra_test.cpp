@@ -4,6 +4,7 @@
 // introspection at Hydra. One Prober runs the cases that need a token kept
 // between runs, as the operator does.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -52,15 +53,36 @@ class Runner {
 
 class OAuthHydraTest : public ::testing::Test {
  protected:
+  // The token endpoint speaks HTTPS with a certificate of its own (for
+  // 127.0.0.1), trusted through the probe's CA bundle as a private CA would
+  // be; Dovecot introspects over Hydra's plain-HTTP admin port.
   static void SetUpTestSuite() {
-    hydra_ = std::make_unique<Hydra>();
+    tls_dir_ = std::filesystem::temp_directory_path() /
+               ("imapprobe-hydra-tls-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(tls_dir_);
+    std::string out;
+    ASSERT_EQ(testing::run_command(
+                  "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+                  "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout " +
+                      (tls_dir_ / "key.pem").string() + " -out " +
+                      (tls_dir_ / "cert.pem").string() + " 2>&1",
+                  out),
+              0)
+        << out;
+    testing::HydraOptions hydra_options;
+    hydra_options.tls_cert_file = (tls_dir_ / "cert.pem").string();
+    hydra_options.tls_key_file = (tls_dir_ / "key.pem").string();
+    hydra_ = std::make_unique<Hydra>(hydra_options);
     testing::DovecotOptions options;
     options.oauth2_introspection_url = hydra_->introspection_url();
     dovecot_ = std::make_unique<Dovecot>(options);
+    std::ifstream in(tls_dir_ / "cert.pem");
+    hydra_cert_ = std::string(std::istreambuf_iterator<char>(in), {});
   }
   static void TearDownTestSuite() {
     dovecot_.reset();
     hydra_.reset();
+    std::filesystem::remove_all(tls_dir_);
   }
   void SetUp() override {
     hydra_->delete_client(kClient);
@@ -73,7 +95,7 @@ class OAuthHydraTest : public ::testing::Test {
     s.port = dovecot_->port("IMAPS_PORT");
     s.tls = TlsMode::Implicit;
     s.server_name = "localhost";
-    s.ca_pem = dovecot_->ca_pem();
+    s.ca_pem = dovecot_->ca_pem() + hydra_cert_;
     s.use_system_trust = false;
     s.mechanism = mechanism;
     s.timeout = 20s;
@@ -106,9 +128,13 @@ class OAuthHydraTest : public ::testing::Test {
 
   static std::unique_ptr<Hydra> hydra_;
   static std::unique_ptr<Dovecot> dovecot_;
+  static std::filesystem::path tls_dir_;
+  static std::string hydra_cert_;
 };
 std::unique_ptr<Hydra> OAuthHydraTest::hydra_;
 std::unique_ptr<Dovecot> OAuthHydraTest::dovecot_;
+std::filesystem::path OAuthHydraTest::tls_dir_;
+std::string OAuthHydraTest::hydra_cert_;
 
 TEST_F(OAuthHydraTest, ClientCredentialsTokenLogsInAndIsReusedAcrossRuns) {
   Runner runner;
@@ -120,6 +146,18 @@ TEST_F(OAuthHydraTest, ClientCredentialsTokenLogsInAndIsReusedAcrossRuns) {
   expect_ok(second);
   EXPECT_FALSE(second.durations.contains(Step::Token)) << "the token should have been reused";
   EXPECT_EQ(hydra_->token_requests() - before, 1);
+}
+
+TEST_F(OAuthHydraTest, TheTokenEndpointIsHttpsAndItsCertificateIsVerified) {
+  ASSERT_TRUE(hydra_->token_url().starts_with("https://127.0.0.1:")) << hydra_->token_url();
+  ProbeSpec s = spec();
+  s.ca_pem = dovecot_->ca_pem();  // the IMAP server's CA only
+  const int before = hydra_->token_requests();
+  const ProbeResult r = run_probe(s, creds());
+  EXPECT_EQ(r.reason, Reason::TokenEndpointUnavailable) << r.message;
+  EXPECT_EQ(r.failed_step, Step::Token);
+  EXPECT_NE(r.message.find("certificate of token endpoint"), std::string::npos) << r.message;
+  EXPECT_EQ(hydra_->token_requests(), before) << "the secret went to an unverified server";
 }
 
 TEST_F(OAuthHydraTest, OAuthBearerWithAFreshToken) {
@@ -202,7 +240,7 @@ TEST_F(OAuthHydraTest, RefreshTokenGrantFollowsRotatedRefreshTokens) {
   EXPECT_TRUE(r.durations.contains(Step::Token));
 }
 
-TEST_F(OAuthHydraTest, ARefreshTokenUsedUpElsewhereIsTokenGrantRejected) {
+TEST_F(OAuthHydraTest, AnUnknownRefreshTokenIsTokenGrantRejected) {
   hydra_->delete_client(kClient);
   hydra_->create_client(kClient, kSecret, "post", "mail offline",
                         "authorization_code,refresh_token");

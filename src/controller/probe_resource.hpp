@@ -49,8 +49,8 @@ struct ProbeDefinition {
   std::optional<SecretKeyRef> ca_bundle;
   // The delivery check's SMTP AUTH, when it has a Secret of its own
   // (spec.delivery.secretRef); else it logs in as the probe.
-  std::optional<SecretKeyRef> smtp_username;
-  std::optional<SecretKeyRef> smtp_password;
+  probe::OptionalBox<SecretKeyRef> smtp_username;
+  probe::OptionalBox<SecretKeyRef> smtp_password;
   // spec.auth.oauth2's Secrets; null without it (most probes: one pointer).
   std::shared_ptr<const OAuth2SecretRefs> oauth2;
   probe::Duration interval = std::chrono::seconds(60);

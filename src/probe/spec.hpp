@@ -12,6 +12,7 @@
 
 #include "oauth/token_request.hpp"
 #include "probe/duration.hpp"
+#include "probe/optional_box.hpp"
 #include "probe/result.hpp"
 
 namespace imapprobe::probe {
@@ -132,7 +133,7 @@ struct ProbeSpec {
   FetchWhat fetch_what = FetchWhat::Headers;
   bool round_trip = false;
   ContentChecks checks;
-  std::optional<DeliverySpec> delivery;
+  OptionalBox<DeliverySpec> delivery;  // most probes have none: not inline
 
   Duration timeout = std::chrono::seconds(30);       // whole run
   Duration step_timeout = std::chrono::seconds(10);  // any single step

@@ -18,14 +18,19 @@ namespace imapprobe::testing {
 
 class ScriptedConnector final : public probe::Connector {
  public:
+  ScriptedConnector() = default;
+  // Every connection not to a served host (an IP literal, or any name:
+  // names resolve to 192.0.2.1) uses `any`.
+  explicit ScriptedConnector(ScriptedTransport& any) : any_(&any) {}
+
   // Connections to `host` use `transport` (which must outlive the connector).
   ScriptedConnector& serve(const std::string& host, ScriptedTransport& transport) {
-    hosts_[host] = Host{&transport, std::nullopt, address_for(hosts_.size() + 1)};
+    hosts_[host] = Host{&transport, std::nullopt, address_for(hosts_.size() + 2)};
     return *this;
   }
   // Connections to `host` fail with `kind` (Refused, TimedOut, ...).
   ScriptedConnector& refuse(const std::string& host, net::IoFailure kind) {
-    hosts_[host] = Host{nullptr, kind, address_for(hosts_.size() + 1)};
+    hosts_[host] = Host{nullptr, kind, address_for(hosts_.size() + 2)};
     return *this;
   }
 
@@ -34,7 +39,10 @@ class ScriptedConnector final : public probe::Connector {
                                                              net::Clock::time_point) override {
     resolved.push_back(host);
     auto it = hosts_.find(host);
-    if (it == hosts_.end()) co_return std::vector<net::Endpoint>{};
+    if (it == hosts_.end()) {
+      if (any_ == nullptr) co_return std::vector<net::Endpoint>{};
+      co_return std::vector<net::Endpoint>{net::Endpoint(address_for(1), port)};
+    }
     co_return std::vector<net::Endpoint>{net::Endpoint(it->second.address, port)};
   }
   boost::asio::awaitable<probe::Connection> connect(std::vector<net::Endpoint> endpoints,
@@ -45,6 +53,12 @@ class ScriptedConnector final : public probe::Connector {
       if (host.failure) throw net::IoError(*host.failure, "scripted failure for " + name);
       probe::Connection c;
       c.transport = std::make_unique<BorrowedTransport>(*host.transport);
+      c.remote = endpoints.front();
+      co_return c;
+    }
+    if (any_ != nullptr) {
+      probe::Connection c;
+      c.transport = std::make_unique<BorrowedTransport>(*any_);
       c.remote = endpoints.front();
       co_return c;
     }
@@ -64,6 +78,7 @@ class ScriptedConnector final : public probe::Connector {
     return boost::asio::ip::make_address("192.0.2." + std::to_string(n));
   }
   std::map<std::string, Host> hosts_;
+  ScriptedTransport* any_ = nullptr;
 };
 
 }  // namespace imapprobe::testing

@@ -78,6 +78,26 @@ TEST(ProbeStatusModel, StepValuesKeepEveryStatusStepAndSkipOthers) {
   EXPECT_THROW(static_cast<void>(v.at("login")), std::out_of_range);
 }
 
+// Equality is about the values set: a value written then reset by a fresh
+// StepValues leaves nothing behind, and a zero that is set differs from none.
+TEST(ProbeStatusModel, StepValuesCompareTheStepsSetAndTheirValues) {
+  StepValues<double> a, b;
+  EXPECT_EQ(a, b);
+  a["login"] = 0.0;
+  EXPECT_FALSE(a == b) << "a zero that is set is not an absent value";
+  b["login"] = 0.0;
+  EXPECT_EQ(a, b);
+  b["login"] = 0.5;
+  EXPECT_FALSE(a == b);
+  EXPECT_EQ(a.size(), 1u);
+  EXPECT_TRUE(a.contains("login"));
+  EXPECT_FALSE(a.contains("token"));
+  std::vector<std::string> seen;
+  b["dns"] = 1;
+  b.for_each([&](std::string_view name, double) { seen.emplace_back(name); });
+  EXPECT_EQ(seen, (std::vector<std::string>{"dns", "login"}));
+}
+
 TEST(ProbeStatusModel, FieldsOfTheWrongTypeReadAsAbsent) {
   json odd = kFullStatus;
   odd["lastRun"]["durations"]["login"] = "soon";

@@ -10,6 +10,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "imap/sasl.hpp"
+#include "support/scripted_connector.hpp"
 #include "support/scripted_transport.hpp"
 #include "unit/probe/scripted_client.hpp"
 
@@ -18,35 +19,12 @@ namespace {
 
 using test::Greeted;
 using test::step_failure;
-using testing::BorrowedTransport;
 using testing::run_awaitable;
+using testing::ScriptedConnector;
 using testing::ScriptedTransport;
 using namespace std::chrono_literals;
 
 const std::string kToken = "0123456789abcdef0123456789abcdef";
-
-class SmtpConnector final : public Connector {
- public:
-  explicit SmtpConnector(ScriptedTransport& t) : transport_(t) {}
-  boost::asio::awaitable<std::vector<net::Endpoint>> resolve(std::string host, std::uint16_t port,
-                                                             IpFamily,
-                                                             net::Clock::time_point) override {
-    resolved = host;
-    co_return std::vector<net::Endpoint>{
-        net::Endpoint(boost::asio::ip::make_address("192.0.2.25"), port)};
-  }
-  boost::asio::awaitable<Connection> connect(std::vector<net::Endpoint> endpoints,
-                                             net::Clock::time_point) override {
-    Connection c;
-    c.transport = std::make_unique<BorrowedTransport>(transport_);
-    c.remote = endpoints.front();
-    co_return c;
-  }
-  std::string resolved;
-
- private:
-  ScriptedTransport& transport_;
-};
 
 class RecordedSteps final : public StepRunner {
  public:
@@ -131,7 +109,7 @@ void smtp_until_auth(ScriptedTransport& s, const std::string& mechanisms) {
 struct Rig {
   Greeted imap{"IMAP4rev1 SPECIAL-USE UIDPLUS"};
   ScriptedTransport smtp;
-  SmtpConnector connector{smtp};
+  ScriptedConnector connector{smtp};
   RecordedSteps steps;
   DeliveryResult out;
   ProbeSpec spec = delivery_spec();
@@ -169,9 +147,9 @@ TEST(Delivery, SubmitsFindsAndDeletesTheCanary) {
   expect_played(rig.smtp);
   EXPECT_EQ(rig.out.queue_id, "4C2B1E0A3F");
   EXPECT_EQ(rig.out.found_in, "INBOX");
-  EXPECT_EQ(rig.out.smtp_address, "192.0.2.25:587");
+  EXPECT_EQ(rig.out.smtp_address, "192.0.2.1:587");
   ASSERT_TRUE(rig.out.latency);
-  EXPECT_EQ(rig.connector.resolved, "smtp.example.test");
+  EXPECT_EQ(rig.connector.resolved, std::vector<std::string>{"smtp.example.test"});
   EXPECT_EQ(rig.steps.begun,
             (std::vector<Step>{Step::Select, Step::SmtpConnect, Step::SmtpEhlo, Step::SmtpTls,
                                Step::SmtpEhlo, Step::SmtpAuth, Step::SmtpSend, Step::Delivery,

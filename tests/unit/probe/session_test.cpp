@@ -8,40 +8,16 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "imap/sasl.hpp"
+#include "support/scripted_connector.hpp"
 #include "support/scripted_transport.hpp"
 
 namespace imapprobe::probe {
 namespace {
 
-using testing::BorrowedTransport;
 using testing::run_awaitable;
+using testing::ScriptedConnector;
 using testing::ScriptedTransport;
 using namespace std::chrono_literals;
-
-class ScriptedConnector final : public Connector {
- public:
-  explicit ScriptedConnector(ScriptedTransport& t) : transport_(t) {}
-
-  boost::asio::awaitable<std::vector<net::Endpoint>> resolve(std::string, std::uint16_t port,
-                                                             IpFamily,
-                                                             net::Clock::time_point) override {
-    ++resolves;
-    co_return std::vector<net::Endpoint>{
-        net::Endpoint(boost::asio::ip::make_address("192.0.2.1"), port)};
-  }
-  boost::asio::awaitable<Connection> connect(std::vector<net::Endpoint> endpoints,
-                                             net::Clock::time_point) override {
-    Connection c;
-    c.transport = std::make_unique<BorrowedTransport>(transport_);
-    c.remote = endpoints.front();
-    co_return c;
-  }
-
-  int resolves = 0;
-
- private:
-  ScriptedTransport& transport_;
-};
 
 const Credentials kCreds{"probe", "pw"};
 const std::string kPlainIr = imap::base64_encode(imap::sasl_plain("probe", "pw"));
@@ -88,7 +64,7 @@ TEST(SessionScript, AHealthySessionSendsTheScriptedCommandsAndTimesEachStep) {
   EXPECT_TRUE(t.finished());
   EXPECT_TRUE(t.closed());
   EXPECT_EQ(t.tls_server_name(), "mail.example.test");
-  EXPECT_EQ(connector.resolves, 1);
+  EXPECT_EQ(connector.resolved.size(), 1);
   for (Step s : {Step::Dns, Step::Connect, Step::Tls, Step::Greeting, Step::Login, Step::Select,
                  Step::Search, Step::Fetch, Step::Logout}) {
     EXPECT_TRUE(r.durations.contains(s)) << to_string(s);
@@ -173,7 +149,7 @@ TEST(SessionScript, AnIpLiteralIsNotLookedUp) {
   spec.host = "192.0.2.7";
   const ProbeResult r = run(spec, connector);
   EXPECT_EQ(r.outcome, Outcome::Success) << r.message;
-  EXPECT_EQ(connector.resolves, 0);
+  EXPECT_EQ(connector.resolved.size(), 0);
   EXPECT_FALSE(r.durations.contains(Step::Dns));
   EXPECT_EQ(r.remote_address, "192.0.2.7:993");
 }

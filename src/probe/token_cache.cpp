@@ -71,7 +71,10 @@ void TokenCache::store(const OAuth2Spec& spec, const Credentials& creds,
   std::lock_guard lock(mutex_);
   Entry& e = entries_[spec.cache_key];
   std::string fingerprint = token_fingerprint(spec, creds);
-  if (e.fingerprint != fingerprint) e = Entry{std::move(fingerprint)};
+  if (e.fingerprint != fingerprint) {
+    e = Entry{};
+    e.fingerprint = std::move(fingerprint);
+  }
   e.access_token = token.access_token;
   e.last_used = issued_at;
   if (token.expires_in) {

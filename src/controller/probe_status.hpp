@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "controller/conditions.hpp"
+#include "controller/shared_value.hpp"
 #include "probe/duration.hpp"
 #include "probe/optional_box.hpp"
 
@@ -169,7 +170,8 @@ struct ProbeStatus {
   std::int64_t observed_generation = 0;
   std::vector<Condition> conditions;
   std::optional<LastRun> last_run;
-  std::optional<CertificateStatus> certificate;
+  // Shared between probes that see the same certificate (SharingPool).
+  SharedValue<CertificateStatus> certificate;
   int consecutive_failures = 0;
   int consecutive_successes = 0;
   std::string last_success_time;

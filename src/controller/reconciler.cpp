@@ -355,6 +355,7 @@ void Reconciler::finish_run(const RunToken& token, const probe::ProbeResult& res
   }
   ProbeEntry& e = *table_.find(token.key);
   Transition t = after_run(e.status, *e.def, result, std::chrono::system_clock::now());
+  certificates_.share(t.status.certificate);
   if (!token.run_request.empty()) t.status.last_handled_run_request = token.run_request;
   const auto now = Clock::now();
   const auto interval = std::chrono::duration_cast<Clock::duration>(e.def->interval);

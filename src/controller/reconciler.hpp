@@ -132,6 +132,8 @@ class Reconciler {
   ReconcilerOptions options_;
   RunMetrics metrics_;
   ProbeTable table_;
+  // One copy of each certificate many probes see (a server's, typically).
+  SharingPool<CertificateStatus> certificates_;
   RunScheduler scheduler_;
   StatusWriter writer_;
   boost::asio::steady_timer wake_timer_;

@@ -1,0 +1,84 @@
+// A value that equal copies share: one heap object for the certificate of
+// a server that thousands of probes check, instead of a copy per probe.
+// Reads like std::optional<T>; a write through -> or * first copies the
+// object when others share it (copy on write), so no holder ever sees
+// another's change; == compares values.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace imapprobe::controller {
+
+template <typename T>
+class SharedValue {
+ public:
+  SharedValue() = default;
+  SharedValue(std::nullopt_t) {}
+  SharedValue(const T& value) : p_(std::make_shared<T>(value)) {}
+  SharedValue(T&& value) : p_(std::make_shared<T>(std::move(value))) {}
+  SharedValue& operator=(std::nullopt_t) noexcept {
+    p_.reset();
+    return *this;
+  }
+
+  void reset() noexcept { p_.reset(); }
+  bool has_value() const noexcept { return p_ != nullptr; }
+  explicit operator bool() const noexcept { return has_value(); }
+  const T& operator*() const { return *p_; }
+  const T* operator->() const { return p_.get(); }
+  T& operator*() {
+    detach();
+    return *p_;
+  }
+  T* operator->() {
+    detach();
+    return p_.get();
+  }
+  // Whether this and `other` hold the very same object.
+  bool shares_with(const SharedValue& other) const { return p_ && p_ == other.p_; }
+
+  friend bool operator==(const SharedValue& a, const SharedValue& b) {
+    if (a.p_ == b.p_) return true;
+    return a.p_ && b.p_ && *a.p_ == *b.p_;
+  }
+
+ private:
+  template <typename>
+  friend class SharingPool;
+  void detach() {
+    if (p_ && p_.use_count() > 1) p_ = std::make_shared<T>(*p_);
+  }
+  std::shared_ptr<T> p_;
+};
+
+// The last few distinct values seen: a value equal to one of them is made
+// to share its object. Bounded, so values that stop appearing (a renewed
+// certificate) are let go once the probes holding them move on.
+template <typename T>
+class SharingPool {
+ public:
+  explicit SharingPool(std::size_t capacity = 64) : capacity_(capacity) {}
+
+  void share(SharedValue<T>& value) {
+    if (!value) return;
+    for (auto it = recent_.begin(); it != recent_.end(); ++it) {
+      if (*it == value) {
+        value.p_ = it->p_;
+        return;
+      }
+    }
+    if (recent_.size() >= capacity_) recent_.erase(recent_.begin());
+    recent_.push_back(value);
+  }
+  std::size_t size() const { return recent_.size(); }
+
+ private:
+  std::size_t capacity_;
+  std::vector<SharedValue<T>> recent_;
+};
+
+}  // namespace imapprobe::controller

@@ -1,0 +1,73 @@
+#include "controller/shared_value.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace imapprobe::controller {
+namespace {
+
+struct Cert {
+  std::string subject;
+  long days = 0;
+  bool operator==(const Cert&) const = default;
+};
+
+TEST(SharedValue, EqualValuesFromThePoolShareOneObject) {
+  SharingPool<Cert> pool;
+  SharedValue<Cert> a = Cert{"CN=imap", 90};
+  SharedValue<Cert> b = Cert{"CN=imap", 90};
+  EXPECT_FALSE(a.shares_with(b));
+  pool.share(a);
+  pool.share(b);
+  EXPECT_TRUE(a.shares_with(b));
+  SharedValue<Cert> other = Cert{"CN=other", 90};
+  pool.share(other);
+  EXPECT_FALSE(other.shares_with(a));
+  EXPECT_EQ(pool.size(), 2u);
+}
+
+// A holder that changes its copy changes only its own.
+TEST(SharedValue, AWriteCopiesASharedObjectFirst) {
+  SharingPool<Cert> pool;
+  SharedValue<Cert> a = Cert{"CN=imap", 90};
+  SharedValue<Cert> b = Cert{"CN=imap", 90};
+  pool.share(a);
+  pool.share(b);
+  b->days = 89;
+  EXPECT_EQ(a->days, 90);
+  EXPECT_EQ(b->days, 89);
+  EXPECT_FALSE(a == b);
+  EXPECT_FALSE(a.shares_with(b));
+  const SharedValue<Cert> copy = a;
+  EXPECT_TRUE(copy.shares_with(a));
+  EXPECT_EQ(copy, a);
+}
+
+TEST(SharedValue, ComparesValuesAndAbsence) {
+  SharedValue<Cert> none;
+  EXPECT_FALSE(none);
+  EXPECT_EQ(none, SharedValue<Cert>());
+  SharedValue<Cert> a = Cert{"CN=imap", 1};
+  EXPECT_FALSE(a == none);
+  EXPECT_EQ(a, SharedValue<Cert>(Cert{"CN=imap", 1}));
+  a = std::nullopt;
+  EXPECT_EQ(a, none);
+}
+
+TEST(SharedValue, ThePoolIsBoundedAndForgetsTheOldest) {
+  SharingPool<Cert> pool(2);
+  for (long d = 0; d < 5; ++d) {
+    SharedValue<Cert> v = Cert{"CN=imap", d};
+    pool.share(v);
+  }
+  EXPECT_EQ(pool.size(), 2u);
+  SharedValue<Cert> oldest = Cert{"CN=imap", 0};
+  SharedValue<Cert> again = Cert{"CN=imap", 0};
+  pool.share(oldest);  // forgotten, so remembered anew
+  pool.share(again);
+  EXPECT_TRUE(again.shares_with(oldest));
+}
+
+}  // namespace
+}  // namespace imapprobe::controller

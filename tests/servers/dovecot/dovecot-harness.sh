@@ -44,6 +44,8 @@
 #  * Nothing outside <workdir> is touched, except that a short base_dir is created
 #    under /tmp when <workdir> is so long that UNIX socket paths would not fit.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/../lib/harness-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness-common.sh"
 set -E
 
 PROG=dovecot-harness
@@ -569,24 +571,8 @@ EOF
 }
 
 # ---------------------------------------------------------------- ports ---
-declare -A TAKEN=()
-pick_port() {
-    local lo=20000 hi=60000 elo _ehi p
-    if read -r elo _ehi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null && ((elo > lo + 2000)); then
-        hi=$((elo - 1))
-    fi
-    lo=${DOVECOT_HARNESS_PORT_MIN:-$lo}
-    hi=${DOVECOT_HARNESS_PORT_MAX:-$hi}
-    ((hi - lo >= 16)) || die "port range $lo-$hi too small"
-    while :; do
-        p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
-        [[ -n ${TAKEN[$p]:-} ]] && continue
-        if [[ -n $(ss -Hltn "sport = :$p" 2>/dev/null) ]]; then continue; fi
-        TAKEN[$p]=1
-        PICKED=$p
-        return 0
-    done
-}
+# The range: DOVECOT_HARNESS_PORT_MIN/MAX, else harness-common.sh's default.
+pick_port_in_range() { pick_port "${DOVECOT_HARNESS_PORT_MIN:-}" "${DOVECOT_HARNESS_PORT_MAX:-}"; }
 
 # ------------------------------------------------------------ processes ---
 master_pid() { # prints the pid of a running master of instance $1
@@ -600,13 +586,6 @@ master_pid() { # prints the pid of a running master of instance $1
     cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
     [[ $cmdline == *dovecot*" -c $(conf_path "$1") "* ]] || return 1
     printf '%s' "$pid"
-}
-
-is_alive() { # alive and not a zombie
-    local st
-    { read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
-    st=${st##*) }
-    [[ ${st:0:1} != Z ]]
 }
 
 stop_all() {
@@ -696,11 +675,11 @@ start_instance() {
         pimap=0 pimaps=0 plmtp=0 pauth=0
         case $inst in
             main)
-                pick_port; pimap=$PICKED; pick_port; pimaps=$PICKED
-                pick_port; plmtp=$PICKED; pick_port; pauth=$PICKED
+                pick_port_in_range; pimap=$PICKED; pick_port_in_range; pimaps=$PICKED
+                pick_port_in_range; plmtp=$PICKED; pick_port_in_range; pauth=$PICKED
                 ;;
-            nostarttls) pick_port; pimap=$PICKED ;;
-            *) pick_port; pimaps=$PICKED ;;
+            nostarttls) pick_port_in_range; pimap=$PICKED ;;
+            *) pick_port_in_range; pimaps=$PICKED ;;
         esac
         write_conf "$inst" "$pimap" "$pimaps" "$plmtp" "$pauth"
         mkdir -p "$STATE_ROOT/$inst"

@@ -34,6 +34,8 @@
 #    (hydra_flow.py) takes the challenges out of the redirects and accepts them
 #    through the admin API, so no login UI is needed.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/../lib/harness-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness-common.sh"
 set -E
 
 PROG=hydra-harness
@@ -67,33 +69,10 @@ set_paths() {
 }
 
 # ---------------------------------------------------------------- ports ---
-declare -A TAKEN=()
-pick_port() {
-    local lo=20000 hi=60000 elo _ehi p
-    if read -r elo _ehi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null && ((elo > lo + 2000)); then
-        hi=$((elo - 1))
-    fi
-    lo=${HYDRA_HARNESS_PORT_MIN:-$lo}
-    hi=${HYDRA_HARNESS_PORT_MAX:-$hi}
-    ((hi - lo >= 16)) || die "port range $lo-$hi too small"
-    while :; do
-        p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
-        [[ -n ${TAKEN[$p]:-} ]] && continue
-        if [[ -n $(ss -Hltn "sport = :$p" 2>/dev/null) ]]; then continue; fi
-        TAKEN[$p]=1
-        PICKED=$p
-        return 0
-    done
-}
+# The range: HYDRA_HARNESS_PORT_MIN/MAX, else harness-common.sh's default.
+pick_port_in_range() { pick_port "${HYDRA_HARNESS_PORT_MIN:-}" "${HYDRA_HARNESS_PORT_MAX:-}"; }
 
 # ------------------------------------------------------------ processes ---
-is_alive() { # alive and not a zombie
-    local st
-    { read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
-    st=${st##*) }
-    [[ ${st:0:1} != Z ]]
-}
-
 # Prints the pid of the Hydra serving $WD, if it runs.
 running_pid() {
     local pid cmdline
@@ -242,8 +221,8 @@ cmd_start() {
     pid=""
     trap '[[ -n $pid ]] && stop_pid "$pid"; rm -f "$PID_FILE"' EXIT
     for ((attempt = 1; attempt <= 8; attempt++)); do
-        pick_port; ppub=$PICKED
-        pick_port; padm=$PICKED
+        pick_port_in_range; ppub=$PICKED
+        pick_port_in_range; padm=$PICKED
         write_conf "$ppub" "$padm"
         : >"$LOG"
         # --sqa-opt-out: no telemetry attempts (there is no way out anyway).

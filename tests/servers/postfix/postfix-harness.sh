@@ -28,6 +28,8 @@
 #    a bind race with another harness is retried with fresh ports.
 #  * Needs root (Postfix's master must start as root).
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/../lib/harness-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness-common.sh"
 set -E
 
 PROG=postfix-harness
@@ -132,24 +134,8 @@ unregister_conf_dir() {
 }
 
 # ---------------------------------------------------------------- ports ---
-declare -A TAKEN=()
-pick_port() {
-    local lo=20000 hi=60000 elo _ehi p
-    if read -r elo _ehi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null && ((elo > lo + 2000)); then
-        hi=$((elo - 1))
-    fi
-    lo=${POSTFIX_HARNESS_PORT_MIN:-$lo}
-    hi=${POSTFIX_HARNESS_PORT_MAX:-$hi}
-    ((hi - lo >= 16)) || die "port range $lo-$hi too small"
-    while :; do
-        p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
-        [[ -n ${TAKEN[$p]:-} ]] && continue
-        if [[ -n $(ss -Hltn "sport = :$p" 2>/dev/null) ]]; then continue; fi
-        TAKEN[$p]=1
-        PICKED=$p
-        return 0
-    done
-}
+# The range: POSTFIX_HARNESS_PORT_MIN/MAX, else harness-common.sh's default.
+pick_port_in_range() { pick_port "${POSTFIX_HARNESS_PORT_MIN:-}" "${POSTFIX_HARNESS_PORT_MAX:-}"; }
 
 # --------------------------------------------------------------- config ---
 write_maps() {
@@ -304,13 +290,6 @@ make_queue_dirs() {
 }
 
 # ------------------------------------------------------------ processes ---
-is_alive() { # alive and not a zombie
-    local st
-    { read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
-    st=${st##*) }
-    [[ ${st:0:1} != Z ]]
-}
-
 master_pid() { # pid of our running master
     local pf=$QUEUE_DIR/pid/master.pid pid
     [[ -r $pf ]] || return 1
@@ -446,8 +425,8 @@ cmd_start() {
     with_lock register_conf_dir
     local attempt psub psmtps rc=0 started=""
     for ((attempt = 1; attempt <= 8; attempt++)); do
-        pick_port; psub=$PICKED
-        pick_port; psmtps=$PICKED
+        pick_port_in_range; psub=$PICKED
+        pick_port_in_range; psmtps=$PICKED
         write_conf "$psub" "$psmtps"
         : >"$LOG_FILE"
         rc=0

@@ -417,17 +417,23 @@ class Script final : public StepRunner {
 
 }  // namespace
 
-asio::awaitable<Lookup> look_up(const ProbeSpec& spec, IpFamily family, Connector& connector,
-                                Clock::time_point deadline) {
-  const std::uint16_t port = spec.effective_port();
+asio::awaitable<Lookup> resolve_host(std::string host, std::uint16_t port, IpFamily family,
+                                     Connector& connector, Clock::time_point deadline) {
   Lookup found;
-  if (auto literal = net::ip_literal(spec.host)) {
+  if (auto literal = net::ip_literal(host)) {
     found.endpoints.emplace_back(*literal, port);
     co_return found;
   }
   found.resolved = true;
+  found.endpoints = co_await connector.resolve(std::move(host), port, family, deadline);
+  co_return found;
+}
+
+asio::awaitable<Lookup> look_up(const ProbeSpec& spec, IpFamily family, Connector& connector,
+                                Clock::time_point deadline) {
+  Lookup found;
   try {
-    found.endpoints = co_await connector.resolve(spec.host, port, family, deadline);
+    found = co_await resolve_host(spec.host, spec.effective_port(), family, connector, deadline);
   } catch (const net::IoError& e) {
     if (e.kind() == net::IoFailure::TimedOut) {
       fail(Reason::DNSFailed, "DNS lookup of " + spec.host + " timed out");

@@ -42,6 +42,10 @@ struct Lookup {
   std::vector<net::Endpoint> endpoints;
   bool resolved = false;
 };
+// The same for any host: throws net::IoError when the lookup fails; an
+// empty list is "no address of `family`". The caller names the failure.
+boost::asio::awaitable<Lookup> resolve_host(std::string host, std::uint16_t port, IpFamily family,
+                                            Connector& connector, net::Clock::time_point deadline);
 boost::asio::awaitable<Lookup> look_up(const ProbeSpec& spec, IpFamily family, Connector& connector,
                                        net::Clock::time_point deadline);
 

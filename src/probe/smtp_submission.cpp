@@ -29,16 +29,13 @@ class SmtpSubmission::Impl {
     const std::uint16_t port = d_.effective_port();
     Clock::time_point deadline = steps_.begin(Step::SmtpConnect);
     std::vector<net::Endpoint> endpoints;
-    if (auto literal = net::ip_literal(d_.host)) {
-      endpoints.emplace_back(*literal, port);
-    } else {
-      try {
-        endpoints = co_await connector_.resolve(d_.host, port, IpFamily::Any, deadline);
-      } catch (const net::IoError& e) {
-        fail(Reason::DNSFailed, "cannot resolve the SMTP server " + d_.host + ": " + e.what());
-      }
-      if (endpoints.empty()) fail(Reason::DNSFailed, "no address for the SMTP server " + d_.host);
+    try {
+      Lookup found = co_await resolve_host(d_.host, port, IpFamily::Any, connector_, deadline);
+      endpoints = std::move(found.endpoints);
+    } catch (const net::IoError& e) {
+      fail(Reason::DNSFailed, "cannot resolve the SMTP server " + d_.host + ": " + e.what());
     }
+    if (endpoints.empty()) fail(Reason::DNSFailed, "no address for the SMTP server " + d_.host);
     Connection connection;
     try {
       connection = co_await connector_.connect(std::move(endpoints), deadline);

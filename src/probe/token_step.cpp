@@ -84,16 +84,13 @@ asio::awaitable<oauth::IssuedToken> request_token(const OAuth2Spec& spec, const 
       oauth::http_post(url, "application/x-www-form-urlencoded", form.body, form.headers);
 
   std::vector<net::Endpoint> endpoints;
-  if (auto literal = net::ip_literal(url.host)) {
-    endpoints.emplace_back(*literal, url.port);
-  } else {
-    try {
-      endpoints = co_await connector.resolve(url.host, url.port, IpFamily::Any, deadline);
-    } catch (const net::IoError& e) {
-      unavailable("cannot resolve " + url.host + " (" + where + "): " + e.what());
-    }
-    if (endpoints.empty()) unavailable("no address for " + url.host + " (" + where + ")");
+  try {
+    Lookup found = co_await resolve_host(url.host, url.port, IpFamily::Any, connector, deadline);
+    endpoints = std::move(found.endpoints);
+  } catch (const net::IoError& e) {
+    unavailable("cannot resolve " + url.host + " (" + where + "): " + e.what());
   }
+  if (endpoints.empty()) unavailable("no address for " + url.host + " (" + where + ")");
 
   Connection connection;
   try {

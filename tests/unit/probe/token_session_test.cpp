@@ -103,6 +103,17 @@ void expect_no_secret(const ProbeResult& r, const std::vector<std::string>& secr
   for (const auto& s : secrets) EXPECT_EQ(r.message.find(s), std::string::npos) << r.message;
 }
 
+// A successful run that obtained `token` into `cache`.
+void first_run_obtains(TokenCache& cache, const std::string& token) {
+  ScriptedTransport imap, endpoint;
+  script_imap_login(imap, token);
+  script_token_endpoint(endpoint, token);
+  ScriptedConnector connector;
+  connector.serve("imap.example.test", imap).serve("login.example.test", endpoint);
+  ASSERT_EQ(run(oauth_spec(), connector, &cache).reason, Reason::Succeeded);
+  expect_played(endpoint);
+}
+
 TEST(TokenSession, ATokenIsRequestedBeforeLoginAndTimedAsTheTokenStep) {
   ScriptedTransport imap, token;
   script_imap_login(imap, "at-1");
@@ -124,14 +135,7 @@ TEST(TokenSession, ATokenIsRequestedBeforeLoginAndTimedAsTheTokenStep) {
 
 TEST(TokenSession, ALaterRunReusesTheTokenWithoutATokenStep) {
   TokenCache cache;
-  {
-    ScriptedTransport imap, token;
-    script_imap_login(imap, "at-1");
-    script_token_endpoint(token, "at-1");
-    ScriptedConnector connector;
-    connector.serve("imap.example.test", imap).serve("login.example.test", token);
-    ASSERT_EQ(run(oauth_spec(), connector, &cache).reason, Reason::Succeeded);
-  }
+  ASSERT_NO_FATAL_FAILURE(first_run_obtains(cache, "at-1"));
   ScriptedTransport imap;
   script_imap_login(imap, "at-1");
   ScriptedConnector connector;
@@ -145,14 +149,7 @@ TEST(TokenSession, ALaterRunReusesTheTokenWithoutATokenStep) {
 
 TEST(TokenSession, AChangedSecretStartsAfresh) {
   TokenCache cache;
-  {
-    ScriptedTransport imap, token;
-    script_imap_login(imap, "at-1");
-    script_token_endpoint(token, "at-1");
-    ScriptedConnector connector;
-    connector.serve("imap.example.test", imap).serve("login.example.test", token);
-    ASSERT_EQ(run(oauth_spec(), connector, &cache).reason, Reason::Succeeded);
-  }
+  ASSERT_NO_FATAL_FAILURE(first_run_obtains(cache, "at-1"));
   Credentials rotated = oauth_creds();
   rotated.oauth_client_secret = "another-secret";
   ScriptedTransport imap, token;
@@ -168,14 +165,7 @@ TEST(TokenSession, AChangedSecretStartsAfresh) {
 
 TEST(TokenSession, ARefusedRememberedTokenIsReplacedOnceOnTheSameConnection) {
   TokenCache cache;
-  {
-    ScriptedTransport imap, token;
-    script_imap_login(imap, "at-1");
-    script_token_endpoint(token, "at-1");
-    ScriptedConnector connector;
-    connector.serve("imap.example.test", imap).serve("login.example.test", token);
-    ASSERT_EQ(run(oauth_spec(), connector, &cache).reason, Reason::Succeeded);
-  }
+  ASSERT_NO_FATAL_FAILURE(first_run_obtains(cache, "at-1"));
   ScriptedTransport imap, token;
   imap.tls()
       .server("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] ready\r\n")

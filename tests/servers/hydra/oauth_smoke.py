@@ -33,45 +33,15 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVERS = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(SERVERS, "lib"))
+from smoke import bad, check, failures, harness, ok, read_env  # noqa: E402
+
 HYDRA_HARNESS = os.path.join(HERE, "hydra-harness.sh")
 BUILD_HYDRA = os.path.join(HERE, "build-hydra.sh")
 DOVECOT_HARNESS = os.path.join(SERVERS, "dovecot", "dovecot-harness.sh")
 CLIENT_ID = "oauth"  # = the Dovecot user: a client_credentials token's sub is the client id
 CLIENT_SECRET = "oauth-smoke-secret"
 
-failures = []
-
-
-def ok(name, detail=""):
-    print(f"ok   {name}" + (f": {detail}" if detail else ""), flush=True)
-
-
-def bad(name, detail=""):
-    failures.append(name)
-    print(f"FAIL {name}" + (f": {detail}" if detail else ""), flush=True)
-
-
-def check(name, cond, detail=""):
-    (ok if cond else bad)(name, detail)
-    return cond
-
-
-def read_env(path):
-    env = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if line and not line.startswith("#") and "=" in line:
-                k, v = line.split("=", 1)
-                env[k] = v
-    return env
-
-
-def harness(script, *args):
-    r = subprocess.run(["bash", script, *args], capture_output=True, text=True, timeout=60)
-    if r.returncode != 0:
-        raise RuntimeError(f"{os.path.basename(script)} {' '.join(args)} failed:\n{r.stdout}{r.stderr}")
-    return r
 
 
 def token_request(hy, form):

@@ -25,46 +25,16 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVERS = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(SERVERS, "lib"))
+from smoke import bad, check, failures, harness, ok, read_env  # noqa: E402
+
 DOVECOT_HARNESS = os.path.join(SERVERS, "dovecot", "dovecot-harness.sh")
 POSTFIX_HARNESS = os.path.join(HERE, "postfix-harness.sh")
 ARRIVAL_TIMEOUT = 10.0  # seconds for a message to show up over IMAP
 ABSENCE_WAIT = 3.0  # seconds a discarded/held message must stay away
 
-failures = []
 RUN = uuid.uuid4().hex[:10]
 sent_subjects = []
-
-
-def ok(name, detail=""):
-    print(f"ok   {name}" + (f": {detail}" if detail else ""), flush=True)
-
-
-def bad(name, detail=""):
-    failures.append(name)
-    print(f"FAIL {name}" + (f": {detail}" if detail else ""), flush=True)
-
-
-def check(name, cond, detail=""):
-    (ok if cond else bad)(name, detail)
-    return cond
-
-
-def read_env(path):
-    env = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if line and not line.startswith("#") and "=" in line:
-                k, v = line.split("=", 1)
-                env[k] = v
-    return env
-
-
-def harness(script, *args):
-    r = subprocess.run(["bash", script, *args], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError(f"{os.path.basename(script)} {' '.join(args)} failed:\n{r.stdout}{r.stderr}")
-    return r
 
 
 class Flow:

@@ -4,7 +4,7 @@
 
 namespace imapprobe::controller {
 
-void set_condition(std::vector<Condition>& conditions, Condition c, const std::string& now) {
+void set_condition(std::vector<Condition>& conditions, Condition c, encoding::Timestamp now) {
   auto it = std::find_if(conditions.begin(), conditions.end(),
                          [&](const Condition& x) { return x.type == c.type; });
   if (it == conditions.end()) {
@@ -30,11 +30,11 @@ void drop_condition(std::vector<Condition>& conditions, const std::string& type)
 nlohmann::json to_json(const Condition& c) {
   // The API server requires a non-empty reason and a message field.
   return {{"type", c.type},
-          {"status", c.status},
+          {"status", c.status.text()},
           {"reason", c.reason.empty() ? "Unknown" : c.reason},
           {"message", c.message},
           {"observedGeneration", c.observed_generation},
-          {"lastTransitionTime", c.last_transition_time}};
+          {"lastTransitionTime", c.last_transition_time.to_string()}};
 }
 
 std::vector<Condition> conditions_from_json(const nlohmann::json& status) {
@@ -46,13 +46,14 @@ std::vector<Condition> conditions_from_json(const nlohmann::json& status) {
     if (!j.is_object()) continue;
     Condition c;
     c.type = j.value("type", "");
-    c.status = j.value("status", "Unknown");
+    c.status = ConditionStatus(j.value("status", std::string("Unknown")));
     c.reason = j.value("reason", "");
     c.message = j.value("message", "");
     c.observed_generation = j.value("observedGeneration", std::int64_t{0});
-    c.last_transition_time = j.value("lastTransitionTime", "");
+    c.last_transition_time = encoding::Timestamp::parse(j.value("lastTransitionTime", ""));
     if (!c.type.empty()) out.push_back(std::move(c));
   }
+  out.shrink_to_fit();
   return out;
 }
 

@@ -35,7 +35,7 @@ std::string seconds_to_latency(double s) {
 
 LastRun last_run_from_json(const json& j) {
   LastRun r;
-  r.time = str(j, "time");
+  r.time = encoding::Timestamp::parse(str(j, "time"));
   r.outcome = str(j, "outcome");
   r.reason = str(j, "reason");
   r.message = str(j, "message");
@@ -97,7 +97,10 @@ LastRun last_run_from_json(const json& j) {
 }
 
 json last_run_to_json(const LastRun& r) {
-  json j = {{"time", r.time}, {"outcome", r.outcome}, {"reason", r.reason}, {"message", r.message}};
+  json j = {{"time", r.time.to_string()},
+            {"outcome", r.outcome},
+            {"reason", r.reason},
+            {"message", r.message}};
   if (!r.failed_step.empty()) j["failedStep"] = r.failed_step;
   json durations = json::object();
   r.durations.for_each([&](std::string_view k, probe::Duration v) {
@@ -204,9 +207,9 @@ ProbeStatus ProbeStatus::from_json(const json& status) {
   }
   s.consecutive_failures = num<int>(status, "consecutiveFailures", 0);
   s.consecutive_successes = num<int>(status, "consecutiveSuccesses", 0);
-  s.last_success_time = str(status, "lastSuccessTime");
-  s.last_failure_time = str(status, "lastFailureTime");
-  s.next_run_time = str(status, "nextRunTime");
+  s.last_success_time = encoding::Timestamp::parse(str(status, "lastSuccessTime"));
+  s.last_failure_time = encoding::Timestamp::parse(str(status, "lastFailureTime"));
+  s.next_run_time = encoding::Timestamp::parse(str(status, "nextRunTime"));
   s.last_handled_run_request = str(status, "lastHandledRunRequest");
   if (auto b = status.find("baseline"); b != status.end() && b->is_object()) {
     for (const auto& [k, v] : b->items()) {
@@ -234,9 +237,9 @@ json ProbeStatus::to_json() const {
   if (certificate) j["certificate"] = certificate_to_json(*certificate);
   j["consecutiveFailures"] = consecutive_failures;
   j["consecutiveSuccesses"] = consecutive_successes;
-  if (!last_success_time.empty()) j["lastSuccessTime"] = last_success_time;
-  if (!last_failure_time.empty()) j["lastFailureTime"] = last_failure_time;
-  if (!next_run_time.empty()) j["nextRunTime"] = next_run_time;
+  if (!last_success_time.empty()) j["lastSuccessTime"] = last_success_time.to_string();
+  if (!last_failure_time.empty()) j["lastFailureTime"] = last_failure_time.to_string();
+  if (!next_run_time.empty()) j["nextRunTime"] = next_run_time.to_string();
   if (!last_handled_run_request.empty()) j["lastHandledRunRequest"] = last_handled_run_request;
   if (baseline.samples > 0) {
     json b = json::object();

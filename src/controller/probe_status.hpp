@@ -17,6 +17,7 @@
 
 #include "controller/conditions.hpp"
 #include "controller/shared_value.hpp"
+#include "encoding/time.hpp"
 #include "probe/duration.hpp"
 #include "probe/optional_box.hpp"
 
@@ -128,8 +129,8 @@ struct ContentRun {
 
 // status.lastRun: the run the status shows.
 struct LastRun {
-  std::string time;     // RFC 3339: when the run happened
-  std::string outcome;  // Success | Degraded | Failure
+  encoding::Timestamp time;  // when the run happened
+  std::string outcome;       // Success | Degraded | Failure
   std::string reason;
   std::string message;
   std::string failed_step;                // empty when none failed
@@ -174,9 +175,9 @@ struct ProbeStatus {
   SharedValue<CertificateStatus> certificate;
   int consecutive_failures = 0;
   int consecutive_successes = 0;
-  std::string last_success_time;
-  std::string last_failure_time;
-  std::string next_run_time;
+  encoding::Timestamp last_success_time;
+  encoding::Timestamp last_failure_time;
+  encoding::Timestamp next_run_time;
   // The value of the run-request annotation (probe_resource.hpp) the last
   // requested run was started for: "handled", as Flux's lastHandledReconcileAt.
   std::string last_handled_run_request;

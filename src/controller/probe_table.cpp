@@ -36,7 +36,7 @@ ProbeTable::Upserted ProbeTable::upsert(const json& object) {
       // first run after a restart waits for the heartbeat like any other.
       fresh_entry.written_digest = significance(fresh_entry.status);
       if (fresh_entry.status.last_run) {
-        fresh_entry.written_at = encoding::parse_rfc3339(fresh_entry.status.last_run->time);
+        fresh_entry.written_at = fresh_entry.status.last_run->time.time();
       }
     }
   }

@@ -212,7 +212,7 @@ void Reconciler::plan_first_run(ProbeEntry& e, bool fresh) {
   auto when = Clock::now() + scheduler_.jitter(options_.first_run_spread);
   if (fresh && !run_requested(e.run_request, e.status) &&
       e.status.observed_generation == e.generation && e.status.last_run) {
-    if (auto last = encoding::parse_rfc3339(e.status.last_run->time)) {
+    if (auto last = e.status.last_run->time.time()) {
       const auto due_in = *last + e.def->interval - std::chrono::system_clock::now();
       if (due_in > std::chrono::system_clock::duration::zero()) {
         when = Clock::now() + std::chrono::duration_cast<Clock::duration>(due_in);
@@ -368,7 +368,7 @@ void Reconciler::finish_run(const RunToken& token, const probe::ProbeResult& res
   }
   // Asked for again while this run was in flight: that request runs now.
   if (run_requested(e.run_request, t.status)) next = now;
-  t.status.next_run_time = encoding::format_rfc3339(
+  t.status.next_run_time = encoding::Timestamp(
       std::chrono::system_clock::now() +
       std::chrono::duration_cast<std::chrono::system_clock::duration>(next - now));
   const Condition* degraded = find_condition(t.status.conditions, kDegraded);
@@ -415,6 +415,9 @@ void Reconciler::stall(ProbeEntry& e, const std::string& reason, const std::stri
 
 void Reconciler::submit(ProbeEntry& e, Transition t) {
   e.status = std::move(t.status);
+  // A run can add a condition to a copy sized for the old ones; kept for
+  // the probe's life, the spare room would cost more than the conditions.
+  e.status.conditions.shrink_to_fit();
   const auto now = std::chrono::system_clock::now();
   auto heartbeat =
       std::chrono::duration_cast<std::chrono::system_clock::duration>(options_.status_heartbeat);

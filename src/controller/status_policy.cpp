@@ -70,7 +70,7 @@ Condition cond(const char* type, const char* status, std::string reason, std::st
 
 std::string status_of(const ProbeStatus& s, const char* type) {
   const Condition* c = find_condition(s.conditions, type);
-  return c ? c->status : "";
+  return c ? std::string(c->status.text()) : std::string();
 }
 
 }  // namespace
@@ -83,7 +83,7 @@ Transition after_run(const ProbeStatus& previous, const ProbeDefinition& def,
   Transition t{previous, {}};
   ProbeStatus& s = t.status;
   drop_condition(s.conditions, kReconciling);
-  const std::string now_text = rfc3339(now);
+  const encoding::Timestamp now_text(now);
   const std::int64_t gen = def.generation;
   s.observed_generation = gen;
 
@@ -224,7 +224,7 @@ Transition after_stall(const ProbeStatus& previous, std::int64_t generation,
   Transition t{previous, {}};
   ProbeStatus& s = t.status;
   drop_condition(s.conditions, kReconciling);
-  const std::string now_text = rfc3339(now);
+  const encoding::Timestamp now_text(now);
   s.observed_generation = generation;
   const std::string was_stalled = status_of(previous, kStalled);
   const Condition* stalled = find_condition(previous.conditions, kStalled);
@@ -249,7 +249,7 @@ Transition after_first_sight(const ProbeStatus& previous, std::int64_t generatio
                              std::chrono::system_clock::time_point now) {
   Transition t{previous, {}};
   ProbeStatus& s = t.status;
-  const std::string now_text = rfc3339(now);
+  const encoding::Timestamp now_text(now);
   const std::string message =
       "waiting for the first run of generation " + std::to_string(generation);
   s.observed_generation = generation;
@@ -269,9 +269,9 @@ Transition after_suspend(const ProbeStatus& previous, std::int64_t generation,
   Transition t{previous, {}};
   ProbeStatus& s = t.status;
   drop_condition(s.conditions, kReconciling);
-  const std::string now_text = rfc3339(now);
+  const encoding::Timestamp now_text(now);
   s.observed_generation = generation;
-  s.next_run_time.clear();
+  s.next_run_time = {};
   set_condition(s.conditions,
                 cond(kReady, "True", reasons::kSuspended,
                      "spec.suspend is true; no runs are scheduled", generation),

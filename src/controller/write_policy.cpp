@@ -28,7 +28,7 @@ std::uint64_t significance(const ProbeStatus& s) {
   d.add(s.last_handled_run_request);  // `kubectl wait` for an on-demand run
   for (const auto& c : s.conditions) {
     d.add(c.type);
-    d.add(c.status);
+    d.add(c.status.text());
     d.add(c.reason);
   }
   if (s.last_run) {

@@ -97,4 +97,19 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
          std::chrono::duration_cast<std::chrono::system_clock::duration>(frac);
 }
 
+Timestamp Timestamp::parse(std::string_view text) {
+  const auto t = parse_rfc3339(text);
+  return t ? Timestamp(*t) : Timestamp();
+}
+
+std::optional<std::chrono::system_clock::time_point> Timestamp::time() const {
+  if (empty()) return std::nullopt;
+  return std::chrono::system_clock::time_point(std::chrono::seconds(seconds_));
+}
+
+std::string Timestamp::to_string() const {
+  const auto t = time();
+  return t ? format_rfc3339(*t) : std::string();
+}
+
 }  // namespace imapprobe::encoding

@@ -110,6 +110,27 @@ TEST(ProbeStatusModel, FieldsOfTheWrongTypeReadAsAbsent) {
   EXPECT_EQ(ProbeStatus::from_json(json::array()), ProbeStatus{});
 }
 
+TEST(ProbeStatusModel, TimesAndConditionStatusesAreHeldCompactly) {
+  json odd = kFullStatus;
+  odd["conditions"][0]["status"] = "Maybe";
+  odd["conditions"][1]["lastTransitionTime"] = "yesterday";
+  odd["nextRunTime"] = "";
+  const ProbeStatus s = ProbeStatus::from_json(odd);
+  EXPECT_EQ(s.conditions[0].status, "Unknown") << "a status that is none of the three";
+  EXPECT_EQ(s.conditions[1].status, "False");
+  EXPECT_TRUE(s.conditions[1].last_transition_time.empty());
+  EXPECT_TRUE(s.next_run_time.empty());
+  EXPECT_EQ(s.last_run->time.to_string(), "2026-11-30T10:05:00Z");
+  const json back = s.to_json();
+  EXPECT_EQ(back["conditions"][0]["status"], "Unknown");
+  EXPECT_FALSE(back.contains("nextRunTime"));
+  // Held for the probe's life: no spare room past the conditions read.
+  EXPECT_EQ(s.conditions.capacity(), s.conditions.size());
+  // A probe holds four conditions: the status is one byte, each time eight.
+  EXPECT_EQ(sizeof(ConditionStatus), 1u);
+  EXPECT_EQ(sizeof(encoding::Timestamp), 8u);
+}
+
 // YAML as the API server would hand it over in JSON: plain scalars typed.
 json to_json(const YAML::Node& n) {
   switch (n.Type()) {

@@ -107,7 +107,7 @@ TEST(StatusPolicy, FailuresTurnAvailableFalseOnlyAtTheThresholdWithOneWarning) {
 TEST(StatusPolicy, LastTransitionTimeMovesOnlyOnStatusChange) {
   auto now = Clock::now();
   auto t1 = after_run({}, def(1, 1), auth_failed(), now);
-  const std::string first = get(t1.status, kAvailable).last_transition_time;
+  const encoding::Timestamp first = get(t1.status, kAvailable).last_transition_time;
   auto other = auth_failed();
   other.reason = probe::Reason::Timeout;
   other.message = "different message";

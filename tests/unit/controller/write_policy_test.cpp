@@ -11,19 +11,12 @@ using Clock = std::chrono::system_clock;
 ProbeStatus healthy() {
   ProbeStatus s;
   s.observed_generation = 2;
-  s.conditions = {{"Ready", "True", "Reporting", "ran", 2, "t"},
-                  {"Available", "True", "Succeeded", "logged in, 3 messages", 2, "t"}};
-  s.last_run = LastRun{"2026-12-01T10:00:00Z",
-                       "Success",
-                       "Succeeded",
-                       "logged in",
-                       "",
-                       {},
-                       3,
-                       "",
-                       {},   // families
-                       {},   // delivery
-                       {}};  // content
+  const auto t = encoding::Timestamp::parse("2026-12-01T10:00:00Z");
+  s.conditions = {{"Ready", "True", "Reporting", "ran", 2, t},
+                  {"Available", "True", "Succeeded", "logged in, 3 messages", 2, t}};
+  s.last_run = LastRun{t,  "Success", "Succeeded", "logged in", "", {}, 3, "", {},  // families
+                       {},                                                          // delivery
+                       {}};                                                         // content
   s.last_run->durations["total"] = 12ms;
   s.certificate =
       CertificateStatus{"CN=a", "CN=ca", "b", "2027-01-01T00:00:00Z", 30, true, "", "", {}};
@@ -46,12 +39,12 @@ TEST_F(WritePolicyTest, TheFirstStatusIsAlwaysWritten) {
 
 TEST_F(WritePolicyTest, ASameVerdictWaitsForTheHeartbeat) {
   ProbeStatus next = healthy();
-  next.last_run->time = "2026-12-01T10:01:00Z";
+  next.last_run->time = encoding::Timestamp::parse("2026-12-01T10:01:00Z");
   next.last_run->durations["total"] = 19ms;
   next.last_run->messages = 4;
   next.conditions[1].message = "logged in, 4 messages";
   next.consecutive_successes = 9;
-  next.next_run_time = "later";
+  next.next_run_time = encoding::Timestamp::parse("2026-12-01T10:02:00Z");
   EXPECT_FALSE(decide(next, 1min).write);
   EXPECT_FALSE(decide(next, 9min + 59s).write);
   const auto at_heartbeat = decide(next, 10min);

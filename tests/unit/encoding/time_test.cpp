@@ -39,5 +39,25 @@ TEST(Rfc3339, StatusTimesAreWholeSecondsUtc) {
   EXPECT_EQ(parse_rfc3339(format_rfc3339(t)), t);
 }
 
+TEST(Timestamp, HoldsWholeSecondsAndWritesStatusText) {
+  const auto t = system_clock::time_point(seconds(1'764'105'600) + milliseconds(750));
+  const encoding::Timestamp ts(t);
+  EXPECT_FALSE(ts.empty());
+  EXPECT_EQ(ts.to_string(), encoding::format_rfc3339(t));
+  EXPECT_EQ(ts.time(), floor<seconds>(t));
+  EXPECT_EQ(encoding::Timestamp::parse(ts.to_string()), ts);
+  EXPECT_EQ(encoding::Timestamp::parse("2025-11-25T22:00:00+01:00"),
+            encoding::Timestamp::parse("2025-11-25T21:00:00Z"));
+}
+
+TEST(Timestamp, TextThatIsNotATimeIsNoTime) {
+  EXPECT_TRUE(encoding::Timestamp().empty());
+  EXPECT_EQ(encoding::Timestamp().to_string(), "");
+  EXPECT_EQ(encoding::Timestamp().time(), std::nullopt);
+  EXPECT_TRUE(encoding::Timestamp::parse("").empty());
+  EXPECT_TRUE(encoding::Timestamp::parse("later").empty());
+  EXPECT_TRUE(encoding::Timestamp::parse("1970-01-01T00:00:00Z").time().has_value());
+}
+
 }  // namespace
 }  // namespace imapprobe::encoding

@@ -135,12 +135,12 @@ void Reconciler::on_upsert(const json& object) {
       request_run(e);
       return;
     case ProbeTable::Change::Added:
-      metrics_.probe_added(key, e.ref.namespace_, e.ref.name);
+      metrics_.probe_added(key);
       break;
     case ProbeTable::Change::Recreated:
       telemetry::info(fields(e.ref), "re-created (uid {}): starting afresh", e.ref.uid);
       writer_.forget(key);
-      metrics_.probe_reset(key, e.ref.namespace_, e.ref.name);
+      metrics_.probe_reset(key);
       break;
     case ProbeTable::Change::SpecChanged:
       break;

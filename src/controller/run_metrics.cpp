@@ -50,22 +50,15 @@ void DeliveryHistogram::observe(double seconds) {
   ++count;
 }
 
-void RunMetrics::probe_added(const std::string& key, const std::string& ns,
-                             const std::string& name) {
+void RunMetrics::probe_added(const std::string& key) {
   std::lock_guard lock(mu_);
-  auto& p = probes_[key];
-  p.namespace_ = ns;
-  p.name = name;
+  probes_.try_emplace(key);
   stats_.probes = probes_.size();
 }
 
-void RunMetrics::probe_reset(const std::string& key, const std::string& ns,
-                             const std::string& name) {
+void RunMetrics::probe_reset(const std::string& key) {
   std::lock_guard lock(mu_);
-  ProbeSnapshot fresh;
-  fresh.namespace_ = ns;
-  fresh.name = name;
-  probes_[key] = std::move(fresh);
+  probes_[key] = ProbeSnapshot{};
   stats_.probes = probes_.size();
 }
 
@@ -159,7 +152,14 @@ std::vector<ProbeSnapshot> RunMetrics::snapshot() const {
   std::lock_guard lock(mu_);
   std::vector<ProbeSnapshot> out;
   out.reserve(probes_.size());
-  for (const auto& [key, s] : probes_) out.push_back(s);
+  for (const auto& [key, s] : probes_) {
+    // The key is namespace/name (neither may hold a '/'): the labels are
+    // cut from it here, not kept twice per probe.
+    ProbeSnapshot& p = out.emplace_back(s);
+    const auto slash = key.find('/');
+    p.namespace_ = slash == std::string::npos ? std::string() : key.substr(0, slash);
+    p.name = slash == std::string::npos ? key : key.substr(slash + 1);
+  }
   return out;
 }
 

@@ -94,6 +94,7 @@ RunFacts facts_of(const probe::ProbeResult& result);
 
 // Per-probe facts for the metrics endpoint.
 struct ProbeSnapshot {
+  // Filled by snapshot() from the key (namespace/name); empty while held.
   std::string namespace_;
   std::string name;
   std::optional<RunFacts> last_run;
@@ -114,9 +115,10 @@ struct ProbeSnapshot {
 // metrics server.
 class RunMetrics {
  public:
-  void probe_added(const std::string& key, const std::string& ns, const std::string& name);
+  // `key` is namespace/name: the metrics' labels come from it.
+  void probe_added(const std::string& key);
   // A new identity under the same key (deleted and re-created) starts afresh.
-  void probe_reset(const std::string& key, const std::string& ns, const std::string& name);
+  void probe_reset(const std::string& key);
   void probe_removed(const std::string& key);
   void run_started(RunKind kind, double lag_seconds);
   // `slow`: the run was over a threshold or far over its baseline.

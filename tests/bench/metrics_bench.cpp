@@ -85,7 +85,7 @@ void ours(int n, int scrapes) {
   ctl::RunMetrics metrics;
   for (int i = 0; i < n; ++i) {
     const std::string key = ns_of(i) + "/" + name_of(i);
-    metrics.probe_added(key, ns_of(i), name_of(i));
+    metrics.probe_added(key);
     metrics.run_finished(key, result, 0, false, false);
   }
   const std::size_t held = heap_in_use() - before;

@@ -190,11 +190,11 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
                  "fail when the mailbox (or --count-search) holds fewer messages");
   app.add_option("--max-messages", max_messages,
                  "fail when the mailbox (or --count-search) holds more messages");
-  app.add_option("--count-search", spec.checks.count_search,
+  app.add_option("--count-search", spec.checks.edit().count_search,
                  "count the matches of these SEARCH criteria instead of every message");
   app.add_option("--newest-max-age", newest_max_age,
                  "fail when the newest message matching --newest-search is older (e.g. 26h)");
-  app.add_option("--newest-search", spec.checks.newest_search,
+  app.add_option("--newest-search", spec.checks.edit().newest_search,
                  "SEARCH criteria for --newest-max-age, e.g. 'FROM \"backup@example.com\"'")
       ->capture_default_str();
   app.add_option("--quota-warn", quota_warn,
@@ -257,8 +257,8 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
     spec.fetch_what = probe::parse_fetch_what(fetch_what);
     spec.timeout = probe::parse_duration(timeout);
     spec.step_timeout = std::min(probe::parse_duration(step_timeout), spec.timeout);
-    parse_thresholds(warnings, false, spec.thresholds);
-    parse_thresholds(criticals, true, spec.thresholds);
+    parse_thresholds(warnings, false, spec.thresholds.edit());
+    parse_thresholds(criticals, true, spec.thresholds.edit());
     spec.cert_warn_before = std::chrono::duration_cast<probe::Duration>(
         std::chrono::duration<double>(cert_warn_days * 86400.0));
     spec.cert_fail_before = std::chrono::duration_cast<probe::Duration>(
@@ -321,12 +321,13 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
             "a password or token is required (--password-file, --password-env or --password)");
       }
     }
-    spec.checks.min_messages = min_messages;
-    spec.checks.max_messages = max_messages;
-    spec.checks.quota_warn_percent = quota_warn;
-    spec.checks.quota_fail_percent = quota_crit;
-    if (!newest_max_age.empty()) spec.checks.newest_max_age = probe::parse_duration(newest_max_age);
-    if (has_line_break(spec.checks.count_search) || has_line_break(spec.checks.newest_search)) {
+    spec.checks.edit().min_messages = min_messages;
+    spec.checks.edit().max_messages = max_messages;
+    spec.checks.edit().quota_warn_percent = quota_warn;
+    spec.checks.edit().quota_fail_percent = quota_crit;
+    if (!newest_max_age.empty())
+      spec.checks.edit().newest_max_age = probe::parse_duration(newest_max_age);
+    if (has_line_break(spec.checks->count_search) || has_line_break(spec.checks->newest_search)) {
       throw std::invalid_argument("search criteria must be on one line");
     }
     if (!delivery.host.empty()) {

@@ -25,11 +25,11 @@ struct Limits {
 };
 
 Limits limits_of(const probe::ProbeSpec& spec, probe::Step s) {
-  return {find(spec.thresholds.warning, s), find(spec.thresholds.critical, s)};
+  return {find(spec.thresholds->warning, s), find(spec.thresholds->critical, s)};
 }
 
 Limits total_limits(const probe::ProbeSpec& spec) {
-  return {spec.thresholds.total_warning, spec.thresholds.total_critical};
+  return {spec.thresholds->total_warning, spec.thresholds->total_critical};
 }
 
 // Seconds, precise enough that a value over a threshold never prints equal
@@ -108,7 +108,7 @@ void write_nagios(std::ostream& out, const probe::ProbeSpec& spec, const probe::
   }
   if (r.content) {
     const auto& f = *r.content;
-    const auto& c = spec.checks;
+    const auto& c = *spec.checks;
     if (f.message_count) {
       // Outside min:max is critical, as Nagios ranges read.
       out << " messages=" << *f.message_count << ";;";

@@ -275,7 +275,7 @@ ProbeDefinition parse_probe(const json& object) {
   s.round_trip = child(spec, "roundTrip").value("enabled", false);
 
   if (const json& checks = child(spec, "contentChecks"); !checks.empty()) {
-    parse_content_checks(checks, s.checks);
+    parse_content_checks(checks, s.checks.edit());
   }
   if (const json& delivery = child(spec, "delivery"); !delivery.empty()) {
     parse_delivery(delivery, d);
@@ -293,9 +293,9 @@ ProbeDefinition parse_probe(const json& object) {
     for (const auto& [key, value] : thresholds.items()) {
       const probe::Duration limit = duration_field(thresholds, key.c_str(), "spec.thresholds", "0");
       if (key == "total") {
-        s.thresholds.total_warning = limit;
+        s.thresholds.edit().total_warning = limit;
       } else if (auto step = probe::step_from_string(key)) {
-        s.thresholds.warning[*step] = limit;
+        s.thresholds.edit().warning[*step] = limit;
       } else {
         throw InvalidSpec("spec.thresholds." + key + ": not a step");
       }

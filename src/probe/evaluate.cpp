@@ -61,7 +61,7 @@ void evaluate(const ProbeSpec& spec, ProbeResult& result) {
   // slowness, because it is what the check was asked to watch.
   if (result.content) {
     const ContentFacts& f = *result.content;
-    const ContentChecks& c = spec.checks;
+    const ContentChecks& c = *spec.checks;
     auto fail_with = [&](Reason reason, std::string text) {
       if (critical.empty()) critical_reason = reason;
       critical.push_back(std::move(text));
@@ -139,25 +139,25 @@ void evaluate(const ProbeSpec& spec, ProbeResult& result) {
 
   for (const auto& [step, took] : result.durations) {
     const auto name = to_string(step);
-    if (auto it = spec.thresholds.critical.find(step);
-        it != spec.thresholds.critical.end() && took > it->second) {
+    if (auto it = spec.thresholds->critical.find(step);
+        it != spec.thresholds->critical.end() && took > it->second) {
       if (critical.empty()) critical_reason = Reason::SlowResponse;
       critical.push_back(over(name, took, it->second));
       result.over_threshold = true;
-    } else if (auto wt = spec.thresholds.warning.find(step);
-               wt != spec.thresholds.warning.end() && took > wt->second) {
+    } else if (auto wt = spec.thresholds->warning.find(step);
+               wt != spec.thresholds->warning.end() && took > wt->second) {
       if (warning.empty()) warning_reason = Reason::SlowResponse;
       warning.push_back(over(name, took, wt->second));
       result.over_threshold = true;
     }
   }
-  if (spec.thresholds.total_critical && result.total > *spec.thresholds.total_critical) {
+  if (spec.thresholds->total_critical && result.total > *spec.thresholds->total_critical) {
     if (critical.empty()) critical_reason = Reason::SlowResponse;
-    critical.push_back(over_total(result, *spec.thresholds.total_critical));
+    critical.push_back(over_total(result, *spec.thresholds->total_critical));
     result.over_threshold = true;
-  } else if (spec.thresholds.total_warning && result.total > *spec.thresholds.total_warning) {
+  } else if (spec.thresholds->total_warning && result.total > *spec.thresholds->total_warning) {
     if (warning.empty()) warning_reason = Reason::SlowResponse;
-    warning.push_back(over_total(result, *spec.thresholds.total_warning));
+    warning.push_back(over_total(result, *spec.thresholds->total_warning));
     result.over_threshold = true;
   }
 

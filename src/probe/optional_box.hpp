@@ -61,4 +61,38 @@ class OptionalBox {
   std::unique_ptr<T> p_;
 };
 
+// A part of a spec that most probes leave at its default (content checks,
+// thresholds): one pointer until something is set. Reads give the default
+// when nothing was set; edit() makes the value to change. Copies are deep.
+template <typename T>
+class DefaultedBox {
+ public:
+  DefaultedBox() = default;
+  DefaultedBox(const DefaultedBox& other)
+      : p_(other.p_ ? std::make_unique<T>(*other.p_) : nullptr) {}
+  DefaultedBox(DefaultedBox&&) noexcept = default;
+  DefaultedBox& operator=(const DefaultedBox& other) {
+    if (this != &other) p_ = other.p_ ? std::make_unique<T>(*other.p_) : nullptr;
+    return *this;
+  }
+  DefaultedBox& operator=(DefaultedBox&&) noexcept = default;
+  ~DefaultedBox() = default;
+
+  const T& operator*() const { return p_ ? *p_ : default_value(); }
+  const T* operator->() const { return &**this; }
+  T& edit() {
+    if (!p_) p_ = std::make_unique<T>();
+    return *p_;
+  }
+  // Whether edit() was called: a value equal to the default may be set.
+  bool is_set() const noexcept { return p_ != nullptr; }
+
+ private:
+  static const T& default_value() {
+    static const T value{};
+    return value;
+  }
+  std::unique_ptr<T> p_;
+};
+
 }  // namespace imapprobe::probe

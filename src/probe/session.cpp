@@ -309,7 +309,7 @@ class Script final : public StepRunner {
     // no command to ride behind, it goes alone). Not behind SELECT: a
     // refusal there may need LIST to name its cause.
     const auto pipeline_if_last = [&](bool last) {
-      if (last && !spec_.round_trip && !spec_.delivery && !spec_.checks.any()) {
+      if (last && !spec_.round_trip && !spec_.delivery && !spec_.checks->any()) {
         client.pipeline_logout();
       }
     };
@@ -331,7 +331,7 @@ class Script final : public StepRunner {
           co_await fetch_latest(client, exists_, spec_.fetch_latest, spec_.fetch_what);
       end();
     }
-    if (spec_.checks.any()) {
+    if (spec_.checks->any()) {
       begin(Step::Checks);
       co_await content_checks();
       end();
@@ -346,7 +346,7 @@ class Script final : public StepRunner {
   // Facts only: evaluate() holds them against the bounds, like thresholds.
   asio::awaitable<void> content_checks() {
     ImapClient& client = *client_;
-    const ContentChecks& c = spec_.checks;
+    const ContentChecks& c = *spec_.checks;
     ContentFacts facts;
     if (c.counting()) {
       if (c.count_search.empty()) {

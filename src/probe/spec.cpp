@@ -81,7 +81,7 @@ std::vector<SpecProblem> spec_problems(const ProbeSpec& spec) {
     if (spec.fetch_latest > 0) problems.push_back({Setting::Fetch, why});
     if (spec.round_trip) problems.push_back({Setting::RoundTrip, why});
     if (spec.delivery) problems.push_back({Setting::Delivery, why});
-    if (spec.checks.any()) problems.push_back({Setting::Checks, why});
+    if (spec.checks->any()) problems.push_back({Setting::Checks, why});
   }
   if (const auto& o = spec.oauth2) {
     if (spec.mechanism != Mechanism::XOAuth2 && spec.mechanism != Mechanism::OAuthBearer) {
@@ -101,7 +101,7 @@ std::vector<SpecProblem> spec_problems(const ProbeSpec& spec) {
       problems.push_back({Setting::OAuth2, std::string("token URL: ") + e.what()});
     }
   }
-  const ContentChecks& c = spec.checks;
+  const ContentChecks& c = *spec.checks;
   if (c.min_messages && c.max_messages && *c.min_messages > *c.max_messages) {
     problems.push_back(
         {Setting::Checks, "the minimum message count (" + std::to_string(*c.min_messages) +

@@ -132,12 +132,12 @@ struct ProbeSpec {
   std::uint32_t fetch_latest = 0;  // 0: no FETCH
   FetchWhat fetch_what = FetchWhat::Headers;
   bool round_trip = false;
-  ContentChecks checks;
+  DefaultedBox<ContentChecks> checks;  // most probes have none: not inline
   OptionalBox<DeliverySpec> delivery;  // most probes have none: not inline
 
   Duration timeout = std::chrono::seconds(30);       // whole run
   Duration step_timeout = std::chrono::seconds(10);  // any single step
-  Thresholds thresholds;
+  DefaultedBox<Thresholds> thresholds;
   Duration cert_warn_before = std::chrono::hours(14 * 24);
   Duration cert_fail_before = std::chrono::hours(3 * 24);
 

@@ -153,7 +153,7 @@ TEST_F(DeliveryPostfixTest, HeldThenReleasedIsASlowDeliveryNamingTheStep) {
   ProbeSpec s = spec();
   s.delivery->to = "probe+hold@imap.test";
   s.delivery->timeout = 15s;
-  s.thresholds.warning[Step::Delivery] = 1s;
+  s.thresholds.edit().warning[Step::Delivery] = 1s;
   std::thread release([] {
     std::this_thread::sleep_for(2500ms);
     postfix_->release();

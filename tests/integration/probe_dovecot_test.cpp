@@ -366,12 +366,12 @@ TEST_F(ProbeDovecotTest, CertificateExpiringSoonDegradesAPassingRun) {
 
 TEST_F(ProbeDovecotTest, SlowStepAgainstThresholdIsSlowResponse) {
   ProbeSpec spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
-  spec.thresholds.warning[Step::Login] = 1ns;
+  spec.thresholds.edit().warning[Step::Login] = 1ns;
   const ProbeResult r = run_probe(spec, probe_user());
   EXPECT_EQ(r.outcome, Outcome::Degraded);
   EXPECT_EQ(r.reason, Reason::SlowResponse);
   EXPECT_NE(r.message.find("login"), std::string::npos) << r.message;
-  spec.thresholds.total_critical = 1ns;
+  spec.thresholds.edit().total_critical = 1ns;
   EXPECT_EQ(run_probe(spec, probe_user()).outcome, Outcome::Failure);
 }
 
@@ -459,22 +459,22 @@ TEST_F(ProbeDovecotTest, ManyConcurrentProbesOnOneThread) {
 // INBOX (3 unseen), and the user `quota` at 10 of 20 messages.
 TEST_F(ProbeDovecotTest, MessageCountBoundsOnTheMailboxAndASearch) {
   ProbeSpec spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
-  spec.checks.min_messages = 1;
-  spec.checks.max_messages = 10;
+  spec.checks.edit().min_messages = 1;
+  spec.checks.edit().max_messages = 10;
   ProbeResult r = run_probe(spec, probe_user());
   expect_success(r);
   ASSERT_TRUE(r.content && r.content->message_count);
   EXPECT_EQ(*r.content->message_count, 10u);
   EXPECT_TRUE(r.durations.contains(Step::Checks));
 
-  spec.checks.min_messages = 11;
+  spec.checks.edit().min_messages = 11;
   r = run_probe(spec, probe_user());
   EXPECT_EQ(r.reason, Reason::MessageCountOutOfRange) << r.message;
   EXPECT_EQ(r.message, "10 messages in INBOX (min 11)");
 
-  spec.checks.min_messages.reset();
-  spec.checks.max_messages = 2;
-  spec.checks.count_search = "UNSEEN";
+  spec.checks.edit().min_messages.reset();
+  spec.checks.edit().max_messages = 2;
+  spec.checks.edit().count_search = "UNSEEN";
   r = run_probe(spec, probe_user());
   EXPECT_EQ(r.reason, Reason::MessageCountOutOfRange) << r.message;
   EXPECT_EQ(r.message, "3 messages matching UNSEEN (max 2)");
@@ -491,24 +491,24 @@ TEST_F(ProbeDovecotTest, NewestMessageAgeAndQuota) {
       << out;
   const Credentials quota_user{dovecot_->get("QUOTA_USER"), dovecot_->get("QUOTA_PASSWORD")};
   ProbeSpec spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
-  spec.checks.newest_max_age = std::chrono::hours(26);
+  spec.checks.edit().newest_max_age = std::chrono::hours(26);
   ProbeResult r = run_probe(spec, quota_user);
   EXPECT_EQ(r.reason, Reason::NewestMessageTooOld) << r.message;
   ASSERT_TRUE(r.content && r.content->newest_age);
   EXPECT_GT(*r.content->newest_age, std::chrono::hours(71));
   EXPECT_LT(*r.content->newest_age, std::chrono::hours(73));
-  spec.checks.newest_max_age = std::chrono::hours(80);
+  spec.checks.edit().newest_max_age = std::chrono::hours(80);
   r = run_probe(spec, quota_user);
   expect_success(r);
-  spec.checks.newest_search = "SUBJECT \"no such report\"";
+  spec.checks.edit().newest_search = "SUBJECT \"no such report\"";
   r = run_probe(spec, quota_user);
   EXPECT_EQ(r.reason, Reason::NewestMessageTooOld) << r.message;
   EXPECT_NE(r.message.find("no message matches"), std::string::npos) << r.message;
 
   // GETQUOTAROOT: MESSAGE 10 of 20 is the fullest resource.
   spec = spec_for("IMAPS_PORT", TlsMode::Implicit);
-  spec.checks.quota_warn_percent = 40;
-  spec.checks.quota_fail_percent = 90;
+  spec.checks.edit().quota_warn_percent = 40;
+  spec.checks.edit().quota_fail_percent = 90;
   r = run_probe(spec, quota_user);
   EXPECT_EQ(r.outcome, Outcome::Degraded) << r.message;
   EXPECT_EQ(r.reason, Reason::QuotaNearlyFull) << r.message;
@@ -516,7 +516,7 @@ TEST_F(ProbeDovecotTest, NewestMessageAgeAndQuota) {
   EXPECT_EQ(r.content->quota->resource, "MESSAGE");
   EXPECT_EQ(r.content->quota->usage, 10u);
   EXPECT_EQ(r.content->quota->limit, 20u);
-  spec.checks.quota_fail_percent = 50;
+  spec.checks.edit().quota_fail_percent = 50;
   r = run_probe(spec, quota_user);
   EXPECT_EQ(r.reason, Reason::QuotaExceeded) << r.message;
   EXPECT_EQ(r.message, "MESSAGE at 50.0% of quota \"User quota\" (10 of 20), failPercent 50%");

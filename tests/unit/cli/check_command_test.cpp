@@ -89,8 +89,8 @@ TEST(CheckCommand, MapsFlagsToTheSpec) {
   EXPECT_EQ(cap.spec.mailbox, "Archive");
   EXPECT_EQ(cap.spec.search, "UNSEEN");
   EXPECT_EQ(cap.spec.fetch_latest, 3u);
-  EXPECT_EQ(cap.spec.thresholds.warning.at(probe::Step::Login), 2s);
-  EXPECT_EQ(cap.spec.thresholds.total_critical, 10s);
+  EXPECT_EQ(cap.spec.thresholds->warning.at(probe::Step::Login), 2s);
+  EXPECT_EQ(cap.spec.thresholds->total_critical, 10s);
   EXPECT_EQ(cap.spec.timeout, 60s);
 }
 

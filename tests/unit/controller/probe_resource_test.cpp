@@ -48,8 +48,8 @@ TEST(ProbeResource, ReadsEveryField) {
   EXPECT_TRUE(d.spec.round_trip);
   EXPECT_EQ(d.interval, 2min);
   EXPECT_EQ(d.spec.timeout, 45s);
-  EXPECT_EQ(d.spec.thresholds.warning.at(probe::Step::Login), 2s);
-  EXPECT_EQ(d.spec.thresholds.total_warning, 10s);
+  EXPECT_EQ(d.spec.thresholds->warning.at(probe::Step::Login), 2s);
+  EXPECT_EQ(d.spec.thresholds->total_warning, 10s);
   EXPECT_EQ(d.spec.cert_warn_before, 240h);
   EXPECT_EQ(d.failure_threshold, 3);
   EXPECT_TRUE(d.suspend);

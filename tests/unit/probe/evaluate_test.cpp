@@ -23,7 +23,7 @@ ProbeResult passing(double cert_days = 300) {
 
 TEST(Evaluate, PassingRunWithinThresholdsStaysSuccess) {
   ProbeSpec spec;
-  spec.thresholds.warning[Step::Login] = 100ms;
+  spec.thresholds.edit().warning[Step::Login] = 100ms;
   ProbeResult r = passing();
   evaluate(spec, r);
   EXPECT_EQ(r.outcome, Outcome::Success);
@@ -32,7 +32,7 @@ TEST(Evaluate, PassingRunWithinThresholdsStaysSuccess) {
 
 TEST(Evaluate, WarningThresholdDegrades) {
   ProbeSpec spec;
-  spec.thresholds.warning[Step::Login] = 10ms;
+  spec.thresholds.edit().warning[Step::Login] = 10ms;
   ProbeResult r = passing();
   evaluate(spec, r);
   EXPECT_EQ(r.outcome, Outcome::Degraded);
@@ -43,8 +43,8 @@ TEST(Evaluate, WarningThresholdDegrades) {
 // Truncated to milliseconds this read "login took 1ms (threshold 1ms)".
 TEST(Evaluate, AnExceededThresholdReadsAsExceeded) {
   ProbeSpec spec;
-  spec.thresholds.warning[Step::Login] = 1ms;
-  spec.thresholds.warning[Step::Connect] = 1ms;
+  spec.thresholds.edit().warning[Step::Login] = 1ms;
+  spec.thresholds.edit().warning[Step::Connect] = 1ms;
   ProbeResult r = passing();
   r.durations[Step::Login] = 1600us;
   r.durations[Step::Connect] = 1'000'400ns;
@@ -55,7 +55,7 @@ TEST(Evaluate, AnExceededThresholdReadsAsExceeded) {
 
 TEST(Evaluate, SlowTotalNamesTheStepsThatTookTheTime) {
   ProbeSpec spec;
-  spec.thresholds.total_critical = 2s;
+  spec.thresholds.edit().total_critical = 2s;
   ProbeResult r = passing();
   r.durations = {{Step::Connect, 2ms}, {Step::Login, 3s}, {Step::Select, 12'100us}};
   r.total = 3'030ms;
@@ -68,7 +68,7 @@ TEST(Evaluate, SlowTotalNamesTheStepsThatTookTheTime) {
 
 TEST(Evaluate, SlowTotalListsTheLargestStepsUpTo80PercentAtMostThree) {
   ProbeSpec spec;
-  spec.thresholds.total_warning = 1s;
+  spec.thresholds.edit().total_warning = 1s;
   ProbeResult spread = passing();
   spread.durations = {{Step::Connect, 4ms},
                       {Step::Tls, 300ms},
@@ -102,7 +102,7 @@ TEST(Evaluate, SlowTotalListsTheLargestStepsUpTo80PercentAtMostThree) {
 
 TEST(Evaluate, CriticalThresholdFails) {
   ProbeSpec spec;
-  spec.thresholds.total_critical = 50ms;
+  spec.thresholds.edit().total_critical = 50ms;
   ProbeResult r = passing();
   evaluate(spec, r);
   EXPECT_EQ(r.outcome, Outcome::Failure);
@@ -129,7 +129,7 @@ TEST(Evaluate, OverThresholdIsSetBySlownessOnlyWhateverNamesTheRun) {
   evaluate(spec, cert_only);
   EXPECT_EQ(cert_only.reason, Reason::CertificateExpiringSoon);
   EXPECT_FALSE(cert_only.over_threshold);
-  spec.thresholds.warning[Step::Login] = 10ms;
+  spec.thresholds.edit().warning[Step::Login] = 10ms;
   ProbeResult cert_and_slow = passing(10);
   evaluate(spec, cert_and_slow);
   EXPECT_EQ(cert_and_slow.reason, Reason::CertificateExpiringSoon);
@@ -141,7 +141,7 @@ TEST(Evaluate, OverThresholdIsSetBySlownessOnlyWhateverNamesTheRun) {
 
 TEST(Evaluate, FailedRunKeepsItsReason) {
   ProbeSpec spec;
-  spec.thresholds.warning[Step::Login] = 1ms;
+  spec.thresholds.edit().warning[Step::Login] = 1ms;
   ProbeResult r = passing(1);
   r.outcome = Outcome::Failure;
   r.reason = Reason::AuthFailed;
@@ -175,8 +175,8 @@ ProbeResult with_content(ContentFacts facts) {
 
 TEST(EvaluateContent, MessageCountOutsideItsBoundsFails) {
   ProbeSpec spec;
-  spec.checks.min_messages = 1;
-  spec.checks.max_messages = 100;
+  spec.checks.edit().min_messages = 1;
+  spec.checks.edit().max_messages = 100;
   ContentFacts few;
   few.message_count = 0;
   ProbeResult r = with_content(few);
@@ -185,7 +185,7 @@ TEST(EvaluateContent, MessageCountOutsideItsBoundsFails) {
   EXPECT_EQ(r.reason, Reason::MessageCountOutOfRange);
   EXPECT_EQ(r.message, "0 messages in INBOX (min 1)");
 
-  spec.checks.count_search = "UNSEEN";
+  spec.checks.edit().count_search = "UNSEEN";
   ContentFacts many;
   many.message_count = 250;
   r = with_content(many);
@@ -202,8 +202,8 @@ TEST(EvaluateContent, MessageCountOutsideItsBoundsFails) {
 
 TEST(EvaluateContent, NewestMessageTooOldOrMissing) {
   ProbeSpec spec;
-  spec.checks.newest_max_age = 26h;
-  spec.checks.newest_search = "SUBJECT \"backup report\"";
+  spec.checks.edit().newest_max_age = 26h;
+  spec.checks.edit().newest_search = "SUBJECT \"backup report\"";
   ContentFacts old;
   old.newest_checked = true;
   old.newest_age = 30h;
@@ -230,8 +230,8 @@ TEST(EvaluateContent, NewestMessageTooOldOrMissing) {
 
 TEST(EvaluateContent, QuotaWarnsThenFails) {
   ProbeSpec spec;
-  spec.checks.quota_warn_percent = 80;
-  spec.checks.quota_fail_percent = 95;
+  spec.checks.edit().quota_warn_percent = 80;
+  spec.checks.edit().quota_fail_percent = 95;
   ContentFacts facts;
   facts.quota = QuotaUsage{"User quota", "STORAGE", 85, 100};
   ProbeResult r = with_content(facts);
@@ -250,8 +250,8 @@ TEST(EvaluateContent, QuotaWarnsThenFails) {
 
 TEST(EvaluateContent, AFailedBoundOutranksSlownessAndACertificate) {
   ProbeSpec spec;
-  spec.checks.min_messages = 5;
-  spec.thresholds.critical[Step::Login] = 1ms;
+  spec.checks.edit().min_messages = 5;
+  spec.thresholds.edit().critical[Step::Login] = 1ms;
   ContentFacts facts;
   facts.message_count = 1;
   ProbeResult r = with_content(facts);
@@ -266,17 +266,17 @@ TEST(EvaluateContent, AFailedBoundOutranksSlownessAndACertificate) {
 
 TEST(ContentSpec, ProblemsAreRefusedUpFront) {
   ProbeSpec spec;
-  spec.checks.min_messages = 10;
-  spec.checks.max_messages = 5;
-  spec.checks.quota_warn_percent = 90;
-  spec.checks.quota_fail_percent = 80;
+  spec.checks.edit().min_messages = 10;
+  spec.checks.edit().max_messages = 5;
+  spec.checks.edit().quota_warn_percent = 90;
+  spec.checks.edit().quota_fail_percent = 80;
   const auto problems = spec_problems(spec);
   ASSERT_EQ(problems.size(), 2u);
   EXPECT_EQ(problems[0].what, "the minimum message count (10) is above the maximum (5)");
   EXPECT_EQ(problems[1].what, "the quota warning percentage is above the failure one");
   spec = ProbeSpec{};
   spec.mechanism = Mechanism::None;
-  spec.checks.quota_fail_percent = 150;
+  spec.checks.edit().quota_fail_percent = 150;
   const auto more = spec_problems(spec);
   ASSERT_EQ(more.size(), 2u);
   EXPECT_EQ(more[0].setting, Setting::Checks);

@@ -142,7 +142,7 @@ TEST(Families, ThresholdsApplyToEachFamily) {
   script_ok(v6);
   TwoStackConnector connector({endpoint("192.0.2.1"), endpoint("2001:db8::1")}, &v4, &v6);
   ProbeSpec spec = both_spec();
-  spec.thresholds.warning[Step::Login] = Duration::zero();  // any login is over it
+  spec.thresholds.edit().warning[Step::Login] = Duration::zero();  // any login is over it
   const ProbeResult r = run_awaitable(run_each_family(spec, kCreds, connector, imap::Limits{}));
   EXPECT_EQ(r.outcome, Outcome::Degraded) << r.message;
   EXPECT_EQ(r.reason, Reason::SlowResponse);

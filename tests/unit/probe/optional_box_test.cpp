@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "probe/spec.hpp"
+
 namespace imapprobe::probe {
 namespace {
 
@@ -53,6 +55,22 @@ TEST(OptionalBox, CopiesAreDeepAndCompareByValue) {
   OptionalBox<Big> moved = std::move(c);
   EXPECT_EQ(moved->a, "1");
   EXPECT_TRUE(OptionalBox<Big>() == OptionalBox<Big>());
+}
+
+TEST(DefaultedBox, ReadsTheDefaultUntilEditedAndCopiesDeeply) {
+  DefaultedBox<ContentChecks> box;
+  EXPECT_FALSE(box.is_set());
+  EXPECT_FALSE(box->any());
+  EXPECT_EQ(box->newest_search, "ALL") << "the default, not a zeroed value";
+  EXPECT_FALSE(box.is_set()) << "a read allocates nothing";
+  box.edit().min_messages = 3;
+  ASSERT_TRUE(box.is_set());
+  DefaultedBox<ContentChecks> copy = box;
+  copy.edit().min_messages = 4;
+  EXPECT_EQ(box->min_messages, 3u);
+  EXPECT_EQ(copy->min_messages, 4u);
+  // A spec without checks or thresholds holds a pointer for each.
+  EXPECT_EQ(sizeof(box), sizeof(void*));
 }
 
 }  // namespace

@@ -58,7 +58,7 @@ void RunMetrics::probe_added(const std::string& key) {
 
 void RunMetrics::probe_reset(const std::string& key) {
   std::lock_guard lock(mu_);
-  probes_[key] = ProbeSnapshot{};
+  probes_[key] = ProbeFacts{};
   stats_.probes = probes_.size();
 }
 
@@ -103,7 +103,7 @@ void RunMetrics::run_finished(const std::string& key, const probe::ProbeResult& 
   ++stats_.runs_by_reason[reason];
   auto it = probes_.find(key);
   if (it == probes_.end()) return;  // removed while the run was in flight
-  ProbeSnapshot& snap = it->second;
+  ProbeFacts& snap = it->second;
   snap.last_run = facts_of(result);
   snap.last_run->slow = slow;
   snap.stalled_reason.clear();  // it ran
@@ -155,7 +155,7 @@ std::vector<ProbeSnapshot> RunMetrics::snapshot() const {
   for (const auto& [key, s] : probes_) {
     // The key is namespace/name (neither may hold a '/'): the labels are
     // cut from it here, not kept twice per probe.
-    ProbeSnapshot& p = out.emplace_back(s);
+    ProbeSnapshot& p = out.emplace_back(ProbeSnapshot{s, {}, {}});
     const auto slash = key.find('/');
     p.namespace_ = slash == std::string::npos ? std::string() : key.substr(0, slash);
     p.name = slash == std::string::npos ? key : key.substr(slash + 1);

@@ -92,11 +92,8 @@ struct RunFacts {
 };
 RunFacts facts_of(const probe::ProbeResult& result);
 
-// Per-probe facts for the metrics endpoint.
-struct ProbeSnapshot {
-  // Filled by snapshot() from the key (namespace/name); empty while held.
-  std::string namespace_;
-  std::string name;
+// Per-probe facts for the metrics endpoint, as held per probe.
+struct ProbeFacts {
   std::optional<RunFacts> last_run;
   int consecutive_failures = 0;
   bool degraded = false;  // as in the Degraded condition (thresholds, certificate, baseline)
@@ -109,6 +106,13 @@ struct ProbeSnapshot {
   double duration_sum = 0;
   std::uint64_t duration_count = 0;
   DeliveryHistogram delivery;
+};
+
+// A probe's facts with its labels, cut from its namespace/name key when the
+// page is built rather than kept twice per probe.
+struct ProbeSnapshot : ProbeFacts {
+  std::string namespace_;
+  std::string name;
 };
 
 // Thread-safe: written from the probe thread and the API pool, read by the
@@ -143,7 +147,7 @@ class RunMetrics {
 
   mutable std::mutex mu_;
   ReconcilerStats stats_;
-  std::map<std::string, ProbeSnapshot> probes_;
+  std::map<std::string, ProbeFacts> probes_;
 };
 
 }  // namespace imapprobe::controller

@@ -211,7 +211,8 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
                  "name for SNI and certificate verification of the SMTP server");
   app.add_option("--smtp-mechanism", smtp_mechanism, "Plain | Login | XOAuth2 | OAuthBearer | None")
       ->capture_default_str();
-  app.add_option("--smtp-user", creds.smtp_username, "SMTP user name (default: --user)");
+  app.add_option("--smtp-user", creds.extra.edit().smtp_username,
+                 "SMTP user name (default: --user)");
   app.add_option("--smtp-password-file", smtp_password_file,
                  "read the SMTP password from this file (default: the IMAP one)");
   app.add_option("--smtp-password-env", smtp_password_env,
@@ -285,11 +286,11 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
       }
       oauth2.grant = oauth::parse_grant(oauth2_grant);
       oauth2.client_auth = oauth::parse_client_auth(oauth2_client_auth);
-      creds.oauth_client_secret = secret_from(oauth2_secret_file, oauth2_secret_env, env,
-                                              "--oauth2-client-secret", "client secret");
-      creds.oauth_refresh_token = secret_from(oauth2_refresh_file, oauth2_refresh_env, env,
-                                              "--oauth2-refresh-token", "refresh token");
-      if (oauth2.grant == oauth::Grant::RefreshToken && creds.oauth_refresh_token.empty()) {
+      creds.extra.edit().oauth_client_secret = secret_from(
+          oauth2_secret_file, oauth2_secret_env, env, "--oauth2-client-secret", "client secret");
+      creds.extra.edit().oauth_refresh_token = secret_from(
+          oauth2_refresh_file, oauth2_refresh_env, env, "--oauth2-refresh-token", "refresh token");
+      if (oauth2.grant == oauth::Grant::RefreshToken && creds.extra->oauth_refresh_token.empty()) {
         throw std::invalid_argument(
             "--oauth2-grant RefreshToken needs --oauth2-refresh-token-file or -env");
       }
@@ -300,14 +301,15 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
             "PrivateKeyJwt, and only with it");
       }
       if (jwt) {
-        creds.oauth_client_certificate_pem = read_file(oauth2_cert_file, "client certificate");
-        creds.oauth_client_key_pem = read_file(oauth2_key_file, "client key");
-        if (auto problem = oauth::check_client_certificate(creds.oauth_client_certificate_pem,
-                                                           creds.oauth_client_key_pem)) {
+        creds.extra.edit().oauth_client_certificate_pem =
+            read_file(oauth2_cert_file, "client certificate");
+        creds.extra.edit().oauth_client_key_pem = read_file(oauth2_key_file, "client key");
+        if (auto problem = oauth::check_client_certificate(
+                creds.extra->oauth_client_certificate_pem, creds.extra->oauth_client_key_pem)) {
           throw std::invalid_argument("--oauth2-client-cert/--oauth2-client-key: " + *problem);
         }
       } else if (oauth2.grant == oauth::Grant::ClientCredentials &&
-                 creds.oauth_client_secret.empty()) {
+                 creds.extra->oauth_client_secret.empty()) {
         throw std::invalid_argument(
             "the ClientCredentials grant needs --oauth2-client-secret-file or -env");
       }
@@ -339,16 +341,16 @@ int run_check(const std::vector<std::string>& args, std::ostream& out, std::ostr
         throw std::invalid_argument("give only one of --smtp-password-file, --smtp-password-env");
       }
       if (!smtp_password_file.empty()) {
-        creds.smtp_secret = chomp(read_file(smtp_password_file, "SMTP password"));
+        creds.extra.edit().smtp_secret = chomp(read_file(smtp_password_file, "SMTP password"));
       }
       if (!smtp_password_env.empty()) {
         auto v = env(smtp_password_env);
         if (!v) {
           throw std::invalid_argument("environment variable " + smtp_password_env + " is not set");
         }
-        creds.smtp_secret = *v;
+        creds.extra.edit().smtp_secret = *v;
       }
-      if (creds.smtp_username.empty() != creds.smtp_secret.empty()) {
+      if (creds.extra->smtp_username.empty() != creds.extra->smtp_secret.empty()) {
         throw std::invalid_argument(
             "--smtp-user and an SMTP password (--smtp-password-file or --smtp-password-env) go "
             "together");

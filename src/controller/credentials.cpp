@@ -80,26 +80,30 @@ CredentialResolution resolve_credentials(const ProbeDefinition& def, ClusterApi&
   if (def.username && !read(*def.username, r.credentials.username, "username")) return *failure;
   if (def.password && !read(*def.password, r.credentials.secret, "password or token"))
     return *failure;
-  if (def.smtp_username && !read(*def.smtp_username, r.credentials.smtp_username, "SMTP user name"))
+  if (def.smtp_username &&
+      !read(*def.smtp_username, r.credentials.extra.edit().smtp_username, "SMTP user name"))
     return *failure;
-  if (def.smtp_password && !read(*def.smtp_password, r.credentials.smtp_secret, "SMTP password"))
+  if (def.smtp_password &&
+      !read(*def.smtp_password, r.credentials.extra.edit().smtp_secret, "SMTP password"))
     return *failure;
   if (const auto& o = def.oauth2) {
     probe::Credentials& c = r.credentials;
     if (o->client_secret &&
-        !read(*o->client_secret, c.oauth_client_secret, "OAuth 2.0 client secret"))
+        !read(*o->client_secret, c.extra.edit().oauth_client_secret, "OAuth 2.0 client secret"))
       return *failure;
     if (o->refresh_token &&
-        !read(*o->refresh_token, c.oauth_refresh_token, "OAuth 2.0 refresh token"))
+        !read(*o->refresh_token, c.extra.edit().oauth_refresh_token, "OAuth 2.0 refresh token"))
       return *failure;
-    if (o->client_certificate && !read(*o->client_certificate, c.oauth_client_certificate_pem,
-                                       "OAuth 2.0 client certificate"))
+    if (o->client_certificate &&
+        !read(*o->client_certificate, c.extra.edit().oauth_client_certificate_pem,
+              "OAuth 2.0 client certificate"))
       return *failure;
-    if (o->client_key && !read(*o->client_key, c.oauth_client_key_pem, "OAuth 2.0 client key"))
+    if (o->client_key &&
+        !read(*o->client_key, c.extra.edit().oauth_client_key_pem, "OAuth 2.0 client key"))
       return *failure;
     if (o->client_certificate) {
-      if (auto problem = oauth::check_client_certificate(c.oauth_client_certificate_pem,
-                                                         c.oauth_client_key_pem)) {
+      if (auto problem = oauth::check_client_certificate(c.extra->oauth_client_certificate_pem,
+                                                         c.extra->oauth_client_key_pem)) {
         return CredentialStall{reasons::kInvalidClientCertificate,
                                "Secret " + def.namespace_ + "/" + o->client_certificate->name +
                                    " keys \"" + o->client_certificate->key + "\" and \"" +

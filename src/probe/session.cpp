@@ -240,8 +240,8 @@ class Script final : public StepRunner {
     const OAuth2Spec& oauth2 = *spec_.oauth2;
     const Clock::time_point deadline = begin(Step::Token);
     const Clock::time_point sent = Clock::now();
-    std::string refresh =
-        tokens_ != nullptr ? tokens_->refresh_token(oauth2, creds_) : creds_.oauth_refresh_token;
+    std::string refresh = tokens_ != nullptr ? tokens_->refresh_token(oauth2, creds_)
+                                             : creds_.extra->oauth_refresh_token;
     oauth::IssuedToken token =
         co_await request_token(oauth2, creds_, std::move(refresh), connector_, deadline);
     if (tokens_ != nullptr) tokens_->store(oauth2, creds_, token, sent);

@@ -177,9 +177,9 @@ class SmtpSubmission::Impl {
                (offered.empty() ? std::string(" (it offers no AUTH here)")
                                 : " (it offers " + printable(offered) + ")"));
     }
-    const bool own = !creds_.smtp_username.empty();
-    const std::string& username = own ? creds_.smtp_username : creds_.username;
-    const std::string& secret = own ? creds_.smtp_secret : creds_.secret;
+    const bool own = !creds_.extra->smtp_username.empty();
+    const std::string& username = own ? creds_.extra->smtp_username : creds_.username;
+    const std::string& secret = own ? creds_.extra->smtp_secret : creds_.secret;
     smtp::Reply reply;
     std::string oauth_error;
     if (d_.mechanism == Mechanism::Login) {

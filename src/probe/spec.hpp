@@ -36,18 +36,25 @@ FetchWhat parse_fetch_what(std::string_view s);
 
 // Secrets are kept apart from the spec so a spec can be logged or copied
 // into status without ever carrying them.
+// The credentials most probes do not have.
+struct ExtraCredentials {
+  // SMTP AUTH of the delivery check; empty: the IMAP ones.
+  std::string smtp_username;
+  std::string smtp_secret;
+  // auth.oauth2: what the token request needs (Credentials::secret is then
+  // the token the engine obtains, not read from anywhere).
+  std::string oauth_client_secret;
+  std::string oauth_refresh_token;
+  std::string oauth_client_certificate_pem;
+  std::string oauth_client_key_pem;
+};
+
 struct Credentials {
   std::string username;
   std::string secret;  // password, or the OAuth 2.0 bearer token (XOAuth2, OAuthBearer)
-  // SMTP AUTH of the delivery check; empty: the IMAP ones.
-  std::string smtp_username{};
-  std::string smtp_secret{};
-  // auth.oauth2: what the token request needs (the secret above is then
-  // the token the engine obtains, not read from anywhere).
-  std::string oauth_client_secret{};
-  std::string oauth_refresh_token{};
-  std::string oauth_client_certificate_pem{};
-  std::string oauth_client_key_pem{};
+  // One pointer for the probes without them: the operator keeps the last
+  // credentials of every probe (for API outages), six empty strings each.
+  DefaultedBox<ExtraCredentials> extra{};
 };
 
 // auth.oauth2: the engine obtains the bearer token itself (the token step)

@@ -24,10 +24,10 @@ std::string token_fingerprint(const OAuth2Spec& spec, const Credentials& creds) 
   add(spec.client_id);
   for (const auto& scope : spec.scopes) add(scope);
   add(creds.username);
-  add(creds.oauth_client_secret);
-  add(creds.oauth_refresh_token);
-  add(creds.oauth_client_certificate_pem);
-  add(creds.oauth_client_key_pem);
+  add(creds.extra->oauth_client_secret);
+  add(creds.extra->oauth_refresh_token);
+  add(creds.extra->oauth_client_certificate_pem);
+  add(creds.extra->oauth_client_key_pem);
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int length = 0;
   if (EVP_DigestFinal_ex(ctx.get(), digest.data(), &length) != 1) {
@@ -62,7 +62,7 @@ std::string TokenCache::refresh_token(const OAuth2Spec& spec, const Credentials&
   if (const Entry* e = find(spec, creds); e != nullptr && !e->refresh_token.empty()) {
     return e->refresh_token;
   }
-  return creds.oauth_refresh_token;
+  return creds.extra->oauth_refresh_token;
 }
 
 void TokenCache::store(const OAuth2Spec& spec, const Credentials& creds,

@@ -32,7 +32,7 @@ oauth::TokenRequestParams request_params(const OAuth2Spec& spec, const Credentia
   p.auth = spec.client_auth;
   p.client_id = spec.client_id;
   p.scopes = spec.scopes;
-  p.client_secret = creds.oauth_client_secret;
+  p.client_secret = creds.extra->oauth_client_secret;
   if (spec.grant == oauth::Grant::RefreshToken) {
     if (refresh_token.empty()) {
       fail(Reason::TokenRequestRejected,
@@ -44,8 +44,8 @@ oauth::TokenRequestParams request_params(const OAuth2Spec& spec, const Credentia
   if (spec.client_auth == oauth::ClientAuth::PrivateKeyJwt) {
     try {
       p.client_assertion = oauth::client_assertion(
-          spec.client_id, spec.token_url, creds.oauth_client_certificate_pem,
-          creds.oauth_client_key_pem, std::chrono::system_clock::now());
+          spec.client_id, spec.token_url, creds.extra->oauth_client_certificate_pem,
+          creds.extra->oauth_client_key_pem, std::chrono::system_clock::now());
     } catch (const oauth::ClientCertificateError& e) {
       fail(
           Reason::TokenClientRejected,

@@ -115,8 +115,8 @@ TEST_F(DeliveryPostfixTest, ImplicitTlsWithAuthLogin) {
 
 TEST_F(DeliveryPostfixTest, WrongSmtpPasswordIsSmtpAuthFailed) {
   Credentials c = probe_user();
-  c.smtp_username = c.username;
-  c.smtp_secret = "not-the-password";
+  c.extra.edit().smtp_username = c.username;
+  c.extra.edit().smtp_secret = "not-the-password";
   const ProbeResult r = run_probe(spec(), c);
   EXPECT_EQ(r.reason, Reason::SMTPAuthFailed) << r.message;
   EXPECT_EQ(r.failed_step, Step::SmtpAuth);

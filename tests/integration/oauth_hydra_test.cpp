@@ -119,7 +119,7 @@ class OAuthHydraTest : public ::testing::Test {
   static Credentials creds(const std::string& secret = kSecret) {
     Credentials c;
     c.username = kClient;
-    c.oauth_client_secret = secret;
+    c.extra.edit().oauth_client_secret = secret;
     return c;
   }
   static void expect_ok(const ProbeResult& r) {
@@ -225,7 +225,8 @@ TEST_F(OAuthHydraTest, RefreshTokenGrantFollowsRotatedRefreshTokens) {
                         "authorization_code,refresh_token");
   hydra_->set_ttl(kClient, "3s");
   Credentials c = creds();
-  c.oauth_refresh_token = hydra_->refresh_token(kClient, kSecret, kClient, "mail offline");
+  c.extra.edit().oauth_refresh_token =
+      hydra_->refresh_token(kClient, kSecret, kClient, "mail offline");
   const ProbeSpec s = with(spec(), [](OAuth2Spec& o) {
     o.grant = oauth::Grant::RefreshToken;
     o.scopes.clear();
@@ -245,7 +246,7 @@ TEST_F(OAuthHydraTest, AnUnknownRefreshTokenIsTokenGrantRejected) {
   hydra_->create_client(kClient, kSecret, "post", "mail offline",
                         "authorization_code,refresh_token");
   Credentials c = creds();
-  c.oauth_refresh_token = "ory_rt_not-a-refresh-token";
+  c.extra.edit().oauth_refresh_token = "ory_rt_not-a-refresh-token";
   const ProbeResult r = run_probe(with(spec(),
                                        [](OAuth2Spec& o) {
                                          o.grant = oauth::Grant::RefreshToken;
@@ -276,11 +277,11 @@ TEST_F(OAuthHydraTest, PrivateKeyJwtClientAssertionWithACertificate) {
   };
   Credentials c;
   c.username = kClient;
-  c.oauth_client_certificate_pem = slurp(dir / "cert.pem");
-  c.oauth_client_key_pem = slurp(dir / "key.pem");
+  c.extra.edit().oauth_client_certificate_pem = slurp(dir / "cert.pem");
+  c.extra.edit().oauth_client_key_pem = slurp(dir / "key.pem");
   {
     std::ofstream jwks(dir / "jwks.json");
-    jwks << R"({"keys":[)" << oauth::public_jwk(c.oauth_client_certificate_pem) << "]}";
+    jwks << R"({"keys":[)" << oauth::public_jwk(c.extra->oauth_client_certificate_pem) << "]}";
   }
   hydra_->delete_client(kClient);
   hydra_->create_client(kClient, "", "private_key_jwt", "mail", "client_credentials",

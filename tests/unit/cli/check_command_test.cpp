@@ -323,7 +323,7 @@ TEST(CheckCommandOAuth2, TokenFlagsBecomeTheOAuth2SpecAndCredentials) {
   EXPECT_EQ(cap.spec.oauth2->grant, oauth::Grant::ClientCredentials);
   EXPECT_EQ(cap.spec.oauth2->scopes,
             std::vector<std::string>{"https://outlook.office365.com/.default"});
-  EXPECT_EQ(cap.creds.oauth_client_secret, "from-env");
+  EXPECT_EQ(cap.creds.extra->oauth_client_secret, "from-env");
   EXPECT_EQ(cap.creds.secret, "");
 }
 

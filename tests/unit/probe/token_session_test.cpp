@@ -44,7 +44,7 @@ ProbeSpec oauth_spec() {
 Credentials oauth_creds() {
   Credentials c;
   c.username = "monitor@example.test";
-  c.oauth_client_secret = kClientSecret;
+  c.extra.edit().oauth_client_secret = kClientSecret;
   return c;
 }
 
@@ -151,7 +151,7 @@ TEST(TokenSession, AChangedSecretStartsAfresh) {
   TokenCache cache;
   ASSERT_NO_FATAL_FAILURE(first_run_obtains(cache, "at-1"));
   Credentials rotated = oauth_creds();
-  rotated.oauth_client_secret = "another-secret";
+  rotated.extra.edit().oauth_client_secret = "another-secret";
   ScriptedTransport imap, token;
   script_imap_login(imap, "at-2");
   token.tls().client_until("\r\n\r\n").client_until("default").server(token_response("at-2"));
@@ -293,7 +293,7 @@ TEST(TokenSession, ARotatedRefreshTokenIsUsedForTheNextRefresh) {
   o->client_auth = oauth::ClientAuth::Post;
   spec.oauth2 = o;
   Credentials creds = oauth_creds();
-  creds.oauth_refresh_token = "rt-from-secret";
+  creds.extra.edit().oauth_refresh_token = "rt-from-secret";
   TokenCache cache;
   oauth::IssuedToken issued;
   issued.access_token = "at-1";

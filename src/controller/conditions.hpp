@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "controller/shared_value.hpp"
 #include "encoding/time.hpp"
 
 namespace imapprobe::controller {
@@ -41,7 +42,7 @@ struct Condition {
   std::string type;
   ConditionStatus status;
   std::string reason;
-  std::string message;
+  SharedText message;  // shared between probes through the reconciler's pool
   std::int64_t observed_generation = 0;
   encoding::Timestamp last_transition_time;
 

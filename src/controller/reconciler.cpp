@@ -418,6 +418,8 @@ void Reconciler::submit(ProbeEntry& e, Transition t) {
   // A run can add a condition to a copy sized for the old ones; kept for
   // the probe's life, the spare room would cost more than the conditions.
   e.status.conditions.shrink_to_fit();
+  // Most condition messages are the same sentence for every probe.
+  for (Condition& c : e.status.conditions) messages_.share(c.message.value());
   const auto now = std::chrono::system_clock::now();
   auto heartbeat =
       std::chrono::duration_cast<std::chrono::system_clock::duration>(options_.status_heartbeat);

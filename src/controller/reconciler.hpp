@@ -134,6 +134,7 @@ class Reconciler {
   ProbeTable table_;
   // One copy of each certificate many probes see (a server's, typically).
   SharingPool<CertificateStatus> certificates_;
+  SharingPool<std::string> messages_;
   RunScheduler scheduler_;
   StatusWriter writer_;
   boost::asio::steady_timer wake_timer_;

@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -79,6 +81,33 @@ class SharingPool {
  private:
   std::size_t capacity_;
   std::vector<SharedValue<T>> recent_;
+};
+
+// Text that equal copies share, read as a std::string ("" when none): a
+// condition's message is the same sentence for most probes ("every step
+// within its thresholds"), and a copy per probe and condition was about 80
+// bytes. Shared through a SharingPool<std::string> via value().
+class SharedText {
+ public:
+  SharedText() = default;
+  SharedText(std::string text) : value_(std::move(text)) {}
+  SharedText(const char* text) : value_(std::string(text)) {}
+
+  const std::string& str() const { return value_ ? *value_ : none(); }
+  operator const std::string&() const { return str(); }
+  bool empty() const { return str().empty(); }
+  SharedValue<std::string>& value() { return value_; }
+
+  friend bool operator==(const SharedText& a, const SharedText& b) { return a.str() == b.str(); }
+  friend bool operator==(const SharedText& a, std::string_view b) { return a.str() == b; }
+  friend bool operator==(const SharedText& a, const char* b) { return a.str() == b; }
+
+ private:
+  static const std::string& none() {
+    static const std::string text;
+    return text;
+  }
+  SharedValue<std::string> value_;
 };
 
 }  // namespace imapprobe::controller

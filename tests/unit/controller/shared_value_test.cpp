@@ -69,5 +69,23 @@ TEST(SharedValue, ThePoolIsBoundedAndForgetsTheOldest) {
   EXPECT_TRUE(again.shares_with(oldest));
 }
 
+TEST(SharedText, ReadsAsAStringAndEqualTextsShareOneCopyThroughThePool) {
+  SharedText none;
+  EXPECT_EQ(none.str(), "");
+  EXPECT_TRUE(none.empty());
+  SharedText a(std::string("every step within its thresholds"));
+  SharedText b("every step within its thresholds");
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a, "every step within its thresholds");
+  const std::string& as_string = a;
+  EXPECT_EQ(as_string.size(), 32u);
+  EXPECT_FALSE(a.value().shares_with(b.value()));
+  SharingPool<std::string> pool;
+  pool.share(a.value());
+  pool.share(b.value());
+  EXPECT_TRUE(a.value().shares_with(b.value()));
+  EXPECT_LT(sizeof(SharedText), sizeof(std::string));
+}
+
 }  // namespace
 }  // namespace imapprobe::controller

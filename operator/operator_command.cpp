@@ -321,8 +321,12 @@ int run_operator(const std::vector<std::string>& args) {
                    m.relists += l->relists();
                  }
                  m.leader = f.leader_elect ? (elector && elector->is_leader()) : true;
-                 return telemetry::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
-                                                controller::render_metrics(m)};
+                 // Written part by part: a scrape of 10,000 probes holds a
+                 // 256 KB part, not the 25 MB page.
+                 auto page = std::make_shared<controller::MetricsPage>(std::move(m));
+                 telemetry::HttpResponse r{200, "text/plain; version=0.0.4; charset=utf-8", ""};
+                 r.next_part = [page](std::string& out) { return page->next(out, 256 * 1024); };
+                 return r;
                }},
           });
       spdlog::info("metrics on {} (port {})", f.metrics_addr, metrics->port());

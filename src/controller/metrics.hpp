@@ -24,6 +24,30 @@ struct OperatorMetrics {
   std::string version;
 };
 
+// The page, written part by part: a scrape of 10,000 probes holds one part
+// (about `budget` bytes) at a time, not the 25 MB page. Keep it where it
+// was made (it points into its own snapshot).
+class MetricsPage {
+ public:
+  explicit MetricsPage(OperatorMetrics m);
+  ~MetricsPage();
+  MetricsPage(const MetricsPage&) = delete;
+  MetricsPage& operator=(const MetricsPage&) = delete;
+  // Appends the next part of the page to `out`: at least `budget` bytes
+  // unless the page ends first. False once the page is complete.
+  bool next(std::string& out, std::size_t budget);
+
+  struct Row;
+
+ private:
+  OperatorMetrics m_;
+  std::vector<Row> rows_;
+  std::size_t section_ = 0;
+  std::size_t row_ = 0;
+  bool done_ = false;
+};
+
+// The whole page as one string.
 std::string render_metrics(const OperatorMetrics& m);
 
 }  // namespace imapprobe::controller

@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
+#include <cstdio>
 #include <stdexcept>
 
 namespace imapprobe::telemetry {
@@ -58,8 +59,27 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
           } else {
             resp = {404, "text/plain; charset=utf-8", "not found\n"};
           }
-          // Head and body as two buffers: the body (the /metrics page of
-          // thousands of probes, tens of MB) is moved, never copied.
+          if (resp.next_part) {
+            // Chunked: a page cut short (an error while rendering it) is
+            // seen by the scraper as incomplete, never as a shorter page.
+            auto head = std::make_shared<std::string>(
+                "HTTP/1.1 " + std::to_string(resp.status) +
+                (resp.status == 200 ? " OK" : " Error") + "\r\nContent-Type: " + resp.content_type +
+                "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+            auto next =
+                std::make_shared<std::function<bool(std::string&)>>(std::move(resp.next_part));
+            if (method == "HEAD") {
+              *next = [](std::string&) { return false; };
+            }
+            asio::async_write(
+                *socket, asio::buffer(*head),
+                [socket, head, next, timer](boost::system::error_code ec, std::size_t) {
+                  if (ec) return;
+                  write_parts(socket, next, timer);
+                });
+            return;
+          }
+          // Head and body as two buffers: the body is moved, never copied.
           auto head = std::make_shared<std::string>(
               "HTTP/1.1 " + std::to_string(resp.status) +
               (resp.status == 200   ? " OK"
@@ -76,6 +96,48 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
                               boost::system::error_code ignored;
                               socket->shutdown(tcp::socket::shutdown_both, ignored);
                             });
+        });
+  }
+
+  // Renders and writes the next part as a chunk, then the one after, until
+  // the last: one part in memory at a time.
+  static void write_parts(std::shared_ptr<tcp::socket> socket,
+                          std::shared_ptr<std::function<bool(std::string&)>> next,
+                          std::shared_ptr<asio::steady_timer> timer) {
+    auto close = [&] {
+      timer->cancel();
+      boost::system::error_code ignored;
+      socket->shutdown(tcp::socket::shutdown_both, ignored);
+    };
+    auto part = std::make_shared<std::string>();
+    bool more = false;
+    try {
+      more = (*next)(*part);
+    } catch (const std::exception&) {
+      close();  // no last chunk: the client sees the page is incomplete
+      return;
+    }
+    char size_line[24];
+    const int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", part->size());
+    auto frame = std::make_shared<std::string>(size_line, static_cast<std::size_t>(n));
+    auto tail = std::make_shared<std::string>(more || part->empty() ? "\r\n" : "\r\n0\r\n\r\n");
+    if (part->empty()) {
+      // An empty chunk would end the body: write only the end (or nothing).
+      frame->clear();
+      tail->assign(more ? "" : "0\r\n\r\n");
+    }
+    const std::array<asio::const_buffer, 3> buffers{asio::buffer(*frame), asio::buffer(*part),
+                                                    asio::buffer(*tail)};
+    asio::async_write(
+        *socket, buffers,
+        [socket, next, timer, part, frame, tail, more](boost::system::error_code ec, std::size_t) {
+          if (!ec && more) {
+            write_parts(socket, next, timer);
+            return;
+          }
+          timer->cancel();
+          boost::system::error_code ignored;
+          socket->shutdown(tcp::socket::shutdown_both, ignored);
         });
   }
 

@@ -17,6 +17,11 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  // Set for a body written part by part (the /metrics page of thousands of
+  // probes): appends the next part to its argument, false after the last.
+  // The body is then sent until the connection closes, without a length,
+  // and `body` is not used.
+  std::function<bool(std::string&)> next_part{};
 };
 
 class HttpServer {

@@ -174,6 +174,34 @@ TEST(Metrics, RendersProbeAndOperatorSeries) {
             std::string::npos);
 }
 
+TEST(Metrics, ThePageWrittenPartByPartIsThePageAndEachPartIsBounded) {
+  OperatorMetrics m = sample();
+  // Enough probes that the page is many parts of a small budget.
+  for (int i = 0; i < 50; ++i) {
+    ProbeSnapshot extra = m.probes.front();
+    extra.name = "extra-" + std::to_string(i);
+    m.probes.push_back(extra);
+  }
+  const std::string whole = render_metrics(m);
+  MetricsPage page(m);
+  std::string joined;
+  std::size_t parts = 0;
+  bool more = true;
+  while (more) {
+    std::string part;
+    more = page.next(part, 4096);
+    ++parts;
+    // A part ends with the probe whose lines crossed the budget; the
+    // operator's own series are the last part, of their own.
+    EXPECT_LT(part.size(), more ? 4096u + 2048u : 16384u) << "part " << parts;
+    joined += part;
+  }
+  EXPECT_EQ(joined, whole);
+  EXPECT_GT(parts, whole.size() / (4096 + 2048));
+  EXPECT_FALSE(page.next(joined, 4096)) << "a finished page stays finished";
+  EXPECT_EQ(joined, whole);
+}
+
 TEST(Metrics, PassesPromtoolCheck) {
   const std::string path = ::testing::TempDir() + "/metrics.txt";
   std::ofstream(path) << render_metrics(sample());

@@ -227,6 +227,36 @@ TEST(HttpServer, ServesRoutesAnd404) {
   t.join();
 }
 
+TEST(HttpServer, ABodyWrittenPartByPartArrivesWholeAndACutOneIsSeenAsCut) {
+  boost::asio::io_context io;
+  auto parts = [](int fail_at) {
+    return [fail_at] {
+      HttpResponse r{200, "text/plain", ""};
+      auto n = std::make_shared<int>(0);
+      r.next_part = [n, fail_at](std::string& out) {
+        if (++*n == fail_at) throw std::runtime_error("render failed");
+        out += "part " + std::to_string(*n) + "\n";
+        if (*n == 2) out.clear();  // an empty part in the middle ends nothing
+        return *n < 4;
+      };
+      return r;
+    };
+  };
+  HttpServer server(io, "127.0.0.1:0", {{"/whole", parts(0)}, {"/cut", parts(3)}});
+  std::thread t([&] { io.run(); });
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  std::string out;
+  EXPECT_EQ(testing::run_command("curl -sS " + base + "/whole", out), 0);
+  EXPECT_EQ(out, "part 1\npart 3\npart 4\n");
+  testing::run_command("curl -sS -D - -o /dev/null " + base + "/whole", out);
+  EXPECT_NE(out.find("Transfer-Encoding: chunked"), std::string::npos) << out;
+  // A render that fails half way is an incomplete transfer, never a short page.
+  EXPECT_NE(testing::run_command("curl -sS " + base + "/cut 2>&1", out), 0) << out;
+  server.stop();
+  io.stop();
+  t.join();
+}
+
 TEST(HttpServer, BadAddressIsAClearError) {
   boost::asio::io_context io;
   try {

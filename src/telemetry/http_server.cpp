@@ -68,14 +68,17 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
                 "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
             auto next =
                 std::make_shared<std::function<bool(std::string&)>>(std::move(resp.next_part));
-            if (method == "HEAD") {
-              *next = [](std::string&) { return false; };
-            }
+            const bool body = method != "HEAD";
             asio::async_write(
                 *socket, asio::buffer(*head),
-                [socket, head, next, timer](boost::system::error_code ec, std::size_t) {
-                  if (ec) return;
-                  write_parts(socket, next, timer);
+                [socket, head, next, timer, body](boost::system::error_code ec, std::size_t) {
+                  if (!ec && body) {
+                    write_parts(socket, next, timer);
+                    return;
+                  }
+                  timer->cancel();
+                  boost::system::error_code ignored;
+                  socket->shutdown(tcp::socket::shutdown_both, ignored);
                 });
             return;
           }

@@ -250,6 +250,16 @@ TEST(HttpServer, ABodyWrittenPartByPartArrivesWholeAndACutOneIsSeenAsCut) {
   EXPECT_EQ(out, "part 1\npart 3\npart 4\n");
   testing::run_command("curl -sS -D - -o /dev/null " + base + "/whole", out);
   EXPECT_NE(out.find("Transfer-Encoding: chunked"), std::string::npos) << out;
+  // HEAD: the head only, nothing rendered or sent after it (read raw: a
+  // client would skip a stray chunk after a HEAD's head).
+  EXPECT_EQ(
+      testing::run_command("bash -c 'exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(server.port()) +
+                               "; printf \"HEAD /whole HTTP/1.1\\r\\nHost: t\\r\\n\\r\\n\" >&3; "
+                               "timeout 5 cat <&3'",
+                           out),
+      0)
+      << out;
+  EXPECT_EQ(out.find("\r\n\r\n"), out.size() - 4) << out;
   // A render that fails half way is an incomplete transfer, never a short page.
   EXPECT_NE(testing::run_command("curl -sS " + base + "/cut 2>&1", out), 0) << out;
   server.stop();

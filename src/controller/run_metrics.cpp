@@ -41,6 +41,13 @@ RunFacts facts_of(const probe::ProbeResult& result) {
   return f;
 }
 
+std::uint64_t& ReasonCounts::operator[](std::string_view reason) {
+  auto it = std::lower_bound(counts_.begin(), counts_.end(), reason,
+                             [](const auto& entry, std::string_view r) { return entry.first < r; });
+  if (it == counts_.end() || it->first != reason) it = counts_.emplace(it, std::string(reason), 0);
+  return it->second;
+}
+
 void DeliveryHistogram::observe(double seconds) {
   if (buckets.empty()) buckets.resize(std::size(kDeliveryBuckets));
   const auto* bound =

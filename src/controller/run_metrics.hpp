@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -48,6 +49,19 @@ struct ReconcilerStats {
   LagHistogram lag_first;  // RunKind::First: start-up, changes, take-overs, retries
   LagHistogram lag_next;   // RunKind::Next: the steady rhythm
   std::map<std::string, std::uint64_t> runs_by_reason;
+};
+
+// Runs counted by reason, in reason order, for one probe: most probes see one
+// or two reasons, and a std::map cost a 48-byte head and a node per reason.
+class ReasonCounts {
+ public:
+  std::uint64_t& operator[](std::string_view reason);
+  auto begin() const { return counts_.begin(); }
+  auto end() const { return counts_.end(); }
+  std::size_t size() const { return counts_.size(); }
+
+ private:
+  std::vector<std::pair<std::string, std::uint64_t>> counts_;
 };
 
 // Upper bounds (seconds) of the total-duration histogram buckets.
@@ -101,8 +115,9 @@ struct ProbeFacts {
   // spec.suspend holds it: a probe that does not run must still be alertable.
   std::string stalled_reason;
   bool suspended = false;
-  std::map<std::string, std::uint64_t> runs_by_reason;
-  std::array<std::uint64_t, std::size(kDurationBuckets)> duration_buckets{};  // non-cumulative
+  ReasonCounts runs_by_reason;
+  // Non-cumulative; 32 bits last 8,000 years of a run a minute.
+  std::array<std::uint32_t, std::size(kDurationBuckets)> duration_buckets{};
   double duration_sum = 0;
   std::uint64_t duration_count = 0;
   DeliveryHistogram delivery;

@@ -202,6 +202,17 @@ TEST(Metrics, ThePageWrittenPartByPartIsThePageAndEachPartIsBounded) {
   EXPECT_EQ(joined, whole);
 }
 
+TEST(Metrics, RunsByReasonCountInReasonOrder) {
+  ReasonCounts counts;
+  ++counts["TLSHandshakeFailed"];
+  ++counts["AuthFailed"];
+  ++counts["TLSHandshakeFailed"];
+  ++counts["Succeeded"];
+  std::vector<std::pair<std::string, std::uint64_t>> seen(counts.begin(), counts.end());
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, std::uint64_t>>{
+                      {"AuthFailed", 1}, {"Succeeded", 1}, {"TLSHandshakeFailed", 2}}));
+}
+
 TEST(Metrics, PassesPromtoolCheck) {
   const std::string path = ::testing::TempDir() + "/metrics.txt";
   std::ofstream(path) << render_metrics(sample());

@@ -26,6 +26,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+import smoke  # noqa: E402
+
 TIMEOUT = 10  # seconds per HTTP request; Hydra answers in milliseconds
 
 
@@ -35,17 +38,10 @@ class Failure(Exception):
 
 def read_env(workdir):
     path = os.path.join(workdir, "env")
-    env = {}
     try:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                line = line.rstrip("\n")
-                if line and not line.startswith("#") and "=" in line:
-                    k, v = line.split("=", 1)
-                    env[k] = v
+        return smoke.read_env(path)
     except OSError as e:
         raise Failure(f"cannot read {path} (is the harness started?): {e}")
-    return env
 
 
 def tls_context(env):

@@ -62,10 +62,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
           if (resp.next_part) {
             // Chunked: a page cut short (an error while rendering it) is
             // seen by the scraper as incomplete, never as a shorter page.
-            auto head = std::make_shared<std::string>(
-                "HTTP/1.1 " + std::to_string(resp.status) +
-                (resp.status == 200 ? " OK" : " Error") + "\r\nContent-Type: " + resp.content_type +
-                "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+            auto head = std::make_shared<std::string>(head_of(resp, "Transfer-Encoding: chunked"));
             auto next =
                 std::make_shared<std::function<bool(std::string&)>>(std::move(resp.next_part));
             const bool body = method != "HEAD";
@@ -74,32 +71,40 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
                 [socket, head, next, timer, body](boost::system::error_code ec, std::size_t) {
                   if (!ec && body) {
                     write_parts(socket, next, timer);
-                    return;
+                  } else {
+                    finish(*socket, *timer);
                   }
-                  timer->cancel();
-                  boost::system::error_code ignored;
-                  socket->shutdown(tcp::socket::shutdown_both, ignored);
                 });
             return;
           }
           // Head and body as two buffers: the body is moved, never copied.
           auto head = std::make_shared<std::string>(
-              "HTTP/1.1 " + std::to_string(resp.status) +
-              (resp.status == 200   ? " OK"
-               : resp.status == 503 ? " Service Unavailable"
-                                    : " Error") +
-              "\r\nContent-Type: " + resp.content_type + "\r\nContent-Length: " +
-              std::to_string(resp.body.size()) + "\r\nConnection: close\r\n\r\n");
+              head_of(resp, "Content-Length: " + std::to_string(resp.body.size())));
           auto body = std::make_shared<std::string>(method == "HEAD" ? std::string()
                                                                      : std::move(resp.body));
           const std::array<asio::const_buffer, 2> buffers{asio::buffer(*head), asio::buffer(*body)};
           asio::async_write(*socket, buffers,
                             [socket, head, body, timer](boost::system::error_code, std::size_t) {
-                              timer->cancel();
-                              boost::system::error_code ignored;
-                              socket->shutdown(tcp::socket::shutdown_both, ignored);
+                              finish(*socket, *timer);
                             });
         });
+  }
+
+  // The status line and headers; `length` says how the body ends.
+  static std::string head_of(const HttpResponse& resp, const std::string& length) {
+    return "HTTP/1.1 " + std::to_string(resp.status) +
+           (resp.status == 200   ? " OK"
+            : resp.status == 503 ? " Service Unavailable"
+                                 : " Error") +
+           "\r\nContent-Type: " + resp.content_type + "\r\n" + length +
+           "\r\nConnection: close\r\n\r\n";
+  }
+
+  // One request per connection: the answer is written, the connection ends.
+  static void finish(tcp::socket& socket, asio::steady_timer& timer) {
+    timer.cancel();
+    boost::system::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
   }
 
   // Renders and writes the next part as a chunk, then the one after, until
@@ -107,28 +112,23 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   static void write_parts(std::shared_ptr<tcp::socket> socket,
                           std::shared_ptr<std::function<bool(std::string&)>> next,
                           std::shared_ptr<asio::steady_timer> timer) {
-    auto close = [&] {
-      timer->cancel();
-      boost::system::error_code ignored;
-      socket->shutdown(tcp::socket::shutdown_both, ignored);
-    };
     auto part = std::make_shared<std::string>();
     bool more = false;
     try {
       more = (*next)(*part);
     } catch (const std::exception&) {
-      close();  // no last chunk: the client sees the page is incomplete
+      finish(*socket, *timer);  // no last chunk: the client sees the page is incomplete
       return;
     }
-    char size_line[24];
-    const int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", part->size());
-    auto frame = std::make_shared<std::string>(size_line, static_cast<std::size_t>(n));
-    auto tail = std::make_shared<std::string>(more || part->empty() ? "\r\n" : "\r\n0\r\n\r\n");
-    if (part->empty()) {
-      // An empty chunk would end the body: write only the end (or nothing).
-      frame->clear();
-      tail->assign(more ? "" : "0\r\n\r\n");
+    // An empty chunk would end the body: an empty part is no chunk at all.
+    auto frame = std::make_shared<std::string>();
+    if (!part->empty()) {
+      char size_line[24];
+      const int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", part->size());
+      frame->assign(size_line, static_cast<std::size_t>(n));
     }
+    auto tail = std::make_shared<std::string>(part->empty() ? "" : "\r\n");
+    if (!more) tail->append("0\r\n\r\n");
     const std::array<asio::const_buffer, 3> buffers{asio::buffer(*frame), asio::buffer(*part),
                                                     asio::buffer(*tail)};
     asio::async_write(
@@ -136,11 +136,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         [socket, next, timer, part, frame, tail, more](boost::system::error_code ec, std::size_t) {
           if (!ec && more) {
             write_parts(socket, next, timer);
-            return;
+          } else {
+            finish(*socket, *timer);
           }
-          timer->cancel();
-          boost::system::error_code ignored;
-          socket->shutdown(tcp::socket::shutdown_both, ignored);
         });
   }
 

@@ -65,6 +65,13 @@ void header(Page& o, const char* name, const char* type, const char* help) {
   o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
 }
 
+// A family of one sample without labels (the operator's own counters).
+template <typename T>
+void sample(Page& o, const char* name, const char* type, const char* help, T value) {
+  header(o, name, type, help);
+  o << name << ' ' << value << '\n';
+}
+
 std::string labels_of(const ProbeSnapshot& p) {
   return "namespace=\"" + escape(p.namespace_) + "\",name=\"" + escape(p.name) + "\"";
 }
@@ -286,41 +293,36 @@ const ProbeSection kProbeSections[] = {
 void operator_series(Page& o, const OperatorMetrics& m) {
   header(o, "imapprobe_operator_info", "gauge", "Build information.");
   o << "imapprobe_operator_info{version=\"" << escape(m.version) << "\"} 1\n";
-  header(o, "imapprobe_operator_leader", "gauge",
-         "Whether this replica holds the leader Lease and runs probes.");
-  o << "imapprobe_operator_leader " << (m.leader ? 1 : 0) << '\n';
-  header(o, "imapprobe_operator_probes", "gauge", "ImapProbes known to the operator.");
-  o << "imapprobe_operator_probes " << m.stats.probes << '\n';
-  header(o, "imapprobe_operator_runs_in_flight", "gauge", "Probe runs in progress.");
-  o << "imapprobe_operator_runs_in_flight " << m.stats.in_flight << '\n';
-  header(o, "imapprobe_operator_status_writes_total", "counter",
-         "Status writes to the API server.");
-  o << "imapprobe_operator_status_writes_total " << m.stats.status_writes << '\n';
-  header(o, "imapprobe_operator_status_writes_skipped_total", "counter",
+  sample(o, "imapprobe_operator_leader", "gauge",
+         "Whether this replica holds the leader Lease and runs probes.", (m.leader ? 1 : 0));
+  sample(o, "imapprobe_operator_probes", "gauge", "ImapProbes known to the operator.",
+         m.stats.probes);
+  sample(o, "imapprobe_operator_runs_in_flight", "gauge", "Probe runs in progress.",
+         m.stats.in_flight);
+  sample(o, "imapprobe_operator_status_writes_total", "counter", "Status writes to the API server.",
+         m.stats.status_writes);
+  sample(o, "imapprobe_operator_status_writes_skipped_total", "counter",
          "Status writes left out because nothing a reader acts on changed since the last one "
-         "(written at the heartbeat instead).");
-  o << "imapprobe_operator_status_writes_skipped_total " << m.stats.status_writes_skipped << '\n';
-  header(o, "imapprobe_operator_status_write_errors_total", "counter",
+         "(written at the heartbeat instead).",
+         m.stats.status_writes_skipped);
+  sample(o, "imapprobe_operator_status_write_errors_total", "counter",
          "Failed status write attempts (each is retried with backoff until it lands or is "
-         "superseded).");
-  o << "imapprobe_operator_status_write_errors_total " << m.stats.status_write_errors << '\n';
-  header(o, "imapprobe_operator_events_total", "counter", "Kubernetes Events recorded.");
-  o << "imapprobe_operator_events_total " << m.stats.events << '\n';
-  header(o, "imapprobe_operator_event_errors_total", "counter",
-         "Kubernetes Events that could not be recorded.");
-  o << "imapprobe_operator_event_errors_total " << m.stats.event_errors << '\n';
-  header(o, "imapprobe_operator_secret_read_errors_total", "counter",
-         "Secret reads the API server did not answer usefully (no response, 429, 5xx).");
-  o << "imapprobe_operator_secret_read_errors_total " << m.stats.api_read_errors << '\n';
-  header(o, "imapprobe_operator_runs_skipped_total", "counter",
-         "Runs skipped because no credentials could be read and none were known.");
-  o << "imapprobe_operator_runs_skipped_total " << m.stats.runs_skipped_api_down << '\n';
-  header(o, "imapprobe_operator_watch_restarts_total", "counter",
-         "Watches re-established after ending or failing.");
-  o << "imapprobe_operator_watch_restarts_total " << m.watch_restarts << '\n';
-  header(o, "imapprobe_operator_relists_total", "counter",
-         "Full relists (after 410 Gone or a lost resourceVersion).");
-  o << "imapprobe_operator_relists_total " << m.relists << '\n';
+         "superseded).",
+         m.stats.status_write_errors);
+  sample(o, "imapprobe_operator_events_total", "counter", "Kubernetes Events recorded.",
+         m.stats.events);
+  sample(o, "imapprobe_operator_event_errors_total", "counter",
+         "Kubernetes Events that could not be recorded.", m.stats.event_errors);
+  sample(o, "imapprobe_operator_secret_read_errors_total", "counter",
+         "Secret reads the API server did not answer usefully (no response, 429, 5xx).",
+         m.stats.api_read_errors);
+  sample(o, "imapprobe_operator_runs_skipped_total", "counter",
+         "Runs skipped because no credentials could be read and none were known.",
+         m.stats.runs_skipped_api_down);
+  sample(o, "imapprobe_operator_watch_restarts_total", "counter",
+         "Watches re-established after ending or failing.", m.watch_restarts);
+  sample(o, "imapprobe_operator_relists_total", "counter",
+         "Full relists (after 410 Gone or a lost resourceVersion).", m.relists);
   header(o, "imapprobe_operator_api_requests_total", "counter",
          "Kubernetes API requests by verb and HTTP code (0: no response).");
   for (const auto& [key, n] : m.api_requests) {

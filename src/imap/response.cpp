@@ -23,20 +23,6 @@ std::string excerpt(std::string_view s) { return escape_excerpt(s, kExcerptMax);
   fail(what + ": \"" + excerpt(context) + "\"");
 }
 
-char upper_ascii(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = upper_ascii(c);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return upper_ascii(x) == upper_ascii(y);
-         });
-}
-
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // RFC 3501 ATOM-CHAR: CHAR except atom-specials.
@@ -62,11 +48,11 @@ bool is_atom_char(char ch) {
 bool is_tag_char(char c) { return (is_atom_char(c) || c == ']') && c != '+'; }
 
 std::optional<Status> status_of(std::string_view keyword) {
-  if (iequals(keyword, "OK")) return Status::Ok;
-  if (iequals(keyword, "NO")) return Status::No;
-  if (iequals(keyword, "BAD")) return Status::Bad;
-  if (iequals(keyword, "PREAUTH")) return Status::PreAuth;
-  if (iequals(keyword, "BYE")) return Status::Bye;
+  if (iequals_ascii(keyword, "OK")) return Status::Ok;
+  if (iequals_ascii(keyword, "NO")) return Status::No;
+  if (iequals_ascii(keyword, "BAD")) return Status::Bad;
+  if (iequals_ascii(keyword, "PREAUTH")) return Status::PreAuth;
+  if (iequals_ascii(keyword, "BYE")) return Status::Bye;
   return std::nullopt;
 }
 
@@ -238,7 +224,7 @@ void parse_resp_text(std::string_view rest, Response& r) {
   if (atom.empty() || !std::all_of(atom.begin(), atom.end(), is_atom_char)) {
     fail("invalid response code", rest);
   }
-  r.code = upper(atom);
+  r.code = to_upper_ascii(atom);
   if (sp != std::string_view::npos) r.code_args = inner.substr(sp + 1);
   std::string_view text = rest.substr(close + 1);
   if (!text.empty() && text[0] == ' ') text.remove_prefix(1);
@@ -389,7 +375,7 @@ Response build_response(std::string_view buf, const Scan& scan) {
   r.kind = h.kind;
   r.tag = h.tag;
   r.number = h.number;
-  r.keyword = upper(h.keyword);
+  r.keyword = to_upper_ascii(h.keyword);
   r.status = h.status.value_or(Status::None);
   r.wire_bytes = scan.consumed;
   if (h.status) {
@@ -496,53 +482,6 @@ void ResponseReader::discard_buffered() {
   buf_.start = 0;
   ready_end_ = 0;
   progress_ = Progress{};
-}
-
-std::vector<std::string> parse_capabilities(std::string_view atoms) {
-  std::vector<std::string> caps;
-  std::size_t pos = 0;
-  while (pos < atoms.size()) {
-    while (pos < atoms.size() && (atoms[pos] == ' ' || atoms[pos] == '\t')) ++pos;
-    const std::size_t start = pos;
-    while (pos < atoms.size() && atoms[pos] != ' ' && atoms[pos] != '\t') ++pos;
-    if (pos > start) caps.push_back(upper(atoms.substr(start, pos - start)));
-  }
-  return caps;
-}
-
-bool has_capability(const std::vector<std::string>& caps, std::string_view cap) {
-  return std::any_of(caps.begin(), caps.end(),
-                     [cap](const std::string& c) { return iequals(c, cap); });
-}
-
-std::vector<std::uint32_t> parse_search(std::string_view text) {
-  std::vector<std::uint32_t> numbers;
-  std::size_t pos = 0;
-  auto skip_spaces = [&] {
-    while (pos < text.size() && text[pos] == ' ') ++pos;
-  };
-  skip_spaces();
-  // Tolerate being handed the whole "SEARCH 1 2 3" rather than its text.
-  if (text.size() - pos >= 6 && iequals(text.substr(pos, 6), "SEARCH") &&
-      (text.size() - pos == 6 || text[pos + 6] == ' ')) {
-    pos += 6;
-  }
-  for (;;) {
-    skip_spaces();
-    if (pos >= text.size() || text[pos] == '(') break;  // "(MODSEQ n)" from CONDSTORE
-    std::uint64_t n = 0;
-    const std::size_t start = pos;
-    while (pos < text.size() && is_digit(text[pos])) {
-      n = n * 10 + static_cast<std::uint64_t>(text[pos] - '0');
-      if (n > std::numeric_limits<std::uint32_t>::max()) fail("SEARCH number out of range", text);
-      ++pos;
-    }
-    if (pos == start || (pos < text.size() && text[pos] != ' ')) {
-      fail("malformed SEARCH response", text);
-    }
-    numbers.push_back(static_cast<std::uint32_t>(n));
-  }
-  return numbers;
 }
 
 }  // namespace imapprobe::imap

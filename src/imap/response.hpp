@@ -108,10 +108,4 @@ class ResponseReader {
   std::size_t scanned_ = 0;
 };
 
-// Capabilities from "* CAPABILITY ..." or "[CAPABILITY ...]", upper-cased.
-std::vector<std::string> parse_capabilities(std::string_view atoms);
-bool has_capability(const std::vector<std::string>& caps, std::string_view cap);
-// Message numbers from the text of "* SEARCH 1 2 3" (and ESEARCH ALL is not used).
-std::vector<std::uint32_t> parse_search(std::string_view text);
-
 }  // namespace imapprobe::imap

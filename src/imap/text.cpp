@@ -22,4 +22,20 @@ std::string escape_excerpt(std::string_view s, std::size_t max) {
   return out;
 }
 
+namespace {
+char upper_ascii(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
+}  // namespace
+
+std::string to_upper_ascii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = upper_ascii(c);
+  return out;
+}
+
+bool iequals_ascii(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return upper_ascii(x) == upper_ascii(y);
+         });
+}
+
 }  // namespace imapprobe::imap

@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "imap/command.hpp"
+#include "imap/response_data.hpp"
 #include "probe/mailbox_steps.hpp"
 #include "probe/smtp_submission.hpp"
 #include "probe/step_failure.hpp"

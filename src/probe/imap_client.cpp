@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "imap/banner.hpp"
+#include "imap/response_data.hpp"
 #include "probe/duration.hpp"
 #include "probe/step_failure.hpp"
 

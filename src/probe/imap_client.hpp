@@ -13,6 +13,7 @@
 
 #include "imap/command.hpp"
 #include "imap/response.hpp"
+#include "imap/response_data.hpp"
 #include "net/transport.hpp"
 #include "probe/result.hpp"
 

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "imap/command.hpp"
+#include "imap/response_data.hpp"
 #include "probe/step_failure.hpp"
 
 namespace imapprobe::probe {

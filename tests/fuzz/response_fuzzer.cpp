@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "imap/response.hpp"
+#include "imap/response_data.hpp"
 
 namespace {
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "imap/response_data.hpp"
+
 namespace imapprobe::imap {
 namespace {
 

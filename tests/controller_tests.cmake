@@ -8,6 +8,11 @@ imapprobe_unit_test(controller_unit_tests
           unit/controller/secret_cache_test.cpp
   LIBS imapprobe_controller imapprobe_test_support yaml-cpp)
 target_compile_definitions(controller_unit_tests PRIVATE IMAPPROBE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+# Its own binary: it replaces the global operator new/delete to follow
+# which blocks outlive a steady run's updates.
+imapprobe_unit_test(controller_steady_memory_tests
+  SOURCES unit/controller/steady_memory_test.cpp
+  LIBS imapprobe_controller)
 
 # The operator binary end to end: real kube-apiserver, real Dovecot, kubectl.
 target_sources(imapprobe_test_support PRIVATE support/process.cpp)

@@ -41,7 +41,10 @@ ProbeTable::Upserted ProbeTable::upsert(const json& object) {
     }
   }
   ProbeEntry& e = *it->second;
-  e.ref = std::move(ref);
+  // Otherwise the same key and uid: not assigned again, since every watch
+  // event (each status write comes back as one) would give the entry a
+  // freshly allocated uid among the event's freed memory (fragmentation).
+  if (change == Change::Added || change == Change::Recreated) e.ref = std::move(ref);
   std::string run_request = run_request_of(object);
   if (change == Change::Unchanged && run_request != e.run_request) change = Change::RunRequested;
   e.run_request = std::move(run_request);

@@ -287,8 +287,15 @@ void Reconciler::on_credentials(const RunToken& token, CredentialResolution reso
   }
   ProbeEntry& e = *table_.find(token.key);
   if (auto* resolved = std::get_if<ResolvedCredentials>(&resolution)) {
-    e.last_credentials = ProbeEntry::KnownCredentials{std::move(resolved->credentials),
-                                                      intern_ca(std::move(resolved->ca_pem))};
+    // Into the credentials already kept (as submit does with the status).
+    auto ca = intern_ca(std::move(resolved->ca_pem));
+    if (e.last_credentials) {
+      e.last_credentials->credentials = resolved->credentials;
+      e.last_credentials->ca_pem = std::move(ca);
+    } else {
+      e.last_credentials =
+          ProbeEntry::KnownCredentials{std::move(resolved->credentials), std::move(ca)};
+    }
     run(token, *e.last_credentials);
     return;
   }
@@ -414,7 +421,11 @@ void Reconciler::stall(ProbeEntry& e, const std::string& reason, const std::stri
 }
 
 void Reconciler::submit(ProbeEntry& e, Transition t) {
-  e.status = std::move(t.status);
+  // Copied into the storage the probe already has, not moved: a new status
+  // is built among a run's short-lived allocations, and moving it in would
+  // leave a probe's lasting strings and vectors pinned in that freed memory,
+  // run after run, which malloc_trim cannot hand back (fragmentation).
+  e.status = t.status;
   // A run can add a condition to a copy sized for the old ones; kept for
   // the probe's life, the spare room would cost more than the conditions.
   e.status.conditions.shrink_to_fit();

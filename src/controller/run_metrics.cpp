@@ -111,7 +111,10 @@ void RunMetrics::run_finished(const std::string& key, const probe::ProbeResult& 
   auto it = probes_.find(key);
   if (it == probes_.end()) return;  // removed while the run was in flight
   ProbeFacts& snap = it->second;
-  snap.last_run = facts_of(result);
+  // Copied into the facts already held (their step vector reused), not
+  // moved: see Reconciler::submit on fragmentation.
+  const RunFacts facts = facts_of(result);
+  snap.last_run = facts;
   snap.last_run->slow = slow;
   snap.stalled_reason.clear();  // it ran
   snap.suspended = false;

@@ -1,6 +1,7 @@
 #include "controller/run_scheduler.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace imapprobe::controller {
 
@@ -18,17 +19,40 @@ NextRun next_run_after(RunSchedulerClock::time_point planned, RunSchedulerClock:
 
 RunScheduler::RunScheduler(Options options) : options_(options), rng_(options.seed) {}
 
+template <typename Node>
+void RunScheduler::keep_spare(std::vector<Node>& spares, Node node) {
+  if (node && spares.size() < static_cast<std::size_t>(std::max(options_.concurrency, 1))) {
+    spares.push_back(std::move(node));
+  }
+}
+
 void RunScheduler::plan(const std::string& key, TimePoint when, RunKind kind) {
   cancel(key);
-  plans_.emplace(key, Plan{when, kind});
-  by_time_.emplace(when, key);
+  if (spare_plans_.empty()) {
+    plans_.emplace(key, Plan{when, kind});
+  } else {
+    auto node = std::move(spare_plans_.back());
+    spare_plans_.pop_back();
+    node.key() = key;
+    node.mapped() = Plan{when, kind};
+    plans_.insert(std::move(node));
+  }
+  if (spare_times_.empty()) {
+    by_time_.emplace(when, key);
+  } else {
+    auto node = std::move(spare_times_.back());
+    spare_times_.pop_back();
+    node.value().first = when;
+    node.value().second = key;
+    by_time_.insert(std::move(node));
+  }
 }
 
 void RunScheduler::cancel(const std::string& key) {
   auto it = plans_.find(key);
   if (it == plans_.end()) return;
-  by_time_.erase({it->second.when, key});
-  plans_.erase(it);
+  keep_spare(spare_times_, by_time_.extract({it->second.when, key}));
+  keep_spare(spare_plans_, plans_.extract(it));
 }
 
 void RunScheduler::cancel_all() {
@@ -46,14 +70,25 @@ std::vector<RunScheduler::Start> RunScheduler::take_due(TimePoint now) {
     }
     auto plan = plans_.find(it->second);
     out.push_back({it->second, it->first, plan->second.kind});
-    running_.insert(it->second);
-    plans_.erase(plan);
-    it = by_time_.erase(it);
+    if (spare_running_.empty()) {
+      running_.insert(it->second);
+    } else {
+      auto node = std::move(spare_running_.back());
+      spare_running_.pop_back();
+      node.value() = it->second;
+      running_.insert(std::move(node));
+    }
+    keep_spare(spare_plans_, plans_.extract(plan));
+    auto next = std::next(it);
+    keep_spare(spare_times_, by_time_.extract(it));
+    it = next;
   }
   return out;
 }
 
-void RunScheduler::finished(const std::string& key) { running_.erase(key); }
+void RunScheduler::finished(const std::string& key) {
+  keep_spare(spare_running_, running_.extract(key));
+}
 
 std::optional<RunScheduler::TimePoint> RunScheduler::next_wakeup(TimePoint now) const {
   if (in_flight() >= options_.concurrency) return std::nullopt;  // finished() wakes it

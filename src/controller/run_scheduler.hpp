@@ -96,6 +96,15 @@ class RunScheduler {
   std::map<std::string, Plan> plans_;
   std::set<std::pair<TimePoint, std::string>> by_time_;
   std::set<std::string> running_;
+  // Nodes of plans taken and runs finished, reused by the next plan() and
+  // take_due(): at steady state every run plans its probe's next one, and
+  // fresh nodes allocated among a run's short-lived memory would pin it
+  // (heap fragmentation). At most `concurrency` of each are kept.
+  std::vector<decltype(plans_)::node_type> spare_plans_;
+  std::vector<decltype(by_time_)::node_type> spare_times_;
+  std::vector<decltype(running_)::node_type> spare_running_;
+  template <typename Node>
+  void keep_spare(std::vector<Node>& spares, Node node);
 };
 
 }  // namespace imapprobe::controller

@@ -23,8 +23,16 @@ class OptionalBox {
   }
   OptionalBox(const OptionalBox& other) : p_(other.p_ ? std::make_unique<T>(*other.p_) : nullptr) {}
   OptionalBox(OptionalBox&&) noexcept = default;
+  // Into the object already held, when there is one: per-probe state is
+  // assigned after every run, and a fresh allocation each time would leave
+  // long-lived objects scattered among a run's freed memory (fragmentation).
   OptionalBox& operator=(const OptionalBox& other) {
-    if (this != &other) p_ = other.p_ ? std::make_unique<T>(*other.p_) : nullptr;
+    if (this == &other) return *this;
+    if (p_ && other.p_) {
+      *p_ = *other.p_;
+    } else {
+      p_ = other.p_ ? std::make_unique<T>(*other.p_) : nullptr;
+    }
     return *this;
   }
   OptionalBox& operator=(OptionalBox&&) noexcept = default;
@@ -71,8 +79,14 @@ class DefaultedBox {
   DefaultedBox(const DefaultedBox& other)
       : p_(other.p_ ? std::make_unique<T>(*other.p_) : nullptr) {}
   DefaultedBox(DefaultedBox&&) noexcept = default;
+  // In place when both hold a value, as OptionalBox.
   DefaultedBox& operator=(const DefaultedBox& other) {
-    if (this != &other) p_ = other.p_ ? std::make_unique<T>(*other.p_) : nullptr;
+    if (this == &other) return *this;
+    if (p_ && other.p_) {
+      *p_ = *other.p_;
+    } else {
+      p_ = other.p_ ? std::make_unique<T>(*other.p_) : nullptr;
+    }
     return *this;
   }
   DefaultedBox& operator=(DefaultedBox&&) noexcept = default;

@@ -19,19 +19,19 @@ void set_condition(std::vector<Condition>& conditions, Condition c, encoding::Ti
 
 const Condition* find_condition(const std::vector<Condition>& conditions, const std::string& type) {
   auto it = std::find_if(conditions.begin(), conditions.end(),
-                         [&](const Condition& x) { return x.type == type; });
+                         [&](const Condition& x) { return x.type.str() == type; });
   return it == conditions.end() ? nullptr : &*it;
 }
 
 void drop_condition(std::vector<Condition>& conditions, const std::string& type) {
-  std::erase_if(conditions, [&](const Condition& x) { return x.type == type; });
+  std::erase_if(conditions, [&](const Condition& x) { return x.type.str() == type; });
 }
 
 nlohmann::json to_json(const Condition& c) {
   // The API server requires a non-empty reason and a message field.
-  return {{"type", c.type},
+  return {{"type", c.type.str()},
           {"status", c.status.text()},
-          {"reason", c.reason.empty() ? "Unknown" : c.reason},
+          {"reason", c.reason.empty() ? std::string("Unknown") : c.reason.str()},
           {"message", c.message},
           {"observedGeneration", c.observed_generation},
           {"lastTransitionTime", c.last_transition_time.to_string()}};

@@ -39,10 +39,13 @@ class ConditionStatus {
 };
 
 struct Condition {
-  std::string type;
+  // Type, reason and message are the same few words for most probes, shared
+  // through the reconciler's pools: a std::string is 32 bytes inline, a
+  // SharedText 16 and its text one copy for all.
+  SharedText type;
   ConditionStatus status;
-  std::string reason;
-  SharedText message;  // shared between probes through the reconciler's pool
+  SharedText reason;
+  SharedText message;
   std::int64_t observed_generation = 0;
   encoding::Timestamp last_transition_time;
 

@@ -136,11 +136,13 @@ void Reconciler::on_upsert(const json& object) {
       return;
     case ProbeTable::Change::Added:
       metrics_.probe_added(key);
+      share_texts(e.status);  // as read from the object (a restart)
       break;
     case ProbeTable::Change::Recreated:
       telemetry::info(fields(e.ref), "re-created (uid {}): starting afresh", e.ref.uid);
       writer_.forget(key);
       metrics_.probe_reset(key);
+      share_texts(e.status);
       break;
     case ProbeTable::Change::SpecChanged:
       break;
@@ -429,8 +431,7 @@ void Reconciler::submit(ProbeEntry& e, Transition t) {
   // A run can add a condition to a copy sized for the old ones; kept for
   // the probe's life, the spare room would cost more than the conditions.
   e.status.conditions.shrink_to_fit();
-  // Most condition messages are the same sentence for every probe.
-  for (Condition& c : e.status.conditions) messages_.share(c.message.value());
+  share_texts(e.status);
   const auto now = std::chrono::system_clock::now();
   auto heartbeat =
       std::chrono::duration_cast<std::chrono::system_clock::duration>(options_.status_heartbeat);
@@ -450,6 +451,15 @@ void Reconciler::submit(ProbeEntry& e, Transition t) {
   e.written_at = now;
   e.unwritten = false;
   writer_.submit(e.ref, e.status.to_json(), std::move(t.events));
+}
+
+void Reconciler::share_texts(ProbeStatus& status) {
+  for (Condition& c : status.conditions) {
+    names_.share(c.type.value());
+    names_.share(c.reason.value());
+    // Most condition messages are the same sentence for every probe.
+    messages_.share(c.message.value());
+  }
 }
 
 void Reconciler::flush_unwritten() {

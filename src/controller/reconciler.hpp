@@ -122,6 +122,7 @@ class Reconciler {
   void stall(ProbeEntry& e, const std::string& reason, const std::string& message,
              const std::string& handled_request = {});
   void submit(ProbeEntry& e, Transition t);
+  void share_texts(ProbeStatus& status);
   void flush_unwritten();
   void check_drained();
 
@@ -134,6 +135,10 @@ class Reconciler {
   ProbeTable table_;
   // One copy of each certificate many probes see (a server's, typically).
   SharingPool<CertificateStatus> certificates_;
+  // One copy of each condition type and reason, and of each message many
+  // probes share (apart, so that messages varying per probe do not push
+  // the few names out of a bounded pool).
+  SharingPool<std::string> names_;
   SharingPool<std::string> messages_;
   RunScheduler scheduler_;
   StatusWriter writer_;

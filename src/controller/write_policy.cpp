@@ -27,9 +27,9 @@ std::uint64_t significance(const ProbeStatus& s) {
   d.add(s.observed_generation);
   d.add(s.last_handled_run_request);  // `kubectl wait` for an on-demand run
   for (const auto& c : s.conditions) {
-    d.add(c.type);
+    d.add(c.type.str());
     d.add(c.status.text());
-    d.add(c.reason);
+    d.add(c.reason.str());
   }
   if (s.last_run) {
     d.add(s.last_run->outcome);

@@ -290,14 +290,9 @@ void Reconciler::on_credentials(const RunToken& token, CredentialResolution reso
   ProbeEntry& e = *table_.find(token.key);
   if (auto* resolved = std::get_if<ResolvedCredentials>(&resolution)) {
     // Into the credentials already kept (as submit does with the status).
-    auto ca = intern_ca(std::move(resolved->ca_pem));
-    if (e.last_credentials) {
-      e.last_credentials->credentials = resolved->credentials;
-      e.last_credentials->ca_pem = std::move(ca);
-    } else {
-      e.last_credentials =
-          ProbeEntry::KnownCredentials{std::move(resolved->credentials), std::move(ca)};
-    }
+    if (!e.last_credentials) e.last_credentials.emplace();
+    e.last_credentials->credentials = resolved->credentials;
+    e.last_credentials->ca_pem = intern_ca(std::move(resolved->ca_pem));
     run(token, *e.last_credentials);
     return;
   }

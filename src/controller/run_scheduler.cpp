@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <utility>
 
 namespace imapprobe::controller {
 
@@ -19,6 +20,25 @@ NextRun next_run_after(RunSchedulerClock::time_point planned, RunSchedulerClock:
 
 RunScheduler::RunScheduler(Options options) : options_(options), rng_(options.seed) {}
 
+namespace {
+
+// Inserts into `c` through a spare node, filled by `fill`, when there is one;
+// else emplaces `args` in a new node.
+template <typename Container, typename Fill, typename... Args>
+void insert_reusing(Container& c, std::vector<typename Container::node_type>& spares, Fill fill,
+                    Args&&... args) {
+  if (spares.empty()) {
+    c.emplace(std::forward<Args>(args)...);
+    return;
+  }
+  auto node = std::move(spares.back());
+  spares.pop_back();
+  fill(node);
+  c.insert(std::move(node));
+}
+
+}  // namespace
+
 template <typename Node>
 void RunScheduler::keep_spare(std::vector<Node>& spares, Node node) {
   if (node && spares.size() < static_cast<std::size_t>(std::max(options_.concurrency, 1))) {
@@ -28,24 +48,22 @@ void RunScheduler::keep_spare(std::vector<Node>& spares, Node node) {
 
 void RunScheduler::plan(const std::string& key, TimePoint when, RunKind kind) {
   cancel(key);
-  if (spare_plans_.empty()) {
-    plans_.emplace(key, Plan{when, kind});
-  } else {
-    auto node = std::move(spare_plans_.back());
-    spare_plans_.pop_back();
-    node.key() = key;
-    node.mapped() = Plan{when, kind};
-    plans_.insert(std::move(node));
-  }
-  if (spare_times_.empty()) {
-    by_time_.emplace(when, key);
-  } else {
-    auto node = std::move(spare_times_.back());
-    spare_times_.pop_back();
-    node.value().first = when;
-    node.value().second = key;
-    by_time_.insert(std::move(node));
-  }
+  insert_reusing(
+      plans_, spare_plans_,
+      [&](auto& node) {
+        node.key() = key;
+        node.mapped() = Plan{when, kind};
+      },
+      key, Plan{when, kind});
+  // Member by member: assigning a pair made of `key` would copy it into a
+  // new string first.
+  insert_reusing(
+      by_time_, spare_times_,
+      [&](auto& node) {
+        node.value().first = when;
+        node.value().second = key;
+      },
+      when, key);
 }
 
 void RunScheduler::cancel(const std::string& key) {
@@ -70,14 +88,8 @@ std::vector<RunScheduler::Start> RunScheduler::take_due(TimePoint now) {
     }
     auto plan = plans_.find(it->second);
     out.push_back({it->second, it->first, plan->second.kind});
-    if (spare_running_.empty()) {
-      running_.insert(it->second);
-    } else {
-      auto node = std::move(spare_running_.back());
-      spare_running_.pop_back();
-      node.value() = it->second;
-      running_.insert(std::move(node));
-    }
+    insert_reusing(
+        running_, spare_running_, [&](auto& node) { node.value() = it->second; }, it->second);
     keep_spare(spare_plans_, plans_.extract(plan));
     auto next = std::next(it);
     keep_spare(spare_times_, by_time_.extract(it));

@@ -11,6 +11,21 @@
 
 namespace imapprobe::probe {
 
+namespace box_detail {
+// A deep copy of `from` into `to`: into the object `to` already holds, when
+// both hold one. Per-probe state is assigned after every run, and a fresh
+// allocation each time would leave long-lived objects scattered among a
+// run's freed memory (fragmentation).
+template <typename T>
+void assign_deep(std::unique_ptr<T>& to, const std::unique_ptr<T>& from) {
+  if (to && from) {
+    *to = *from;
+  } else {
+    to = from ? std::make_unique<T>(*from) : nullptr;
+  }
+}
+}  // namespace box_detail
+
 template <typename T>
 class OptionalBox {
  public:
@@ -23,16 +38,8 @@ class OptionalBox {
   }
   OptionalBox(const OptionalBox& other) : p_(other.p_ ? std::make_unique<T>(*other.p_) : nullptr) {}
   OptionalBox(OptionalBox&&) noexcept = default;
-  // Into the object already held, when there is one: per-probe state is
-  // assigned after every run, and a fresh allocation each time would leave
-  // long-lived objects scattered among a run's freed memory (fragmentation).
   OptionalBox& operator=(const OptionalBox& other) {
-    if (this == &other) return *this;
-    if (p_ && other.p_) {
-      *p_ = *other.p_;
-    } else {
-      p_ = other.p_ ? std::make_unique<T>(*other.p_) : nullptr;
-    }
+    if (this != &other) box_detail::assign_deep(p_, other.p_);
     return *this;
   }
   OptionalBox& operator=(OptionalBox&&) noexcept = default;
@@ -79,14 +86,8 @@ class DefaultedBox {
   DefaultedBox(const DefaultedBox& other)
       : p_(other.p_ ? std::make_unique<T>(*other.p_) : nullptr) {}
   DefaultedBox(DefaultedBox&&) noexcept = default;
-  // In place when both hold a value, as OptionalBox.
   DefaultedBox& operator=(const DefaultedBox& other) {
-    if (this == &other) return *this;
-    if (p_ && other.p_) {
-      *p_ = *other.p_;
-    } else {
-      p_ = other.p_ ? std::make_unique<T>(*other.p_) : nullptr;
-    }
+    if (this != &other) box_detail::assign_deep(p_, other.p_);
     return *this;
   }
   DefaultedBox& operator=(DefaultedBox&&) noexcept = default;

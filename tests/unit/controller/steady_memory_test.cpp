@@ -192,6 +192,10 @@ ProbeStatus status_after(std::chrono::milliseconds login, const char* time) {
   run.message = "logged in, 10 messages in INBOX, 10 matched search, fetched 5";
   run.durations["login"] = login;
   run.remote_address = "[2001:db8::1234:5678]:993";
+  ContentRun content;
+  content.quota_resource = "a quota resource name longer than inline";
+  content.message_count = 10;
+  run.content = content;
   s.last_run = run;
   return s;
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -14,6 +15,7 @@
 #include <cctype>
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <random>
 #include <thread>
 #include <utility>
@@ -24,10 +26,12 @@
 #include "controller/kube_cluster_api.hpp"
 #include "controller/metrics.hpp"
 #include "controller/reconciler.hpp"
+#include "controller/shard_coordinator.hpp"
 #include "kube/client.hpp"
 #include "kube/config.hpp"
 #include "kube/events.hpp"
 #include "kube/leader_election.hpp"
+#include "kube/lease_membership.hpp"
 #include "kube/watch_loop.hpp"
 #include "probe/prober.hpp"
 #include "telemetry/http_server.hpp"
@@ -43,6 +47,8 @@ struct Flags {
   std::string context;
   std::vector<std::string> namespaces;
   bool leader_elect = true;
+  bool shard = false;
+  std::string location = "default";
   std::string lease_name = "imap-probe-operator";
   std::string lease_namespace;
   std::string identity;
@@ -90,6 +96,21 @@ int run_operator(const std::vector<std::string>& args) {
                  "watch only these namespaces (repeatable; default: all)");
   app.add_option("--leader-elect", f.leader_elect, "use a Lease so only one replica runs probes")
       ->capture_default_str();
+  app.add_option("--shard", f.shard,
+                 "split the location's probes over its replicas (a Lease per replica; replaces "
+                 "leader election)")
+      ->capture_default_str();
+  app.add_option("--location", f.location,
+                 "this deployment's location: names its replicas' shard group and labels metrics")
+      ->check([](const std::string& v) {
+        const bool ok =
+            !v.empty() && v.size() <= 40 && std::isalnum((unsigned char)v.front()) &&
+            std::isalnum((unsigned char)v.back()) && std::all_of(v.begin(), v.end(), [](char c) {
+              return std::islower((unsigned char)c) || std::isdigit((unsigned char)c) || c == '-';
+            });
+        return ok ? std::string() : "a DNS label of at most 40 characters (a-z, 0-9, -)";
+      })
+      ->capture_default_str();
   app.add_option("--leader-election-name", f.lease_name, "Lease name")->capture_default_str();
   app.add_option("--leader-election-namespace", f.lease_namespace,
                  "Lease namespace (default: the pod's namespace, else the kubeconfig's)");
@@ -128,6 +149,10 @@ int run_operator(const std::vector<std::string>& args) {
   }
   telemetry::setup_logging(f.log_format, f.log_level);
   if (f.identity.empty()) f.identity = default_identity();
+  if (f.shard && f.leader_elect) {
+    // Sharded, every replica runs its part: there is no leader to elect.
+    f.leader_elect = false;
+  }
 
   kube::ClusterConfig config;
   try {
@@ -138,10 +163,13 @@ int run_operator(const std::vector<std::string>& args) {
   }
   if (f.lease_namespace.empty()) f.lease_namespace = config.default_namespace;
   spdlog::info(
-      "imapprobe operator {} starting: API server {}, namespaces {}, leader election {}",
+      "imapprobe operator {} starting: API server {}, namespaces {}, location {}, {}",
       IMAPPROBE_VERSION, config.server,
       f.namespaces.empty() ? std::string("all") : fmt::format("{}", fmt::join(f.namespaces, ",")),
-      f.leader_elect ? "on (" + f.lease_namespace + "/" + f.lease_name + ")" : std::string("off"));
+      f.location,
+      f.shard          ? "sharded (Leases in " + f.lease_namespace + ")"
+      : f.leader_elect ? "leader election on (" + f.lease_namespace + "/" + f.lease_name + ")"
+                       : std::string("leader election off"));
 
   // Memory at 10,000 probes (docs/benchmarks.md): glibc gives each thread
   // that allocates an arena of its own (up to 8 per core), and freed memory
@@ -171,6 +199,7 @@ int run_operator(const std::vector<std::string>& args) {
   probe::Prober prober(io.get_executor());
   controller::ReconcilerOptions options;
   options.concurrency = f.concurrency;
+  if (f.shard) options.shard_identity = f.identity;
   try {
     options.status_heartbeat =
         std::chrono::duration_cast<std::chrono::seconds>(probe::parse_duration(f.status_heartbeat));
@@ -224,6 +253,18 @@ int run_operator(const std::vector<std::string>& args) {
         client, controller::secrets_path(ns), controller::secret_cache_handlers(secret_cache, ns),
         metadata_only));
     threads.emplace_back([loop = secret_loops.back().get()](std::stop_token st) { loop->run(st); });
+  }
+
+  // Sharded: membership of the location's group, and the loop that keeps it.
+  std::unique_ptr<kube::LeaseMembership> membership;
+  std::unique_ptr<controller::ShardCoordinator> coordinator;
+  std::jthread shard_thread;
+  if (f.shard) {
+    membership = std::make_unique<kube::LeaseMembership>(
+        client, kube::LeaseMembership::Options{f.lease_namespace, f.location, f.identity});
+    coordinator = std::make_unique<controller::ShardCoordinator>(
+        *membership, reconciler, f.identity, controller::ShardCoordinator::Options{});
+    shard_thread = std::jthread([&](std::stop_token st) { coordinator->run(st); });
   }
 
   std::unique_ptr<kube::LeaderElector> elector;
@@ -321,6 +362,12 @@ int run_operator(const std::vector<std::string>& args) {
                    m.relists += l->relists();
                  }
                  m.leader = f.leader_elect ? (elector && elector->is_leader()) : true;
+                 m.location = f.location;
+                 if (f.shard) {
+                   const auto progress = reconciler.shard_progress();
+                   m.shard_members = progress.members;
+                   m.shard_agreed = progress.agreed;
+                 }
                  // Written part by part: a scrape of 10,000 probes holds a
                  // 256 KB part, not the 25 MB page.
                  auto page = std::make_shared<controller::MetricsPage>(std::move(m));
@@ -337,8 +384,13 @@ int run_operator(const std::vector<std::string>& args) {
   }
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
+  // Keeps io.run() going until the drain below has finished: with no run in
+  // flight it would otherwise return at once, before the last status writes
+  // land and before the Lease is released or deleted.
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> draining;
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
+    draining.emplace(io.get_executor());
     spdlog::info("signal {}: finishing in-flight runs and status writes", sig);
     for (auto& t : threads) t.request_stop();
     // The servers live on the telemetry thread: stopped there.
@@ -352,6 +404,13 @@ int run_operator(const std::vector<std::string>& args) {
         election.request_stop();
         election.join();
       }
+      // The same for a shard: its peers take its probes over at once.
+      if (shard_thread.joinable()) {
+        shard_thread.request_stop();
+        shard_thread.join();
+        coordinator->leave();
+      }
+      draining.reset();
       io.stop();
     });
   });

@@ -5,8 +5,9 @@ imapprobe_unit_test(controller_unit_tests
           unit/controller/credentials_test.cpp unit/controller/probe_status_test.cpp
           unit/controller/shared_value_test.cpp
           unit/controller/reasons_test.cpp unit/controller/write_policy_test.cpp
-          unit/controller/secret_cache_test.cpp
-  LIBS imapprobe_controller imapprobe_test_support yaml-cpp)
+          unit/controller/secret_cache_test.cpp unit/controller/shard_assignment_test.cpp
+          unit/controller/shard_coordinator_test.cpp
+  LIBS imapprobe_controller_kube imapprobe_test_support yaml-cpp)
 target_compile_definitions(controller_unit_tests PRIVATE IMAPPROBE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 # Its own binary: it replaces the global operator new/delete to follow
 # which blocks outlive a steady run's updates.
@@ -24,6 +25,19 @@ target_compile_definitions(operator_e2e_test PRIVATE
 add_dependencies(operator_e2e_test imapprobe)
 add_test(NAME operator_e2e_test COMMAND operator_e2e_test)
 set_tests_properties(operator_e2e_test PROPERTIES LABELS "e2e;kube;dovecot" TIMEOUT 1200)
+
+# Sharding end to end: replicas of one location split the probes, hand
+# them over on a kill, a scale-up and a clean stop (real API server, real
+# Dovecot, several operator processes).
+add_executable(operator_shard_e2e_test e2e/operator_shard_e2e_test.cpp)
+target_link_libraries(operator_shard_e2e_test PRIVATE imapprobe_test_support imapprobe_encoding
+  nlohmann_json::nlohmann_json GTest::gtest_main)
+target_compile_definitions(operator_shard_e2e_test PRIVATE
+  IMAPPROBE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+  IMAPPROBE_BINARY="$<TARGET_FILE:imapprobe>")
+add_dependencies(operator_shard_e2e_test imapprobe)
+add_test(NAME operator_shard_e2e_test COMMAND operator_shard_e2e_test)
+set_tests_properties(operator_shard_e2e_test PROPERTIES LABELS "e2e;kube;dovecot" TIMEOUT 900)
 
 imapprobe_unit_test(telemetry_unit_tests
   SOURCES unit/telemetry/telemetry_test.cpp

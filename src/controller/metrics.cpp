@@ -292,11 +292,20 @@ const ProbeSection kProbeSections[] = {
 // The operator's own series, after the probes'.
 void operator_series(Page& o, const OperatorMetrics& m) {
   header(o, "imapprobe_operator_info", "gauge", "Build information.");
-  o << "imapprobe_operator_info{version=\"" << escape(m.version) << "\"} 1\n";
+  o << "imapprobe_operator_info{version=\"" << escape(m.version) << "\",location=\""
+    << escape(m.location) << "\"} 1\n";
   sample(o, "imapprobe_operator_leader", "gauge",
          "Whether this replica holds the leader Lease and runs probes.", (m.leader ? 1 : 0));
-  sample(o, "imapprobe_operator_probes", "gauge", "ImapProbes known to the operator.",
+  sample(o, "imapprobe_operator_probes", "gauge",
+         "ImapProbes this replica runs (every probe, unless the location is sharded).",
          m.stats.probes);
+  sample(o, "imapprobe_operator_shard_members", "gauge",
+         "Live replicas of this location that share its probes (1 unless sharded).",
+         m.shard_members);
+  sample(o, "imapprobe_operator_shard_view_agreed", "gauge",
+         "Whether every replica of the location acts on the same membership (probes changing "
+         "replica wait for it).",
+         (m.shard_agreed ? 1 : 0));
   sample(o, "imapprobe_operator_runs_in_flight", "gauge", "Probe runs in progress.",
          m.stats.in_flight);
   sample(o, "imapprobe_operator_status_writes_total", "counter", "Status writes to the API server.",

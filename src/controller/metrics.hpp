@@ -22,6 +22,11 @@ struct OperatorMetrics {
   std::uint64_t relists = 0;
   bool leader = false;
   std::string version;
+  std::string location;
+  // Sharding (shard_assignment.hpp): the live members of the location and
+  // whether they all act on the same view; unsharded, one member, agreed.
+  std::size_t shard_members = 1;
+  bool shard_agreed = true;
 };
 
 // The page, written part by part: a scrape of 10,000 probes holds one part

@@ -30,15 +30,7 @@ ProbeTable::Upserted ProbeTable::upsert(const json& object) {
     // Status survives restarts: the baseline and counters come back from the
     // object's own status (which, for a re-created object, is its own).
     ProbeEntry& fresh_entry = *it->second;
-    if (object.contains("status") && object["status"].is_object()) {
-      fresh_entry.status = ProbeStatus::from_json(object["status"]);
-      // What the API server already shows counts as written: an unchanged
-      // first run after a restart waits for the heartbeat like any other.
-      fresh_entry.written_digest = significance(fresh_entry.status);
-      if (fresh_entry.status.last_run) {
-        fresh_entry.written_at = fresh_entry.status.last_run->time.time();
-      }
-    }
+    adopt_status(fresh_entry, object);
   }
   ProbeEntry& e = *it->second;
   // Otherwise the same key and uid: not assigned again, since every watch
@@ -62,6 +54,18 @@ ProbeTable::Upserted ProbeTable::upsert(const json& object) {
     e.invalid_reason = ex.what();
   }
   return {e, change};
+}
+
+void ProbeTable::adopt_status(ProbeEntry& e, const json& object) {
+  const auto status = object.find("status");
+  if (status == object.end() || !status->is_object()) return;
+  e.status = ProbeStatus::from_json(*status);
+  // What the API server already shows counts as written: an unchanged
+  // first run after a restart waits for the heartbeat like any other.
+  e.written_digest = significance(e.status);
+  e.written_at.reset();
+  if (e.status.last_run) e.written_at = e.status.last_run->time.time();
+  e.unwritten = false;
 }
 
 ProbeEntry* ProbeTable::find(const std::string& key) {

@@ -45,6 +45,8 @@ struct ProbeEntry {
   std::optional<std::uint64_t> written_digest;
   std::optional<std::chrono::system_clock::time_point> written_at;
   bool unwritten = false;
+  // This replica runs the probe (always, unless sharded: shard_assignment.hpp).
+  bool owned = false;
   // The run-request annotation's current value (probe_resource.hpp).
   std::string run_request;
 };
@@ -71,6 +73,10 @@ class ProbeTable {
   std::size_t size() const { return entries_.size(); }
   // Every entry gets a new epoch: results in flight are dropped.
   void bump_all_epochs();
+  void bump_epoch(ProbeEntry& e) { e.epoch = ++next_epoch_; }
+  // The status another replica wrote (sharding): taken from the object as
+  // it is, counted as written.
+  static void adopt_status(ProbeEntry& e, const nlohmann::json& object);
 
   template <typename F>
   void for_each(F f) {

@@ -36,7 +36,10 @@ Reconciler::Reconciler(asio::io_context& io, asio::thread_pool& api_pool, Cluste
       options_(options),
       scheduler_(RunScheduler::Options{options.concurrency}),
       writer_(api_pool, api, metrics_, options.writer),
-      wake_timer_(io) {}
+      wake_timer_(io) {
+  // Sharded, nothing is this replica's until its membership is known.
+  if (!options_.shard_identity.empty()) shard_.set_members(options_.shard_identity, {});
+}
 
 Reconciler::~Reconciler() = default;
 
@@ -99,13 +102,87 @@ void Reconciler::set_active(bool active) {
     pending_notices_.clear();  // announced again below, under the new epochs
     if (active) {
       table_.for_each([&](ProbeEntry& e) {
-        if (e.def && !e.def->suspend) {
+        if (e.owned && e.def && !e.def->suspend) {
           scheduler_.plan(e.ref.key(), Clock::now() + scheduler_.jitter(options_.first_run_spread));
         }
       });
     }
     rearm();
   });
+}
+
+void Reconciler::set_shard_members(std::string self, std::vector<std::string> members) {
+  asio::post(io_, [this, self = std::move(self), members = std::move(members)]() mutable {
+    const std::uint64_t before = shard_.view();
+    shard_.set_members(std::move(self), std::move(members));
+    if (shard_.view() == before) return;
+    spdlog::info("shard: {} member(s) [{}], view {:016x}; probes it gains wait for every member",
+                 shard_.members().size(), fmt::join(shard_.members(), ", "), shard_.view());
+    apply_shard_view();
+    rearm();
+  });
+}
+
+void Reconciler::agree_shard_view(std::uint64_t view) {
+  asio::post(io_, [this, view] {
+    if (!shard_.agree(view)) return;
+    spdlog::info("shard: every member acts on view {:016x}: taking up the probes gained", view);
+    apply_shard_view();
+    rearm();
+  });
+}
+
+Reconciler::ShardProgress Reconciler::shard_progress() {
+  asio::post(io_, [this] { update_shard_progress(); });
+  std::lock_guard lock(progress_mu_);
+  return progress_;
+}
+
+void Reconciler::apply_shard_view() {
+  table_.for_each([&](ProbeEntry& e) {
+    const std::string key = e.ref.key();
+    if (e.owned && !shard_.owns(key)) {
+      give_up(e);
+    } else if (!e.owned && shard_.may_start(key) && !stopping_) {
+      e.owned = true;
+      metrics_.probe_added(key);
+      take_up(e, true);
+    }
+  });
+  update_shard_progress();
+}
+
+void Reconciler::give_up(ProbeEntry& e) {
+  const std::string key = e.ref.key();
+  e.owned = false;
+  scheduler_.cancel(key);
+  table_.bump_epoch(e);  // a result in flight is dropped
+  // Counters and the baseline kept since the last write go to the next owner.
+  if (e.unwritten) {
+    e.unwritten = false;
+    writer_.submit(e.ref, e.status.to_json(), {});
+  }
+  metrics_.probe_removed(key);
+  giving_up_.insert_or_assign(key, Clock::now());
+}
+
+void Reconciler::update_shard_progress() {
+  const auto now = Clock::now();
+  std::erase_if(giving_up_, [&](const auto& item) {
+    const auto& [key, since] = item;
+    const ProbeEntry* e = table_.find(key);
+    if (e != nullptr && e->owned) return true;  // taken up again
+    if (scheduler_.running(key)) return false;  // bounded by the probe's timeout
+    if (!writer_.busy(key)) return true;
+    if (now - since < options_.handover_write_wait) return false;
+    spdlog::warn("shard: handing {} over with its last status still unwritten (retried)", key);
+    return true;
+  });
+  std::lock_guard lock(progress_mu_);
+  progress_.view = shard_.view();
+  progress_.settled = giving_up_.empty();
+  progress_.agreed = shard_.agreed();
+  progress_.members = shard_.members().size();
 }
 
 void Reconciler::shutdown(std::function<void()> done) {
@@ -128,6 +205,15 @@ void Reconciler::check_drained() {
 void Reconciler::on_upsert(const json& object) {
   auto [e, change] = table_.upsert(object);
   const std::string key = e.ref.key();
+  if (!e.owned && (stopping_ || !shard_.may_start(key))) {
+    // Another replica's probe (sharding), or one this replica waits to take
+    // over: what it shows is what its owner wrote, kept for the take-over.
+    if (change != ProbeTable::Change::Added && change != ProbeTable::Change::Recreated) {
+      ProbeTable::adopt_status(e, object);
+    }
+    if (change == ProbeTable::Change::Recreated) writer_.forget(key);
+    return;
+  }
   switch (change) {
     case ProbeTable::Change::Unchanged:
       return;  // our own status write, or a metadata change
@@ -147,8 +233,14 @@ void Reconciler::on_upsert(const json& object) {
     case ProbeTable::Change::SpecChanged:
       break;
   }
+  e.owned = true;
   scheduler_.cancel(key);
   if (stopping_) return;
+  take_up(e, change != ProbeTable::Change::SpecChanged);
+}
+
+void Reconciler::take_up(ProbeEntry& e, bool fresh) {
+  const std::string key = e.ref.key();
   if (!e.def) {
     telemetry::warn(fields(e.ref, reasons::kInvalidSpec), "invalid spec: {}", e.invalid_reason);
     stall(e, reasons::kInvalidSpec, e.invalid_reason);
@@ -159,7 +251,7 @@ void Reconciler::on_upsert(const json& object) {
     submit(e, after_suspend(e.status, e.generation, std::chrono::system_clock::now()));
     return;
   }
-  if (active_) plan_first_run(e, change != ProbeTable::Change::SpecChanged);
+  if (active_) plan_first_run(e, fresh);
 }
 
 bool Reconciler::run_requested(const std::string& request, const ProbeStatus& status) {
@@ -167,7 +259,7 @@ bool Reconciler::run_requested(const std::string& request, const ProbeStatus& st
 }
 
 void Reconciler::request_run(ProbeEntry& e) {
-  if (!run_requested(e.run_request, e.status) || !e.def || e.def->suspend || !active_ ||
+  if (!run_requested(e.run_request, e.status) || !e.owned || !e.def || e.def->suspend || !active_ ||
       stopping_) {
     return;
   }
@@ -232,6 +324,7 @@ void Reconciler::on_remove(const std::string& key) {
   scheduler_.cancel(key);
   writer_.forget(key);
   metrics_.probe_removed(key);
+  giving_up_.erase(key);
 }
 
 void Reconciler::rearm() {
@@ -266,7 +359,8 @@ bool Reconciler::current(const RunToken& token) {
 
 void Reconciler::start_run(const RunScheduler::Start& start) {
   ProbeEntry* e = table_.find(start.key);
-  if (e == nullptr || !e->def) {  // cannot happen: erasing cancels the plan
+  // Cannot happen: erasing and giving up cancel the plan.
+  if (e == nullptr || !e->def || !e->owned) {
     release(start.key);
     return;
   }
@@ -398,6 +492,7 @@ void Reconciler::finish_run(const RunToken& token, const probe::ProbeResult& res
 
 void Reconciler::release(const std::string& key) {
   scheduler_.finished(key);
+  if (giving_up_.contains(key)) update_shard_progress();
   metrics_.set_in_flight(scheduler_.in_flight());
   check_drained();
   rearm();

@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -32,6 +33,7 @@
 #include "controller/probe_table.hpp"
 #include "controller/run_metrics.hpp"
 #include "controller/run_scheduler.hpp"
+#include "controller/shard_assignment.hpp"
 #include "controller/status_writer.hpp"
 #include "probe/result.hpp"
 #include "probe/spec.hpp"
@@ -59,6 +61,11 @@ struct ReconcilerOptions {
   // the run's start.
   std::chrono::milliseconds pending_after{2000};
   StatusWriterOptions writer;
+  // Sharding (shard_assignment.hpp): this replica's member name; empty: not
+  // sharded, every probe is this replica's. Sharded, it owns none until the
+  // first set_shard_members.
+  std::string shard_identity;
+  std::chrono::milliseconds handover_write_wait{30'000};
 };
 
 class Reconciler {
@@ -80,6 +87,22 @@ class Reconciler {
 
   // Runs happen only while active (the leader); tracking goes on regardless.
   void set_active(bool active);
+
+  // Sharding (shard_assignment.hpp), thread-safe, from the membership loop:
+  // the live members of this replica's location, and that every member
+  // publishes `view` and is settled (gained probes may start).
+  void set_shard_members(std::string self, std::vector<std::string> members);
+  void agree_shard_view(std::uint64_t view);
+  struct ShardProgress {
+    std::uint64_t view = 0;  // the view this replica acts on
+    // No run in flight or status write pending for a probe it gave up.
+    bool settled = true;
+    bool agreed = true;
+    std::size_t members = 0;
+  };
+  // What this replica publishes in its Lease. Thread-safe; also refreshes
+  // itself on the probe thread, so each call sees a state at most one call old.
+  ShardProgress shard_progress();
 
   // Stops scheduling; calls `done` once in-flight runs and their status
   // writes have finished.
@@ -125,6 +148,13 @@ class Reconciler {
   void share_texts(ProbeStatus& status);
   void flush_unwritten();
   void check_drained();
+  // A probe this replica may now run: its status, stall or first run.
+  void take_up(ProbeEntry& e, bool fresh);
+  // Gives up a probe another replica owns now: no plan, results in flight
+  // dropped, a status kept in memory written first.
+  void give_up(ProbeEntry& e);
+  void apply_shard_view();
+  void update_shard_progress();
 
   boost::asio::io_context& io_;
   boost::asio::thread_pool& api_pool_;
@@ -155,6 +185,13 @@ class Reconciler {
   // CA bundles by content, shared by the probes that use them.
   std::map<std::string, std::weak_ptr<const std::string>> ca_bundles_;
   bool active_ = true;
+  ShardAssignment shard_;
+  // Probes given up whose run or status write may still be in flight, with
+  // when: a write the API server keeps refusing holds the handover back at
+  // most options_.handover_write_wait.
+  std::map<std::string, Clock::time_point> giving_up_;
+  mutable std::mutex progress_mu_;
+  ShardProgress progress_;
   bool stopping_ = false;
   std::function<void()> on_drained_;
 };

@@ -193,6 +193,11 @@ void StatusWriter::finish_if_drained_locked() {
   on_drained_ = nullptr;
 }
 
+bool StatusWriter::busy(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  return slots_.contains(key);
+}
+
 std::size_t StatusWriter::pending() const {
   std::lock_guard lock(mu_);
   return slots_.size();

@@ -54,6 +54,8 @@ class StatusWriter {
   void drain(std::function<void()> done);
 
   std::size_t pending() const;
+  // A status of `key` waits to be written or is being written.
+  bool busy(const std::string& key) const;
 
  private:
   struct Slot;

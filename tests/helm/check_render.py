@@ -5,8 +5,8 @@
     check_render.py rules RENDERED.yaml OUT.rules.yaml   (PrometheusRule spec -> promtool rule file)
     check_render.py pod RENDERED.yaml OUT.pod.yaml        (the Deployment's pod template as a Pod)
 
-MODE is one of default, namespaced, monitoring, ha, no-leader-election,
-no-metrics. Prints one line per failed expectation on stdout and exits 1 if
+MODE is one of default, namespaced, monitoring, ha, sharded,
+no-leader-election, no-metrics. Prints one line per failed expectation on stdout and exits 1 if
 there is any; prints nothing and exits 0 otherwise.
 """
 import json
@@ -111,9 +111,33 @@ def check(mode, docs, ns):
     spec, args, c = deployment_checks(docs, ns)
     if not spec:
         return
-    le_on = mode != "no-leader-election"
+    le_on = mode not in ("no-leader-election", "sharded")
     lease_roles = [r for r in kinds(docs, "Role") if r["metadata"]["name"].endswith("-leader-election")]
-    if le_on:
+    shard_roles = [r for r in kinds(docs, "Role") if r["metadata"]["name"].endswith("-shard")]
+    if mode == "sharded":
+        expect("--shard=true" in args and "--leader-elect=false" in args, f"--shard=true, no leader election: {args}")
+        expect("--location=eu-west" in args, f"--location=eu-west missing: {args}")
+        expect(f"--leader-election-namespace={ns}" in args, f"Lease namespace flag missing: {args}")
+        expect("--identity=$(POD_NAME)" in args, "identity from POD_NAME")
+        expect(not lease_roles, "no leader-election Role when sharded")
+        expect(len(shard_roles) == 1 and shard_roles[0]["metadata"]["namespace"] == ns,
+               "one shard Role in the release namespace")
+        sr = shard_roles[0]["rules"] if shard_roles else []
+        expect(probe_rule_set(sr) == {("coordination.k8s.io", "leases", v)
+                                      for v in ("get", "list", "create", "update", "delete")},
+               f"shard Lease rules: {sr}")
+        expect(spec["strategy"]["type"] == "RollingUpdate", "RollingUpdate when sharded")
+        expect(spec["replicas"] == 3, "replicas 3")
+        pdb = one(docs, "PodDisruptionBudget")
+        expect(pdb.get("spec", {}).get("maxUnavailable") == 1, "PDB maxUnavailable 1")
+        tsc = spec["template"]["spec"].get("topologySpreadConstraints", [])
+        expect(len(tsc) == 1 and tsc[0]["topologyKey"] == "kubernetes.io/hostname", f"topology spread: {tsc}")
+    else:
+        expect(not shard_roles, "no shard Role unless sharded")
+        expect("--location=default" in args, f"--location=default missing: {args}")
+    if mode == "sharded":
+        pass
+    elif le_on:
         expect("--leader-elect=true" in args, f"--leader-elect=true missing: {args}")
         expect(f"--leader-election-namespace={ns}" in args, f"lease namespace flag missing: {args}")
         expect("--identity=$(POD_NAME)" in args, "identity from POD_NAME")
@@ -139,13 +163,13 @@ def check(mode, docs, ns):
     bound = bound_cluster_roles(docs)
     if mode == "namespaced":
         expect(not bound, f"namespaced mode must bind no ClusterRole: {bound}")
-        probe_roles = [r for r in kinds(docs, "Role") if not r["metadata"]["name"].endswith("-leader-election")]
+        probe_roles = [r for r in kinds(docs, "Role") if not r["metadata"]["name"].endswith(("-leader-election", "-shard"))]
         nss = sorted(r["metadata"]["namespace"] for r in probe_roles)
         expect(nss == ["mail-a", "mail-b"], f"probe Roles in mail-a and mail-b: {nss}")
         for r in probe_roles:
             expect(probe_rule_set(r["rules"]) == EXPECTED_PROBE_RULES, f"Role rules in {r['metadata']['namespace']}: {r['rules']}")
         rbs = sorted(b["metadata"]["namespace"] for b in kinds(docs, "RoleBinding")
-                     if not b["metadata"]["name"].endswith("-leader-election"))
+                     if not b["metadata"]["name"].endswith(("-leader-election", "-shard")))
         expect(rbs == ["mail-a", "mail-b"], f"RoleBindings in mail-a and mail-b: {rbs}")
         expect([a for a in args if a.startswith("--namespace=")] == ["--namespace=mail-a", "--namespace=mail-b"],
                f"--namespace flags: {args}")

@@ -94,11 +94,19 @@ Secrets (unless secretCache.enabled), no writes to ImapProbe specs.
 {{- range .Values.watchNamespaces }}
 - --namespace={{ . }}
 {{- end }}
+- --location={{ .Values.location }}
+{{- if .Values.sharding.enabled }}
+- --shard=true
+- --leader-elect=false
+- --leader-election-namespace={{ .Release.Namespace }}
+- --identity=$(POD_NAME)
+{{- else }}
 - --leader-elect={{ .Values.leaderElection.enabled }}
 {{- if .Values.leaderElection.enabled }}
 - --leader-election-name={{ .Values.leaderElection.leaseName }}
 - --leader-election-namespace={{ .Release.Namespace }}
 - --identity=$(POD_NAME)
+{{- end }}
 {{- end }}
 - --concurrency={{ .Values.concurrency }}
 {{- if .Values.secretCache.enabled }}

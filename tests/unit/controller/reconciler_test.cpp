@@ -5,6 +5,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <condition_variable>
@@ -12,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "controller/shard_assignment.hpp"
 #include "unit/controller/fake_cluster.hpp"
 
 namespace imapprobe::controller {
@@ -576,6 +578,100 @@ TEST_F(ReconcilerTest, AStreamedRelistAddsPagesAndDropsWhatIsGone) {
            cluster.settled_writes("mail/p3") >= 1;
   }));
   ASSERT_TRUE(FakeCluster::eventually([&] { return reconciler->stats().probes == 3u; }));
+}
+
+// Sharding: a probe whose host names it, so the fake engine's record of
+// hosts says which probes ran.
+json shard_probe(const std::string& name) {
+  return probe_object(name, 1, {{"server", {{"host", name + ".test"}}}});
+}
+
+// Sharded, a replica runs only the probes rendezvous hashing gives it, and
+// none before every member has agreed on the membership.
+TEST_F(ReconcilerTest, AShardRunsOnlyItsOwnProbesAndOnlyOnceTheMembersAgree) {
+  const std::vector<std::string> members{"op-a", "op-b"};
+  reconciler->set_shard_members("op-a", members);
+  std::vector<std::string> mine, theirs;
+  for (int i = 0; i < 12; ++i) {
+    const std::string name = "s" + std::to_string(i);
+    reconciler->upsert(shard_probe(name));
+    (rendezvous_owner("mail/" + name, members) == "op-a" ? mine : theirs).push_back(name);
+  }
+  ASSERT_FALSE(mine.empty());
+  ASSERT_FALSE(theirs.empty());
+  std::this_thread::sleep_for(300ms);
+  {
+    std::lock_guard lock(cluster.mu);
+    EXPECT_EQ(runs, 0) << "a gained probe waits for the members to agree";
+    EXPECT_TRUE(cluster.statuses.empty());
+  }
+  reconciler->agree_shard_view(view_fingerprint(members));
+  ASSERT_TRUE(cluster.wait([&] {
+    for (const auto& n : mine) {
+      if (cluster.settled_writes("mail/" + n) == 0) return false;
+    }
+    return true;
+  }));
+  std::this_thread::sleep_for(200ms);
+  std::lock_guard lock(cluster.mu);
+  for (const auto& n : theirs) {
+    EXPECT_EQ(cluster.writes("mail/" + n), 0u) << n << " belongs to op-b";
+    EXPECT_EQ(std::count(seen_hosts.begin(), seen_hosts.end(), n + ".test"), 0) << n;
+  }
+  EXPECT_EQ(reconciler->stats().probes, mine.size()) << "/metrics shows this replica's probes";
+}
+
+// Giving a probe up while its run is in flight: the replica is not settled
+// (its peers do not start the probe) until that run has ended, and the
+// run's result is dropped rather than written over the new owner's.
+TEST_F(ReconcilerTest, AProbeGivenUpMidRunHoldsTheHandoverUntilTheRunEnds) {
+  run_time = 400ms;
+  reconciler->set_shard_members("op-a", {"op-a"});
+  reconciler->agree_shard_view(view_fingerprint({"op-a"}));
+  // A probe op-b would own once it joins.
+  std::string name;
+  for (int i = 0; name.empty(); ++i) {
+    const std::string candidate = "g" + std::to_string(i);
+    if (rendezvous_owner("mail/" + candidate, {"op-a", "op-b"}) == "op-b") name = candidate;
+  }
+  reconciler->upsert(shard_probe(name));
+  ASSERT_TRUE(FakeCluster::eventually([&] {
+    std::lock_guard lock(cluster.mu);
+    return running == 1;
+  }));
+  reconciler->set_shard_members("op-a", {"op-a", "op-b"});
+  ASSERT_TRUE(FakeCluster::eventually([&] {
+    const auto p = reconciler->shard_progress();
+    return p.view == view_fingerprint({"op-a", "op-b"});
+  }));
+  EXPECT_FALSE(reconciler->shard_progress().settled) << "its run is still in flight";
+  ASSERT_TRUE(FakeCluster::eventually([&] {
+    std::lock_guard lock(cluster.mu);
+    return running == 0;
+  }));
+  ASSERT_TRUE(FakeCluster::eventually([&] { return reconciler->shard_progress().settled; }));
+  std::this_thread::sleep_for(300ms);
+  std::lock_guard lock(cluster.mu);
+  EXPECT_EQ(cluster.writes("mail/" + name), 0u) << "the result of a given-up run was written";
+  EXPECT_EQ(runs, 1) << "given up, it is not run again here";
+}
+
+// The status a peer wrote (seen on the watch) is where this replica carries
+// on when it takes the probe over: counters and baseline are not reset.
+TEST_F(ReconcilerTest, ATakenOverProbeCarriesOnFromThePeersStatus) {
+  fail = true;
+  reconciler->set_shard_members("op-a", {"op-b"});  // op-a is not a member yet
+  json object = shard_probe("t");
+  reconciler->upsert(object);
+  object["status"] = {{"observedGeneration", 1},
+                      {"consecutiveFailures", 3},
+                      {"lastRun", {{"time", "2000-01-01T00:00:00Z"}, {"reason", "AuthFailed"}}}};
+  reconciler->upsert(object);  // op-b's write, seen on the watch
+  reconciler->set_shard_members("op-a", {"op-a"});
+  reconciler->agree_shard_view(view_fingerprint({"op-a"}));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/t") >= 1; }));
+  std::lock_guard lock(cluster.mu);
+  EXPECT_EQ(cluster.statuses["mail/t"].back()["consecutiveFailures"], 4);
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 #   bash tests/bench/run.sh            full run (~25 min on 2 cores)
 #   bash tests/bench/run.sh --quick    smaller counts (~5 min)
 #   bash tests/bench/run.sh --smoke    tiny counts, no targets (< 2 min once built): CI
-#   options: --parts abcd (any subset)  --keep (keep the work directory)
+#   options: --parts abcds (any subset)  --keep (keep the work directory)
 #            --enforce (exit 3 when a target is missed; full and quick runs only)
 #
 # Parts:
@@ -17,6 +17,9 @@
 #   b  operator scale: a real kube-apiserver, N ImapProbes, the real operator:
 #      time until every probe has run and written status, RSS per probe, CPU
 #      and API requests per run, schedule lag.
+#   s  sharding: N probes over R replicas of one location (--shard): each
+#      replica's share, RSS and CPU; kill -9 of one (until the others agree,
+#      until its probes have run again); a new replica (probes moved).
 #   d  the /metrics page: the operator's exposition against prometheus-cpp
 #      (Debian's prometheus-cpp-dev) for the same series, heap per probe and
 #      time per scrape (imapprobe_metrics_bench; no servers).
@@ -36,13 +39,15 @@
 # under, e.g. "env MALLOC_ARENA_MAX=2"; a wrapper that forks, such as heaptrack,
 # makes the RSS and CPU figures its own), BENCH_B_INTERVAL (part b's interval in
 # seconds instead of N * 60 / 1000), BENCH_B_PAUSED (false: no window with the
-# operator paused after the steady one), BENCH_WORKDIR_PARENT (default /tmp).
+# operator paused after the steady one), BENCH_S_SIZES (part s probe counts;
+# default the first part b size), BENCH_S_REPLICAS (part s replicas, default 3),
+# BENCH_WORKDIR_PARENT (default /tmp).
 set -euo pipefail
 set -E
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BENCH=$ROOT/tests/bench
-MODE=full PARTS=abcd KEEP="" ENFORCE=""
+MODE=full PARTS=abcds KEEP="" ENFORCE=""
 while (($#)); do
   case $1 in
     --quick) MODE=quick ;;
@@ -71,6 +76,9 @@ case $MODE in
     B_SIZES="20" B_STEADY=5 C_PROBES=5 ;;
 esac
 B_SIZES=${BENCH_B_SIZES:-$B_SIZES} # e.g. BENCH_B_SIZES="1000 2000"
+# Part s: probe counts over S_REPLICAS sharded replicas (the smallest part b size).
+S_SIZES=${BENCH_S_SIZES:-${B_SIZES%% *}}
+S_REPLICAS=${BENCH_S_REPLICAS:-3}
 # A steady window longer than one interval shows second runs (status writes
 # per run at steady state): e.g. BENCH_B_STEADY=660 for 10000 probes (600 s).
 B_STEADY=${BENCH_B_STEADY:-$B_STEADY}
@@ -456,11 +464,8 @@ api_by_verb() { # api_by_verb FILE: "VERB COUNT" summed over codes
 }
 
 RSS0=""
-run_scale() { # run_scale N
-  local n=$1 kwd=$W/kube-$1 kc interval i ns
-  interval=$((n * 60 / B_RATE_PER_MIN)); ((interval >= 10)) || interval=10
-  interval=${BENCH_B_INTERVAL:-$interval}
-  log "part b: $n probes, interval ${interval}s: starting kube-apiserver"
+start_bench_cluster() { # start_bench_cluster WORKDIR: API server, CRD, namespaces, one Secret each; sets kc
+  local kwd=$1 i
   KUBE_WDS+=("$kwd")
   bash "$ROOT/tests/kube/cluster.sh" start "$kwd" >&2
   kc=("$(bash "$ROOT/tests/kube/cluster.sh" bin)/kubectl" --kubeconfig "$kwd/kubeconfig" --request-timeout=120s)
@@ -472,33 +477,10 @@ run_scale() { # run_scale N
       --from-literal=username="$BENCH_USER_PREFIX$i" --from-literal=password="$BENCH_PASSWORD" \
       --from-file=ca.crt="$CA_FILE" >/dev/null
   done
+}
 
-  local mport op_log=$W/operator-$n.log op_pid t0
-  start_operator() {
-    mport=$(free_port)
-    # BENCH_SECRET_CACHE=true: Secrets from memory (--secret-cache), no GET per run
-    # shellcheck disable=SC2086 # word splitting wanted: a command and flags
-    ${BENCH_OPERATOR_WRAPPER:-} "$IMAPPROBE" operator --kubeconfig "$kwd/kubeconfig" --leader-elect=false \
-      --secret-cache="${BENCH_SECRET_CACHE:-false}" ${BENCH_OPERATOR_ARGS:-} \
-      --health-addr 127.0.0.1:0 --metrics-addr "127.0.0.1:$mport" >"$op_log" 2>&1 &
-    op_pid=$!
-    STARTED_PIDS+=("$op_pid")
-  }
-  if [[ -z $RSS0 ]]; then
-    # the operator's RSS with no probe at all: the base of the per-probe slope
-    start_operator
-    for ((i = 0; i < 50; i++)); do
-      [[ -n $(curl -fsS "http://127.0.0.1:$mport/metrics" 2>/dev/null | head -c1) ]] && break
-      sleep 0.2
-    done
-    sleep 2
-    RSS0=$(awk '/^VmRSS/ { print $2 }' "/proc/$op_pid/status")
-    stop_pid "$op_pid" 30
-    fig b.operator_rss_kib_no_probes "$RSS0"
-  fi
-
-  # N probes over the namespaces, one shared Secret per namespace
-  local t_create=$(now)
+create_bench_probes() { # create_bench_probes N INTERVAL: N probes over the namespaces (kc set)
+  local n=$1 interval=$2 i
   for ((i = 0; i < B_NAMESPACES; i++)); do
     python3 - "$n" "$B_NAMESPACES" "$i" "$IMAPS_PORT" "$interval" "$B_STATUS_TIMEOUT" \
       >"$W/probes-$n-$i.yaml" <<'EOF'
@@ -540,6 +522,41 @@ EOF
   for i in "${pids[@]}"; do wait "$i" || { cat "$W"/create-"$n"-*.err >&2; die "creating probes failed"; }; done
   local created; created=$("${kc[@]}" get imapprobes -A --no-headers 2>/dev/null | wc -l)
   [[ $created -eq $n ]] || die "created $created probes, wanted $n"
+}
+
+run_scale() { # run_scale N
+  local n=$1 kwd=$W/kube-$1 kc interval i ns
+  interval=$((n * 60 / B_RATE_PER_MIN)); ((interval >= 10)) || interval=10
+  interval=${BENCH_B_INTERVAL:-$interval}
+  log "part b: $n probes, interval ${interval}s: starting kube-apiserver"
+  start_bench_cluster "$kwd"
+
+  local mport op_log=$W/operator-$n.log op_pid t0
+  start_operator() {
+    mport=$(free_port)
+    # BENCH_SECRET_CACHE=true: Secrets from memory (--secret-cache), no GET per run
+    # shellcheck disable=SC2086 # word splitting wanted: a command and flags
+    ${BENCH_OPERATOR_WRAPPER:-} "$IMAPPROBE" operator --kubeconfig "$kwd/kubeconfig" --leader-elect=false \
+      --secret-cache="${BENCH_SECRET_CACHE:-false}" ${BENCH_OPERATOR_ARGS:-} \
+      --health-addr 127.0.0.1:0 --metrics-addr "127.0.0.1:$mport" >"$op_log" 2>&1 &
+    op_pid=$!
+    STARTED_PIDS+=("$op_pid")
+  }
+  if [[ -z $RSS0 ]]; then
+    # the operator's RSS with no probe at all: the base of the per-probe slope
+    start_operator
+    for ((i = 0; i < 50; i++)); do
+      [[ -n $(curl -fsS "http://127.0.0.1:$mport/metrics" 2>/dev/null | head -c1) ]] && break
+      sleep 0.2
+    done
+    sleep 2
+    RSS0=$(awk '/^VmRSS/ { print $2 }' "/proc/$op_pid/status")
+    stop_pid "$op_pid" 30
+    fig b.operator_rss_kib_no_probes "$RSS0"
+  fi
+
+  local t_create=$(now)
+  create_bench_probes "$n" "$interval"
   fig "b.n$n.interval_seconds" "$interval"
   fig "b.n$n.create_seconds" "$(calc "$(now) - $t_create" 1)"
 
@@ -715,6 +732,153 @@ if has_part b; then
     first=$1; for last; do :; done
     fig b.rss_kib_per_probe_slope "$(calc "($(kv "$FIG" "bench.b.n$last.rss_kib") - $(kv "$FIG" "bench.b.n$first.rss_kib")) / ($last - $first)" 2)"
   fi
+fi
+
+# ------------------------------------------------------------- part s ---
+# Sharding (docs/operator.md, "Sharding"): N probes over R replicas of one
+# location (--shard), each its own process: the share and the RSS and CPU of
+# each replica at steady state, then kill -9 of one (time until the others
+# agree without it, and until each of its probes has run again), then a new
+# replica (how many probes move; rendezvous hashing moves about 1/R).
+owned_probes() { # owned_probes METRICS-FILE: "ns/name" of each probe with series there
+  sed -n 's/^imapprobe_probe_success{namespace="\([^"]*\)",name="\([^"]*\)"}.*/\1\/\2/p' "$1" | sort -u
+}
+shard_agreed() { # shard_agreed MEMBERS PORT...: every replica sees MEMBERS live members and agrees
+  local members=$1 port t; shift
+  for port; do
+    t=$(curl -fsS --max-time 10 "http://127.0.0.1:$port/metrics" 2>/dev/null | grep '^imapprobe_operator_shard_' || true)
+    grep -qx "imapprobe_operator_shard_members $members" <<<"$t" || return 1
+    grep -qx 'imapprobe_operator_shard_view_agreed 1' <<<"$t" || return 1
+  done
+}
+run_shard() { # run_shard N R
+  local n=$1 r=$2 kwd=$W/kube-shard-$1 kc interval i
+  interval=$((n * 60 / B_RATE_PER_MIN)); ((interval >= 10)) || interval=10
+  interval=${BENCH_B_INTERVAL:-$interval}
+  log "part s: $n probes over $r replicas, interval ${interval}s: starting kube-apiserver"
+  start_bench_cluster "$kwd"
+  create_bench_probes "$n" "$interval"
+  local -a pids ports logs
+  start_replica() { # start_replica INDEX
+    ports[$1]=$(free_port); logs[$1]=$W/shard-$n-$1.log
+    # shellcheck disable=SC2086 # word splitting wanted: operator flags
+    "$IMAPPROBE" operator --kubeconfig "$kwd/kubeconfig" --shard=true --location bench \
+      --leader-election-namespace default --identity "replica-$1" \
+      --secret-cache="${BENCH_SECRET_CACHE:-false}" ${BENCH_OPERATOR_ARGS:-} \
+      --health-addr 127.0.0.1:0 --metrics-addr "127.0.0.1:${ports[$1]}" >"${logs[$1]}" 2>&1 &
+    pids[$1]=$!
+    STARTED_PIDS+=("${pids[$1]}")
+  }
+  local t0; t0=$(now)
+  for ((i = 0; i < r; i++)); do start_replica "$i"; done
+  # every probe has reported (the API's word), bounded
+  local deadline_s=$((n / 25 + 120)) done_n=0
+  [[ $MODE == smoke ]] && deadline_s=90
+  while (($(calc "$(now) - $t0" 0) < deadline_s)); do
+    sleep 2
+    done_n=$("${kc[@]}" get imapprobes -A \
+      -o jsonpath='{range .items[*]}{.metadata.generation} {.status.observedGeneration}{"\n"}{end}' \
+      2>/dev/null | awk '$1 == $2' | wc -l) || done_n=0
+    ((done_n >= n)) && break
+  done
+  fig "s.n$n.r$r.converged_probes" "$done_n"
+  ((done_n >= n)) || { log "part s: only $done_n of $n probes reported"; FAILED=1; }
+  fig "s.n$n.r$r.converge_seconds" "$(calc "$(now) - $t0" 1)"
+  # steady window: each replica's share, CPU and RSS
+  local -a cpu0 runs0
+  for ((i = 0; i < r; i++)); do
+    cpu0[$i]=$(proc_ticks "${pids[$i]}")
+    runs0[$i]=$(grep -c ': Success \|: Failure \|: Degraded ' "${logs[$i]}" || true)
+  done
+  local ts0; ts0=$(now)
+  sleep "$B_STEADY"
+  local window; window=$(calc "$(now) - $ts0" 3)
+  local owned runs cpu rss_sum=0 cpu_sum=0 runs_sum=0 owned_min=$n owned_max=0
+  for ((i = 0; i < r; i++)); do
+    scrape "${ports[$i]}" "$W/shard-$n-$i.prom"
+    owned=$(owned_probes "$W/shard-$n-$i.prom" | wc -l)
+    runs=$(($(grep -c ': Success \|: Failure \|: Degraded ' "${logs[$i]}" || true) - runs0[i]))
+    cpu=$(calc "($(proc_ticks "${pids[$i]}") - ${cpu0[$i]}) * 1000 / $CLK_TCK / $window" 2)
+    fig "s.n$n.r$r.replica$i.owned" "$owned"
+    fig "s.n$n.r$r.replica$i.rss_kib" "$(awk '/^VmRSS/ { print $2 }' "/proc/${pids[$i]}/status")"
+    fig "s.n$n.r$r.replica$i.cpu_ms_per_second" "$cpu"
+    fig "s.n$n.r$r.replica$i.steady_runs" "$runs"
+    rss_sum=$((rss_sum + $(awk '/^VmRSS/ { print $2 }' "/proc/${pids[$i]}/status")))
+    cpu_sum=$(calc "$cpu_sum + $cpu" 2); runs_sum=$((runs_sum + runs))
+    ((owned < owned_min)) && owned_min=$owned
+    ((owned > owned_max)) && owned_max=$owned
+  done
+  fig "s.n$n.r$r.rss_kib_sum" "$rss_sum"
+  fig "s.n$n.r$r.owned_min" "$owned_min"
+  fig "s.n$n.r$r.owned_max" "$owned_max"
+  ((runs_sum > 0)) && fig "s.n$n.r$r.steady_cpu_ms_per_run" "$(calc "$cpu_sum * $window / $runs_sum" 2)"
+  # kill -9 of the last replica
+  local victim=$((r - 1)) t_kill lost_list alive_ports=()
+  owned_probes "$W/shard-$n-$victim.prom" >"$W/shard-$n-lost.txt"
+  kill -KILL "${pids[$victim]}"; t_kill=$(now)
+  for ((i = 0; i < victim; i++)); do alive_ports+=("${ports[$i]}"); done
+  local agree_s="" resume_s=""
+  while (($(calc "$(now) - $t_kill" 0) < interval + 60)); do
+    if [[ -z $agree_s ]] && shard_agreed "$((r - 1))" "${alive_ports[@]}"; then
+      agree_s=$(calc "$(now) - $t_kill" 1)
+    fi
+    if [[ -n $agree_s ]]; then
+      # each lost probe has a run logged by a survivor after the kill
+      local resumed; resumed=$(for ((i = 0; i < victim; i++)); do
+        awk -v t="$(date -u -d "@${t_kill%.*}" +%Y-%m-%dT%H:%M:%S)" '$1 >= t' "${logs[$i]}"
+      done | grep -oE 'probe [^ ]+: (Success|Degraded|Failure) ' | sed 's/^probe \([^:]*\):.*/\1/' \
+        | sort -u | comm -12 - "$W/shard-$n-lost.txt" | wc -l)
+      if ((resumed >= $(wc -l <"$W/shard-$n-lost.txt"))); then resume_s=$(calc "$(now) - $t_kill" 1); break; fi
+    fi
+    sleep 1
+  done
+  fig "s.n$n.r$r.kill_probes_lost" "$(wc -l <"$W/shard-$n-lost.txt")"
+  fig "s.n$n.r$r.kill_agree_seconds" "${agree_s:-timeout}"
+  fig "s.n$n.r$r.kill_resume_seconds" "${resume_s:-timeout}"
+  [[ -n $resume_s ]] || FAILED=1
+  # a new replica: how many probes move (owners once every probe has run on its owner)
+  local before=$W/shard-$n-before.txt after=$W/shard-$n-after.txt t_join moved="" join_s=""
+  for ((i = 0; i < victim; i++)); do
+    scrape "${ports[$i]}" "$W/shard-$n-$i.prom"; owned_probes "$W/shard-$n-$i.prom" | sed "s/\$/ $i/"
+  done | sort >"$before"
+  start_replica "$r"; t_join=$(now)
+  alive_ports+=("${ports[$r]}")
+  while (($(calc "$(now) - $t_join" 0) < interval + 90)); do
+    sleep 2
+    [[ -n $join_s ]] || { shard_agreed "$r" "${alive_ports[@]}" && join_s=$(calc "$(now) - $t_join" 1); } || continue
+    for i in $(seq 0 $((victim - 1))) "$r"; do
+      scrape "${ports[$i]}" "$W/shard-$n-$i.prom"; owned_probes "$W/shard-$n-$i.prom" | sed "s/\$/ $i/"
+    done | sort >"$after"
+    # settled: every probe on exactly one replica
+    if (($(cut -d' ' -f1 "$after" | sort -u | wc -l) == n && $(wc -l <"$after") == n)); then
+      moved=$(join "$before" "$after" | awk '$2 != $3' | wc -l); break
+    fi
+  done
+  fig "s.n$n.r$r.join_agree_seconds" "${join_s:-timeout}"
+  fig "s.n$n.r$r.join_moved" "${moved:-timeout}"
+  [[ -n $moved ]] && fig "s.n$n.r$r.join_moved_fraction" "$(calc "$moved / $n" 3)"
+  for ((i = 0; i <= r; i++)); do [[ $i == "$victim" ]] || stop_pid "${pids[$i]}" 30; done
+  bash "$ROOT/tests/kube/cluster.sh" stop "$kwd" >&2 || true
+  rm -rf "$kwd"
+}
+
+if has_part s; then
+  for n in $S_SIZES; do run_shard "$n" "$S_REPLICAS"; done
+  {
+    echo
+    echo "Part s: sharding, $S_REPLICAS replicas of one location (real kube-apiserver; steady window ${B_STEADY}s)"
+    printf '%7s %11s %11s %10s %10s %11s %10s %6s\n' probes owned_min/max RSS_MiB_sum cpu_ms/run \
+      kill_agree kill_resume join_agree moved
+    for n in $S_SIZES; do
+      g() { kv "$FIG" "bench.s.n$n.r$S_REPLICAS.$1"; }
+      printf '%7s %11s %11s %10s %10s %11s %10s %6s\n' "$n" "$(g owned_min)/$(g owned_max)" \
+        "$(calc "$(g rss_kib_sum) / 1024" 1)" "$(g steady_cpu_ms_per_run)" "$(g kill_agree_seconds)s" \
+        "$(g kill_resume_seconds)s" "$(g join_agree_seconds)s" "$(g join_moved)"
+    done
+    echo "(owned: probes per replica; kill_*: after kill -9 of one replica, until the others agree"
+    echo " without it / until each of its probes has run again; join_*: a new replica, until all"
+    echo " agree / probes that changed replica)"
+  } >>"$TABLES"
 fi
 
 # ------------------------------------------------------------- part c ---

@@ -38,19 +38,12 @@ std::string gitops_bin() {
   return out;
 }
 
-const std::string kCrd = std::string(IMAPPROBE_SOURCE_DIR) + "/crds/imapprobe.dev_imapprobes.yaml";
-
 class OperatorE2E : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dovecot_ = std::make_unique<Dovecot>();
     cluster_ = std::make_unique<KubeCluster>();
-    int rc = 0;
-    std::string out = cluster_->kubectl("apply -f " + kCrd, &rc);
-    ASSERT_EQ(rc, 0) << out;
-    out = cluster_->kubectl(
-        "wait --for=condition=Established crd/imapprobes.imapprobe.dev --timeout=60s", &rc);
-    ASSERT_EQ(rc, 0) << out;
+    ASSERT_EQ(cluster_->install_crd(), "");
     operator_a_ = start_operator("a");
     ASSERT_TRUE(eventually(
         [] { return operator_a_->log().find("is the leader") != std::string::npos; }, 30s))
@@ -192,14 +185,7 @@ class OperatorE2E : public ::testing::Test {
   }
 
   // The port operator a serves /metrics on, from its log ("" before it says).
-  static std::string metrics_port() {
-    const std::string log = operator_a_->log();
-    const std::string marker = "metrics on 127.0.0.1:0 (port ";
-    const auto at = log.find(marker);
-    if (at == std::string::npos) return "";
-    const auto from = at + marker.size();
-    return log.substr(from, log.find(')', from) - from);
-  }
+  static std::string metrics_port() { return testing::logged_metrics_port(operator_a_->log()); }
   static std::string metrics_text() {
     std::string out;
     if (testing::run_command("curl -sf http://127.0.0.1:" + metrics_port() + "/metrics", out) != 0)

@@ -32,7 +32,6 @@ using testing::KubeCluster;
 using testing::Process;
 using Clock = std::chrono::system_clock;
 
-const std::string kCrd = std::string(IMAPPROBE_SOURCE_DIR) + "/crds/imapprobe.dev_imapprobes.yaml";
 // Fast probes against Dovecot, and slow ones against a server that never
 // answers (each run lasts its 5 s timeout): a handover that let two
 // replicas run a probe at once would show as overlapping runs of those.
@@ -47,14 +46,7 @@ struct Replica {
   std::string id;
   std::unique_ptr<Process> process;
 
-  std::string port() const {
-    const std::string log = process->log();
-    const std::string marker = "metrics on 127.0.0.1:0 (port ";
-    const auto at = log.find(marker);
-    if (at == std::string::npos) return "";
-    const auto from = at + marker.size();
-    return log.substr(from, log.find(')', from) - from);
-  }
+  std::string port() const { return testing::logged_metrics_port(process->log()); }
   std::string metrics() const {
     std::string out;
     if (port().empty()) return "";
@@ -143,12 +135,7 @@ class ShardE2E : public ::testing::Test {
       }
     });
     cluster_ = std::make_unique<KubeCluster>();
-    int rc = 0;
-    std::string out = cluster_->kubectl("apply -f " + kCrd, &rc);
-    ASSERT_EQ(rc, 0) << out;
-    out = cluster_->kubectl(
-        "wait --for=condition=Established crd/imapprobes.imapprobe.dev --timeout=60s", &rc);
-    ASSERT_EQ(rc, 0) << out;
+    ASSERT_EQ(cluster_->install_crd(), "");
   }
   static void TearDownTestSuite() {
     cluster_.reset();

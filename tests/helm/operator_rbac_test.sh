@@ -104,8 +104,34 @@ check "Ready=False with the same reason" \
 check "operator still running" kill -0 "$operator_pid"
 check "secret values never in the log" bash -c "! grep -q '$PROBE_PASSWORD' '$work/operator.log'"
 
+# Sharding: the chart's shard Role is all a replica needs for its Lease
+# (create, renew, list its peers, delete it on a clean stop). Applying the
+# sharded rendering also gives 'get secrets' back.
+stop_operator
+"$helm" template imapprobe "$root/charts/imap-probe-operator" -n "$ns" \
+  --set sharding.enabled=true --set location=rbac >"$work/rendered-shard.yaml"
+k apply -n "$ns" -f "$work/rendered-shard.yaml" >/dev/null
+check "sharded rendering binds the shard Role" k -n "$ns" get rolebinding imapprobe-imap-probe-operator-shard
+lease=imapprobe-shard-rbac-rbac-shard
+# Exactly the flags the chart's sharded Deployment passes.
+"$imapprobe" operator --kubeconfig "$work/sa.kubeconfig" --location=rbac --shard=true \
+  --leader-elect=false --leader-election-namespace="$ns" --identity=rbac-shard \
+  --health-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 >"$work/shard.log" 2>&1 &
+operator_pid=$!
+wait_log() { for _ in $(seq "$2"); do grep -q "$1" "$work/shard.log" && return 0; sleep 1; done; return 1; }
+check "sharded: the replica's membership is agreed" wait_log "every member acts on view" 30
+check "sharded: its Lease exists, labelled with the location" \
+  bash -c "[[ \$(bash '$cluster' kubectl '$work/kube' -n '$ns' get lease $lease -o jsonpath='{.metadata.labels.imapprobe\\.dev/shard-group}') == rbac ]]"
+check "sharded: the probe runs" wait_log "probe mail/corp: Success" 40
+check "sharded: no permission errors in the log" bash -c "! grep -qi forbidden '$work/shard.log'"
+kill -TERM "$operator_pid"; wait "$operator_pid" || true; operator_pid=""
+check "sharded: a clean stop deletes the Lease" \
+  bash -c "! bash '$cluster' kubectl '$work/kube' -n '$ns' get lease $lease >/dev/null 2>&1"
+
 if ((FAIL > 0)); then
   echo "--- operator log"
   tail -n 40 "$work/operator.log"
+  echo "--- sharded operator log"
+  tail -n 40 "$work/shard.log" 2>/dev/null || true
 fi
 finish

@@ -62,6 +62,16 @@ std::string KubeCluster::kubectl(const std::string& args, int* exit_code) const 
   return cluster_sh("kubectl " + quote(workdir_) + " " + args, exit_code);
 }
 
+std::string KubeCluster::install_crd() const {
+  int rc = 0;
+  std::string out = kubectl("apply -f " + quote(std::string(IMAPPROBE_SOURCE_DIR) +
+                                                "/crds/imapprobe.dev_imapprobes.yaml"),
+                            &rc);
+  if (rc != 0) return out;
+  out = kubectl("wait --for=condition=Established crd/imapprobes.imapprobe.dev --timeout=60s", &rc);
+  return rc == 0 ? "" : out;
+}
+
 void KubeCluster::restart() {
   int rc = 0;
   const std::string out = cluster_sh("restart " + quote(workdir_), &rc);

@@ -21,6 +21,9 @@ class KubeCluster {
   // Runs kubectl with the admin kubeconfig; `args` is shell text (quote it).
   // Returns stdout and stderr combined; the exit status in *exit_code.
   std::string kubectl(const std::string& args, int* exit_code = nullptr) const;
+  // Applies crds/ and waits until the CRD is Established: "" when it is,
+  // else kubectl's output.
+  std::string install_crd() const;
   // Stop + start on the same workdir: same data, certificates and URL.
   void restart();
   // The two halves of restart(), for an outage of a chosen length.

@@ -62,6 +62,14 @@ int Process::stop(std::chrono::milliseconds grace) {
   return status_;
 }
 
+std::string logged_metrics_port(const std::string& log) {
+  const std::string marker = "metrics on 127.0.0.1:0 (port ";
+  const auto at = log.find(marker);
+  if (at == std::string::npos) return "";
+  const auto from = at + marker.size();
+  return log.substr(from, log.find(')', from) - from);
+}
+
 std::string Process::log() const {
   std::ifstream in(log_path_);
   std::ostringstream s;

@@ -31,6 +31,9 @@ class Process {
   std::string log_path_;
 };
 
+// The port an operator serves /metrics on, from its log ("" before it says).
+std::string logged_metrics_port(const std::string& log);
+
 // Polls `pred` every 100 ms until it holds or `max` passes.
 template <typename P>
 bool eventually(P pred, std::chrono::milliseconds max) {

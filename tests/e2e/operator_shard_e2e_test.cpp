@@ -317,6 +317,20 @@ TEST_F(ShardE2E, ReplicasSplitTheProbesAndHandThemOverWithoutEverRunningOneTwice
 
   // Scale 2 -> 3 with a new replica: only the probes it takes move.
   Replica d = start("op-d");
+  // The moment a handover could go wrong: op-d counts itself a member while
+  // the others do not know it yet. A run asked of every slow probe now is
+  // started at once by whichever replica may start it; a probe op-d gains
+  // must wait until op-a and op-b have given it up and finished its run.
+  ASSERT_TRUE(
+      eventually([&] { return d.process->log().find("joined group") != std::string::npos; }, 30s));
+  std::string slow_names;
+  for (int i = 0; i < kSlow; ++i) slow_names += " s-" + std::to_string(i);
+  int rc_annotate = 0;
+  const std::string annotated = kubectl(
+      std::string("-n ") + kNs + " annotate imapprobes" + slow_names +
+          " --overwrite imapprobe.dev/run-requested-at=" + encoding::format_rfc3339(Clock::now()),
+      &rc_annotate);
+  ASSERT_EQ(rc_annotate, 0) << annotated;
   const auto with_d = settled_owners({&a, &b, &d}, 60s);
   ASSERT_FALSE(with_d.empty()) << d.process->log();
   int moved = 0;

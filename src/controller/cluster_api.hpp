@@ -48,6 +48,11 @@ class ClusterApi {
   // field manager). Throws ClusterApiError (404 when the probe is gone).
   virtual void apply_status(const ProbeRef& probe, const nlohmann::json& status) = 0;
   virtual void emit_event(const ProbeRef& probe, const Event& event) = 0;
+  // The ImapProbe object as the API server holds it now; nullopt when it
+  // does not exist. Throws ClusterApiError. Read when a sharded replica
+  // takes a probe over (it holds no copy of probes other replicas run).
+  virtual std::optional<nlohmann::json> get_probe(const std::string& ns,
+                                                  const std::string& name) = 0;
 };
 
 }  // namespace imapprobe::controller

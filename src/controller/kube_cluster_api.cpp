@@ -64,6 +64,17 @@ std::optional<std::map<std::string, std::string>> KubeClusterApi::get_secret(
   return data;
 }
 
+std::optional<nlohmann::json> KubeClusterApi::get_probe(const std::string& ns,
+                                                        const std::string& name) {
+  try {
+    return client_.get(probes_path(ns) + "/" + name);
+  } catch (const kube::ApiError& e) {
+    if (e.not_found()) return std::nullopt;
+    throw ClusterApiError(e.status(), "cannot read ImapProbe " + ns + "/" + name + ": " +
+                                          (e.api_message().empty() ? e.what() : e.api_message()));
+  }
+}
+
 void KubeClusterApi::apply_status(const ProbeRef& probe, const nlohmann::json& status) {
   const nlohmann::json body = {
       {"apiVersion", kApiVersion},

@@ -27,6 +27,7 @@ class KubeClusterApi : public ClusterApi {
                                                                const std::string& name) override;
   void apply_status(const ProbeRef& probe, const nlohmann::json& status) override;
   void emit_event(const ProbeRef& probe, const Event& event) override;
+  std::optional<nlohmann::json> get_probe(const std::string& ns, const std::string& name) override;
 
  private:
   kube::Client& client_;

@@ -7,12 +7,24 @@ namespace imapprobe::controller {
 
 using nlohmann::json;
 
+void ProbeTable::adopt_status(ProbeEntry& e, const json& object) {
+  const auto status = object.find("status");
+  if (status == object.end() || !status->is_object()) return;
+  e.status = ProbeStatus::from_json(*status);
+  // What the API server already shows counts as written: an unchanged
+  // first run after a restart waits for the heartbeat like any other.
+  e.written_digest = significance(e.status);
+  e.written_at.reset();
+  if (e.status.last_run) e.written_at = e.status.last_run->time.time();
+  e.unwritten = false;
+}
+
 std::string key_of(const json& object) {
   const json& m = object.contains("metadata") ? object["metadata"] : json::object();
   return m.value("namespace", "") + "/" + m.value("name", "");
 }
 
-ProbeTable::Upserted ProbeTable::upsert(const json& object) {
+ProbeTable::Upserted ProbeTable::upsert(const json& object, bool hold) {
   const json& meta = object["metadata"];
   ProbeRef ref{meta.value("namespace", ""), meta.value("name", ""), meta.value("uid", "")};
   const std::int64_t generation = meta.value("generation", std::int64_t{0});
@@ -30,7 +42,11 @@ ProbeTable::Upserted ProbeTable::upsert(const json& object) {
     // Status survives restarts: the baseline and counters come back from the
     // object's own status (which, for a re-created object, is its own).
     ProbeEntry& fresh_entry = *it->second;
-    adopt_status(fresh_entry, object);
+    if (hold) {
+      adopt_status(fresh_entry, object);
+    } else {
+      fresh_entry.held = false;
+    }
   }
   ProbeEntry& e = *it->second;
   // Otherwise the same key and uid: not assigned again, since every watch
@@ -44,6 +60,7 @@ ProbeTable::Upserted ProbeTable::upsert(const json& object) {
 
   e.generation = generation;
   e.epoch = ++next_epoch_;
+  if (!e.held) return {e, change};  // read again when taken up
   try {
     // Only the parsed definition is kept: thousands of probes must not hold
     // thousands of JSON documents.
@@ -56,16 +73,34 @@ ProbeTable::Upserted ProbeTable::upsert(const json& object) {
   return {e, change};
 }
 
-void ProbeTable::adopt_status(ProbeEntry& e, const json& object) {
-  const auto status = object.find("status");
-  if (status == object.end() || !status->is_object()) return;
-  e.status = ProbeStatus::from_json(*status);
-  // What the API server already shows counts as written: an unchanged
-  // first run after a restart waits for the heartbeat like any other.
-  e.written_digest = significance(e.status);
+void ProbeTable::lighten(ProbeEntry& e) {
+  e.held = false;
+  e.def.reset();
+  e.invalid_reason = std::string();
+  e.status = ProbeStatus{};
+  e.last_credentials.reset();
+  e.written_digest.reset();
   e.written_at.reset();
-  if (e.status.last_run) e.written_at = e.status.last_run->time.time();
   e.unwritten = false;
+  e.run_request = std::string();
+}
+
+void ProbeTable::reload(ProbeEntry& e, const json& object) {
+  e.held = true;
+  e.generation = object["metadata"].value("generation", std::int64_t{0});
+  e.epoch = ++next_epoch_;
+  e.run_request = run_request_of(object);
+  e.status = ProbeStatus{};
+  e.written_digest.reset();
+  e.written_at.reset();
+  adopt_status(e, object);
+  try {
+    e.def = parse_probe(object);
+    e.invalid_reason.clear();
+  } catch (const std::exception& ex) {
+    e.def.reset();
+    e.invalid_reason = ex.what();
+  }
 }
 
 ProbeEntry* ProbeTable::find(const std::string& key) {

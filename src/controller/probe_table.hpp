@@ -47,6 +47,10 @@ struct ProbeEntry {
   bool unwritten = false;
   // This replica runs the probe (always, unless sharded: shard_assignment.hpp).
   bool owned = false;
+  // The definition and status are held. A probe another replica runs is
+  // kept as its identity only (at 10,000 probes over 3 replicas, two thirds
+  // of the table), and read from the API server when taken over.
+  bool held = true;
   // The run-request annotation's current value (probe_resource.hpp).
   std::string run_request;
 };
@@ -65,8 +69,10 @@ class ProbeTable {
     Change change;
   };
 
-  // Parses the object when it is new or its generation changed.
-  Upserted upsert(const nlohmann::json& object);
+  // Parses the object when it is new or its generation changed; with
+  // `hold` false, a new or changed entry keeps its identity only (held
+  // false), and a known light one stays light.
+  Upserted upsert(const nlohmann::json& object, bool hold = true);
   ProbeEntry* find(const std::string& key);
   void erase(const std::string& key);
   std::vector<std::string> keys_with_prefix(const std::string& prefix) const;
@@ -74,9 +80,15 @@ class ProbeTable {
   // Every entry gets a new epoch: results in flight are dropped.
   void bump_all_epochs();
   void bump_epoch(ProbeEntry& e) { e.epoch = ++next_epoch_; }
-  // The status another replica wrote (sharding): taken from the object as
-  // it is, counted as written.
+  // The status the object carries, counted as written (a status another
+  // replica wrote, for a probe this one is about to take over).
   static void adopt_status(ProbeEntry& e, const nlohmann::json& object);
+  // Drops what only the replica running a probe needs (sharding): the
+  // definition, status, credentials and write bookkeeping.
+  static void lighten(ProbeEntry& e);
+  // The object as read from the API server, into an entry of the same uid:
+  // generation, definition and status (counted as written), held again.
+  void reload(ProbeEntry& e, const nlohmann::json& object);
 
   template <typename F>
   void for_each(F f) {

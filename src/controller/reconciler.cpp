@@ -143,11 +143,21 @@ void Reconciler::apply_shard_view() {
     const std::string key = e.ref.key();
     if (e.owned && !shard_.owns(key)) {
       give_up(e);
-    } else if (!e.owned && shard_.may_start(key) && !stopping_) {
-      e.owned = true;
-      metrics_.probe_added(key);
-      take_up(e, true);
+      return;
     }
+    if (e.owned) return;
+    if (e.held && shard_.members_known() && !shard_.owns(key)) {
+      ProbeTable::lighten(e);  // held while the membership was unknown
+      return;
+    }
+    if (!shard_.may_start(key) || stopping_) return;
+    if (!e.held) {
+      read_and_take_up(e);  // another replica's until now: read it whole
+      return;
+    }
+    e.owned = true;
+    metrics_.probe_added(key);
+    take_up(e, true);
   });
   update_shard_progress();
 }
@@ -164,6 +174,63 @@ void Reconciler::give_up(ProbeEntry& e) {
   }
   metrics_.probe_removed(key);
   giving_up_.insert_or_assign(key, Clock::now());
+  ProbeTable::lighten(e);
+}
+
+void Reconciler::read_and_take_up(ProbeEntry& e) {
+  const std::string key = e.ref.key();
+  if (!reading_.insert(key).second) return;  // a read is on its way
+  // The owner before wrote its last status before it settled, and the
+  // members agreed only after that: this read sees it.
+  asio::post(api_pool_, [this, ref = e.ref] {
+    ProbeRead read;
+    try {
+      read = api_.get_probe(ref.namespace_, ref.name);
+    } catch (const std::exception& ex) {
+      read = std::string(ex.what());
+    }
+    asio::post(io_, [this, ref, read = std::move(read)]() mutable { on_probe_read(ref, read); });
+  });
+}
+
+void Reconciler::on_probe_read(const ProbeRef& ref, const ProbeRead& read) {
+  const std::string key = ref.key();
+  reading_.erase(key);
+  ProbeEntry* e = table_.find(key);
+  // Gone, re-created, given up again or already taken up meanwhile.
+  if (e == nullptr || e->ref.uid != ref.uid || e->owned || e->held || stopping_ ||
+      !shard_.may_start(key)) {
+    return;
+  }
+  if (const auto* error = std::get_if<std::string>(&read)) {
+    metrics_.api_read_failed();
+    telemetry::warn(
+        fields(ref), "cannot read the probe to take it over ({}); retrying in {} s", *error,
+        std::chrono::duration_cast<std::chrono::seconds>(options_.stalled_retry).count());
+    auto timer = std::make_shared<asio::steady_timer>(io_, options_.stalled_retry);
+    timer->async_wait([this, timer, ref](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (ProbeEntry* again = table_.find(ref.key());
+          again != nullptr && again->ref.uid == ref.uid && !again->owned && !again->held) {
+        if (shard_.may_start(ref.key()) && !stopping_) read_and_take_up(*again);
+      }
+    });
+    return;
+  }
+  const auto& object = std::get<std::optional<json>>(read);
+  if (!object) return;  // deleted: the watch says so next
+  const json& meta = (*object)["metadata"];
+  if (meta.value("uid", "") != ref.uid) return;  // re-created: the watch brings the new one
+  if (meta.value("generation", std::int64_t{0}) < e->generation) {
+    read_and_take_up(*e);  // a newer spec came by the watch meanwhile
+    return;
+  }
+  table_.reload(*e, *object);
+  e->owned = true;
+  metrics_.probe_added(key);
+  share_texts(e->status);
+  take_up(*e, true);
+  rearm();
 }
 
 void Reconciler::update_shard_progress() {
@@ -203,16 +270,27 @@ void Reconciler::check_drained() {
 }
 
 void Reconciler::on_upsert(const json& object) {
-  auto [e, change] = table_.upsert(object);
+  // Sharded, a probe another replica runs is kept as its identity only;
+  // until the membership is known, every probe is held.
+  const std::string object_key = key_of(object);
+  const bool hold = !shard_.members_known() || shard_.owns(object_key);
+  auto [e, change] = table_.upsert(object, hold);
   const std::string key = e.ref.key();
-  if (!e.owned && (stopping_ || !shard_.may_start(key))) {
-    // Another replica's probe (sharding), or one this replica waits to take
-    // over: what it shows is what its owner wrote, kept for the take-over.
-    if (change != ProbeTable::Change::Added && change != ProbeTable::Change::Recreated) {
-      ProbeTable::adopt_status(e, object);
-    }
+  if (!e.owned) {
+    const bool fresh =
+        change == ProbeTable::Change::Added || change == ProbeTable::Change::Recreated;
     if (change == ProbeTable::Change::Recreated) writer_.forget(key);
-    return;
+    if (!e.held) {
+      // This replica's now (a view agreed meanwhile): read it whole.
+      if (shard_.may_start(key) && !stopping_) read_and_take_up(e);
+      return;
+    }
+    if (stopping_ || !shard_.may_start(key)) {
+      // Held, waiting for the members to agree: what its owner writes
+      // until then is where this replica carries on.
+      if (!fresh) ProbeTable::adopt_status(e, object);
+      return;
+    }
   }
   switch (change) {
     case ProbeTable::Change::Unchanged:
@@ -325,6 +403,7 @@ void Reconciler::on_remove(const std::string& key) {
   writer_.forget(key);
   metrics_.probe_removed(key);
   giving_up_.erase(key);
+  reading_.erase(key);
 }
 
 void Reconciler::rearm() {

@@ -25,7 +25,10 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "controller/cluster_api.hpp"
@@ -155,6 +158,11 @@ class Reconciler {
   void give_up(ProbeEntry& e);
   void apply_shard_view();
   void update_shard_progress();
+  // A probe this replica holds as identity only, read whole from the API
+  // server (on the API pool), then taken up.
+  using ProbeRead = std::variant<std::optional<nlohmann::json>, std::string>;  // object or error
+  void read_and_take_up(ProbeEntry& e);
+  void on_probe_read(const ProbeRef& ref, const ProbeRead& read);
 
   boost::asio::io_context& io_;
   boost::asio::thread_pool& api_pool_;
@@ -190,6 +198,7 @@ class Reconciler {
   // when: a write the API server keeps refusing holds the handover back at
   // most options_.handover_write_wait.
   std::map<std::string, Clock::time_point> giving_up_;
+  std::set<std::string> reading_;  // probes being read to be taken up
   mutable std::mutex progress_mu_;
   ShardProgress progress_;
   bool stopping_ = false;

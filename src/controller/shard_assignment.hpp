@@ -41,6 +41,9 @@ class ShardAssignment {
   const std::vector<std::string>& members() const { return members_; }
   std::uint64_t view() const { return view_; }
   bool agreed() const { return agreed_; }
+  // Unsharded, or sharded with members known (not before the first round,
+  // nor after losing the membership).
+  bool members_known() const { return !sharded_ || !members_.empty(); }
 
   // A new membership (sorted or not; `self` should be among them, otherwise
   // this replica owns nothing). Not agreed until agree() says so, unless

@@ -33,6 +33,13 @@ class FakeCluster : public ClusterApi {
     if (it == secrets.end()) return std::nullopt;
     return it->second;
   }
+  std::optional<nlohmann::json> get_probe(const std::string& ns, const std::string& name) override {
+    std::lock_guard lock(mu);
+    ++probe_reads;
+    auto it = probes.find(ns + "/" + name);
+    if (it == probes.end()) return std::nullopt;
+    return it->second;
+  }
   void apply_status(const ProbeRef& p, const nlohmann::json& status) override {
     std::function<void(const ProbeRef&, const nlohmann::json&)> hook;
     {
@@ -107,6 +114,9 @@ class FakeCluster : public ClusterApi {
   std::condition_variable cv;
   std::map<std::string, std::map<std::string, std::string>> secrets;
   std::map<std::string, std::vector<nlohmann::json>> statuses;
+  // ImapProbe objects get_probe returns, by namespace/name.
+  std::map<std::string, nlohmann::json> probes;
+  int probe_reads = 0;
   std::map<std::string, std::vector<std::string>> write_uids;
   std::map<std::string, std::vector<Event>> events;
   std::vector<std::string> log;

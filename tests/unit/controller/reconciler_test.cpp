@@ -619,6 +619,7 @@ TEST_F(ReconcilerTest, AShardRunsOnlyItsOwnProbesAndOnlyOnceTheMembersAgree) {
     EXPECT_EQ(std::count(seen_hosts.begin(), seen_hosts.end(), n + ".test"), 0) << n;
   }
   EXPECT_EQ(reconciler->stats().probes, mine.size()) << "/metrics shows this replica's probes";
+  EXPECT_EQ(cluster.probe_reads, 0) << "probes seen on the watch as its own are not read again";
 }
 
 // Giving a probe up while its run is in flight: the replica is not settled
@@ -656,22 +657,39 @@ TEST_F(ReconcilerTest, AProbeGivenUpMidRunHoldsTheHandoverUntilTheRunEnds) {
   EXPECT_EQ(runs, 1) << "given up, it is not run again here";
 }
 
-// The status a peer wrote (seen on the watch) is where this replica carries
-// on when it takes the probe over: counters and baseline are not reset.
-TEST_F(ReconcilerTest, ATakenOverProbeCarriesOnFromThePeersStatus) {
+// A probe another replica runs is kept as its identity only; taking it over
+// reads it from the API server, so the run uses the spec and carries on from
+// the status the peer last wrote (counters and baseline are not reset).
+TEST_F(ReconcilerTest, ATakenOverProbeIsReadAndCarriesOnFromThePeersStatus) {
   fail = true;
   reconciler->set_shard_members("op-a", {"op-b"});  // op-a is not a member yet
   json object = shard_probe("t");
   reconciler->upsert(object);
-  object["status"] = {{"observedGeneration", 1},
+  // A spec change while op-b runs it, then op-b's status write.
+  object["metadata"]["generation"] = 2;
+  object["spec"]["server"]["host"] = "t2.test";
+  reconciler->upsert(object);
+  object["status"] = {{"observedGeneration", 2},
                       {"consecutiveFailures", 3},
                       {"lastRun", {{"time", "2000-01-01T00:00:00Z"}, {"reason", "AuthFailed"}}}};
-  reconciler->upsert(object);  // op-b's write, seen on the watch
+  {
+    std::lock_guard lock(cluster.mu);
+    cluster.probes["mail/t"] = object;  // what the API server holds
+  }
+  std::this_thread::sleep_for(100ms);
+  {
+    std::lock_guard lock(cluster.mu);
+    EXPECT_EQ(cluster.probe_reads, 0) << "a probe another replica runs is not read";
+  }
   reconciler->set_shard_members("op-a", {"op-a"});
   reconciler->agree_shard_view(view_fingerprint({"op-a"}));
   ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/t") >= 1; }));
   std::lock_guard lock(cluster.mu);
   EXPECT_EQ(cluster.statuses["mail/t"].back()["consecutiveFailures"], 4);
+  EXPECT_EQ(cluster.statuses["mail/t"].back()["observedGeneration"], 2);
+  EXPECT_EQ(cluster.probe_reads, 1);
+  ASSERT_FALSE(seen_hosts.empty());
+  EXPECT_EQ(seen_hosts.back(), "t2.test");
 }
 
 }  // namespace

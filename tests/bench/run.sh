@@ -816,6 +816,7 @@ run_shard() { # run_shard N R
   local victim=$((r - 1)) t_kill lost_list alive_ports=()
   owned_probes "$W/shard-$n-$victim.prom" >"$W/shard-$n-lost.txt"
   kill -KILL "${pids[$victim]}"; t_kill=$(now)
+  wait "${pids[$victim]}" 2>/dev/null || true # reaped quietly (no "Killed" line)
   for ((i = 0; i < victim; i++)); do alive_ports+=("${ports[$i]}"); done
   local agree_s="" resume_s=""
   while (($(calc "$(now) - $t_kill" 0) < interval + 60)); do

@@ -19,6 +19,23 @@ void ProbeTable::adopt_status(ProbeEntry& e, const json& object) {
   e.unwritten = false;
 }
 
+namespace {
+
+// Only the parsed definition is kept: thousands of probes must not hold
+// thousands of JSON documents. An invalid spec leaves no definition and
+// says why.
+void parse_definition(ProbeEntry& e, const json& object) {
+  try {
+    e.def = parse_probe(object);
+    e.invalid_reason.clear();
+  } catch (const std::exception& ex) {
+    e.def.reset();
+    e.invalid_reason = ex.what();
+  }
+}
+
+}  // namespace
+
 std::string key_of(const json& object) {
   const json& m = object.contains("metadata") ? object["metadata"] : json::object();
   return m.value("namespace", "") + "/" + m.value("name", "");
@@ -61,15 +78,7 @@ ProbeTable::Upserted ProbeTable::upsert(const json& object, bool hold) {
   e.generation = generation;
   e.epoch = ++next_epoch_;
   if (!e.held) return {e, change};  // read again when taken up
-  try {
-    // Only the parsed definition is kept: thousands of probes must not hold
-    // thousands of JSON documents.
-    e.def = parse_probe(object);
-    e.invalid_reason.clear();
-  } catch (const std::exception& ex) {
-    e.def.reset();
-    e.invalid_reason = ex.what();
-  }
+  parse_definition(e, object);
   return {e, change};
 }
 
@@ -94,13 +103,7 @@ void ProbeTable::reload(ProbeEntry& e, const json& object) {
   e.written_digest.reset();
   e.written_at.reset();
   adopt_status(e, object);
-  try {
-    e.def = parse_probe(object);
-    e.invalid_reason.clear();
-  } catch (const std::exception& ex) {
-    e.def.reset();
-    e.invalid_reason = ex.what();
-  }
+  parse_definition(e, object);
 }
 
 ProbeEntry* ProbeTable::find(const std::string& key) {

@@ -291,6 +291,8 @@ void Reconciler::on_upsert(const json& object) {
       if (!fresh) ProbeTable::adopt_status(e, object);
       return;
     }
+    // Taken up here (the view agreed while it was held): counted as new.
+    if (!fresh) metrics_.probe_added(key);
   }
   switch (change) {
     case ProbeTable::Change::Unchanged:

@@ -17,27 +17,24 @@ imapprobe_unit_test(controller_steady_memory_tests
 
 # The operator binary end to end: real kube-apiserver, real Dovecot, kubectl.
 target_sources(imapprobe_test_support PRIVATE support/process.cpp)
-add_executable(operator_e2e_test e2e/operator_e2e_test.cpp)
-target_link_libraries(operator_e2e_test PRIVATE imapprobe_test_support nlohmann_json::nlohmann_json GTest::gtest_main)
-target_compile_definitions(operator_e2e_test PRIVATE
-  IMAPPROBE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-  IMAPPROBE_BINARY="$<TARGET_FILE:imapprobe>")
-add_dependencies(operator_e2e_test imapprobe)
-add_test(NAME operator_e2e_test COMMAND operator_e2e_test)
-set_tests_properties(operator_e2e_test PROPERTIES LABELS "e2e;kube;dovecot" TIMEOUT 1200)
+# One binary per suite, running the imapprobe binary it depends on.
+function(imapprobe_operator_e2e_test name timeout)
+  add_executable(${name} e2e/${name}.cpp)
+  target_link_libraries(${name} PRIVATE imapprobe_test_support imapprobe_encoding
+    nlohmann_json::nlohmann_json GTest::gtest_main)
+  target_compile_definitions(${name} PRIVATE
+    IMAPPROBE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    IMAPPROBE_BINARY="$<TARGET_FILE:imapprobe>")
+  add_dependencies(${name} imapprobe)
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES LABELS "e2e;kube;dovecot" TIMEOUT ${timeout})
+endfunction()
+imapprobe_operator_e2e_test(operator_e2e_test 1200)
 
 # Sharding end to end: replicas of one location split the probes, hand
 # them over on a kill, a scale-up and a clean stop (real API server, real
 # Dovecot, several operator processes).
-add_executable(operator_shard_e2e_test e2e/operator_shard_e2e_test.cpp)
-target_link_libraries(operator_shard_e2e_test PRIVATE imapprobe_test_support imapprobe_encoding
-  nlohmann_json::nlohmann_json GTest::gtest_main)
-target_compile_definitions(operator_shard_e2e_test PRIVATE
-  IMAPPROBE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-  IMAPPROBE_BINARY="$<TARGET_FILE:imapprobe>")
-add_dependencies(operator_shard_e2e_test imapprobe)
-add_test(NAME operator_shard_e2e_test COMMAND operator_shard_e2e_test)
-set_tests_properties(operator_shard_e2e_test PROPERTIES LABELS "e2e;kube;dovecot" TIMEOUT 900)
+imapprobe_operator_e2e_test(operator_shard_e2e_test 900)
 
 imapprobe_unit_test(telemetry_unit_tests
   SOURCES unit/telemetry/telemetry_test.cpp

@@ -13,8 +13,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <cctype>
+#include <condition_variable>
 #include <functional>
+#include <future>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <thread>
@@ -27,6 +30,7 @@
 #include "controller/metrics.hpp"
 #include "controller/reconciler.hpp"
 #include "controller/shard_coordinator.hpp"
+#include "controller/verdict_writer.hpp"
 #include "kube/client.hpp"
 #include "kube/config.hpp"
 #include "kube/events.hpp"
@@ -48,6 +52,7 @@ struct Flags {
   std::vector<std::string> namespaces;
   bool leader_elect = true;
   bool shard = false;
+  bool multi_location = false;
   std::string location = "default";
   std::string lease_name = "imap-probe-operator";
   std::string lease_namespace;
@@ -100,6 +105,11 @@ int run_operator(const std::vector<std::string>& args) {
                  "split the location's probes over its replicas (a Lease per replica; replaces "
                  "leader election)")
       ->capture_default_str();
+  app.add_option("--multi-location", f.multi_location,
+                 "one of several locations: write this location's entry of status.locations "
+                 "(implies --shard); the verdict is formed by the holder of the imapprobe-verdict "
+                 "Lease (docs/multi-location.md)")
+      ->capture_default_str();
   app.add_option("--location", f.location,
                  "this deployment's location: names its replicas' shard group and labels metrics")
       ->check([](const std::string& v) {
@@ -149,6 +159,9 @@ int run_operator(const std::vector<std::string>& args) {
   }
   telemetry::setup_logging(f.log_format, f.log_level);
   if (f.identity.empty()) f.identity = default_identity();
+  // A location announces itself by its replicas' Leases: a single replica
+  // is a shard group of one.
+  if (f.multi_location) f.shard = true;
   if (f.shard && f.leader_elect) {
     // Sharded, every replica runs its part: there is no leader to elect.
     f.leader_elect = false;
@@ -195,11 +208,16 @@ int run_operator(const std::vector<std::string>& args) {
   // Secrets the probes reference, kept current by a metadata-only watch
   // (below): a run reads no Secret from the API server unless it changed.
   controller::SecretCache secret_cache;
-  controller::KubeClusterApi api(client, recorder, f.secret_cache ? &secret_cache : nullptr);
+  controller::KubeClusterApi api(
+      client, recorder, f.secret_cache ? &secret_cache : nullptr,
+      f.multi_location
+          ? controller::StatusApplier{controller::location_field_manager(f.location), false}
+          : controller::StatusApplier{});
   probe::Prober prober(io.get_executor());
   controller::ReconcilerOptions options;
   options.concurrency = f.concurrency;
   if (f.shard) options.shard_identity = f.identity;
+  if (f.multi_location) options.report_location = f.location;
   try {
     options.status_heartbeat =
         std::chrono::duration_cast<std::chrono::seconds>(probe::parse_duration(f.status_heartbeat));
@@ -222,6 +240,18 @@ int run_operator(const std::vector<std::string>& args) {
       options);
   reconciler.set_active(!f.leader_elect);
 
+  // Multi-location: the verdict. Every location keeps its state; the holder
+  // of the hub-wide verdict Lease writes it.
+  controller::KubeClusterApi verdict_api(
+      client, recorder, nullptr, controller::StatusApplier{controller::kVerdictFieldManager, true});
+  controller::RunMetrics verdict_metrics;
+  std::optional<controller::StatusWriter> verdict_status;
+  std::optional<controller::VerdictWriter> verdict;
+  if (f.multi_location) {
+    verdict_status.emplace(api_pool, verdict_api, verdict_metrics);
+    verdict.emplace(*verdict_status, controller::VerdictWriter::Options{options.status_heartbeat});
+  }
+
   std::vector<std::string> scopes =
       f.namespaces.empty() ? std::vector<std::string>{""} : f.namespaces;
   std::vector<std::unique_ptr<kube::WatchLoop>> loops;
@@ -229,15 +259,25 @@ int run_operator(const std::vector<std::string>& args) {
   for (const auto& ns : scopes) {
     kube::WatchLoop::Handlers h;
     // Streamed: a list of 10,000 probes is never held whole (start-up memory).
-    h.on_page = [&reconciler](std::vector<nlohmann::json> page) {
+    h.on_page = [&reconciler, &verdict](std::vector<nlohmann::json> page) {
+      if (verdict) {
+        for (const auto& o : page) verdict->upsert(o);
+      }
       reconciler.upsert_page(std::move(page));
     };
-    h.on_listed = [&reconciler, ns](const std::vector<std::string>& keys) {
+    h.on_listed = [&reconciler, &verdict, ns](const std::vector<std::string>& keys) {
+      if (verdict) verdict->sync_keys(ns, keys);
       reconciler.sync_keys(ns, keys);
     };
-    h.on_upsert = [&reconciler](const nlohmann::json& o) { reconciler.upsert(o); };
-    h.on_delete = [&reconciler](const nlohmann::json& o) {
-      reconciler.remove(o["metadata"].value("namespace", ""), o["metadata"].value("name", ""));
+    h.on_upsert = [&reconciler, &verdict](const nlohmann::json& o) {
+      if (verdict) verdict->upsert(o);
+      reconciler.upsert(o);
+    };
+    h.on_delete = [&reconciler, &verdict](const nlohmann::json& o) {
+      const std::string ns_of = o["metadata"].value("namespace", "");
+      const std::string name = o["metadata"].value("name", "");
+      if (verdict) verdict->remove(ns_of + "/" + name);
+      reconciler.remove(ns_of, name);
     };
     loops.push_back(
         std::make_unique<kube::WatchLoop>(client, controller::probes_path(ns), std::move(h)));
@@ -265,6 +305,45 @@ int run_operator(const std::vector<std::string>& args) {
     coordinator = std::make_unique<controller::ShardCoordinator>(
         *membership, reconciler, f.identity, controller::ShardCoordinator::Options{});
     shard_thread = std::jthread([&](std::stop_token st) { coordinator->run(st); });
+  }
+
+  // Multi-location: which locations are alive (their Leases), every 2 s, and
+  // the verdict Lease.
+  std::unique_ptr<kube::LocationDirectory> directory;
+  std::unique_ptr<kube::LeaderElector> verdict_elector;
+  std::jthread verdict_election;
+  std::jthread verdict_thread;
+  if (f.multi_location) {
+    directory = std::make_unique<kube::LocationDirectory>(client, f.lease_namespace);
+    verdict_elector = std::make_unique<kube::LeaderElector>(
+        client, kube::LeaderElector::Options{f.lease_namespace, "imapprobe-verdict", f.identity});
+    verdict_election = std::jthread([&](std::stop_token st) {
+      verdict_elector->run(
+          st,
+          [&] {
+            spdlog::info("verdict: {} (location {}) writes the verdict", f.identity, f.location);
+            verdict->set_active(true);
+          },
+          [&] {
+            spdlog::info("verdict: {} stopped writing the verdict", f.identity);
+            verdict->set_active(false);
+          });
+    });
+    verdict_thread = std::jthread([&](std::stop_token st) {
+      std::mutex m;
+      std::condition_variable_any cv;
+      while (!st.stop_requested()) {
+        try {
+          verdict->set_live_locations(directory->live_locations());
+          verdict->evaluate(std::chrono::system_clock::now());
+        } catch (const std::exception& e) {
+          // Not knowing the live locations, the verdict stays as it is.
+          spdlog::warn("verdict: cannot list the locations' Leases: {}", e.what());
+        }
+        std::unique_lock lock(m);
+        cv.wait_for(lock, st, std::chrono::seconds(2), [] { return false; });
+      }
+    });
   }
 
   std::unique_ptr<kube::LeaderElector> elector;
@@ -399,6 +478,20 @@ int run_operator(const std::vector<std::string>& args) {
       if (metrics) metrics->stop();
     });
     reconciler.shutdown([&] {
+      if (verdict_thread.joinable()) {
+        verdict_thread.request_stop();
+        verdict_thread.join();
+      }
+      if (verdict_status) {
+        // The verdict's last writes land before its Lease is released.
+        std::promise<void> drained;
+        verdict_status->drain([&drained] { drained.set_value(); });
+        drained.get_future().wait();
+      }
+      if (verdict_election.joinable()) {
+        verdict_election.request_stop();
+        verdict_election.join();
+      }
       // Releasing the Lease last: a successor starts only once our writes are done.
       if (election.joinable()) {
         election.request_stop();

@@ -6,7 +6,7 @@ imapprobe_unit_test(controller_unit_tests
           unit/controller/shared_value_test.cpp
           unit/controller/reasons_test.cpp unit/controller/write_policy_test.cpp
           unit/controller/secret_cache_test.cpp unit/controller/shard_assignment_test.cpp
-          unit/controller/shard_coordinator_test.cpp
+          unit/controller/shard_coordinator_test.cpp unit/controller/verdict_test.cpp
   LIBS imapprobe_controller_kube imapprobe_test_support yaml-cpp)
 target_compile_definitions(controller_unit_tests PRIVATE IMAPPROBE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 # Its own binary: it replaces the global operator new/delete to follow

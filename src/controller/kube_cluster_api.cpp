@@ -41,8 +41,8 @@ kube::WatchLoop::Handlers secret_cache_handlers(SecretCache& cache, const std::s
 }
 
 KubeClusterApi::KubeClusterApi(kube::Client& client, kube::EventRecorder& events,
-                               SecretCache* secrets)
-    : client_(client), events_(events), secrets_(secrets) {}
+                               SecretCache* secrets, StatusApplier applier)
+    : client_(client), events_(events), secrets_(secrets), applier_(std::move(applier)) {}
 
 std::optional<std::map<std::string, std::string>> KubeClusterApi::get_secret(
     const std::string& ns, const std::string& name) {
@@ -86,7 +86,7 @@ void KubeClusterApi::apply_status(const ProbeRef& probe, const nlohmann::json& s
   };
   try {
     client_.patch(probes_path(probe.namespace_) + "/" + probe.name + "/status", body,
-                  kube::PatchType::Apply, kFieldManager);
+                  kube::PatchType::Apply, applier_.field_manager, applier_.force);
   } catch (const kube::ApiError& e) {
     throw ClusterApiError(e.status(), e.what());
   }

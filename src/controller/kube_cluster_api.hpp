@@ -19,10 +19,19 @@ inline constexpr const char* kKind = "ImapProbe";
 inline constexpr const char* kPlural = "imapprobes";
 inline constexpr const char* kFieldManager = "imapprobe-operator";
 
+// Who writes status: the operator's one field manager, forced (it owns the
+// whole status); a location applies its entry unforced under a manager of
+// its own, so the API server refuses it any field another location owns.
+struct StatusApplier {
+  std::string field_manager = kFieldManager;
+  bool force = true;
+};
+
 class KubeClusterApi : public ClusterApi {
  public:
   // With a cache, a Secret the cache knows to be current costs no request.
-  KubeClusterApi(kube::Client& client, kube::EventRecorder& events, SecretCache* secrets = nullptr);
+  KubeClusterApi(kube::Client& client, kube::EventRecorder& events, SecretCache* secrets = nullptr,
+                 StatusApplier applier = {});
   std::optional<std::map<std::string, std::string>> get_secret(const std::string& ns,
                                                                const std::string& name) override;
   void apply_status(const ProbeRef& probe, const nlohmann::json& status) override;
@@ -33,6 +42,7 @@ class KubeClusterApi : public ClusterApi {
   kube::Client& client_;
   kube::EventRecorder& events_;
   SecretCache* secrets_;
+  StatusApplier applier_;
 };
 
 // "/apis/imapprobe.dev/v1alpha1[/namespaces/NS]/imapprobes"

@@ -1,5 +1,7 @@
 #include "controller/probe_resource.hpp"
 
+#include <algorithm>
+
 namespace imapprobe::controller {
 namespace {
 
@@ -208,6 +210,25 @@ std::string run_request_of(const json& object) {
   return value != annotations->end() && value->is_string() ? value->get<std::string>() : "";
 }
 
+std::vector<std::string> locations_field(const json& spec) {
+  std::vector<std::string> out;
+  auto it = spec.find("locations");
+  if (it == spec.end() || it->is_null()) return out;
+  if (!it->is_array()) throw InvalidSpec("spec.locations: must be a list of location names");
+  for (const auto& v : *it) {
+    if (!v.is_string() || v.get<std::string>().empty()) {
+      throw InvalidSpec("spec.locations: must be a list of location names");
+    }
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+bool ProbeDefinition::runs_in(const std::string& location) const {
+  return !locations ||
+         std::find(locations->begin(), locations->end(), location) != locations->end();
+}
+
 ProbeDefinition parse_probe(const json& object) {
   ProbeDefinition d;
   const json& meta = child(object, "metadata");
@@ -311,6 +332,9 @@ ProbeDefinition parse_probe(const json& object) {
   d.failure_threshold = spec.value("failureThreshold", 2);
   if (d.failure_threshold < 1) throw InvalidSpec("spec.failureThreshold: must be at least 1");
   d.suspend = spec.value("suspend", false);
+  if (auto locations = locations_field(spec); !locations.empty()) {
+    d.locations = std::make_shared<const std::vector<std::string>>(std::move(locations));
+  }
   // The same rules as the CRD's CEL and the CLI, for objects stored before
   // the CRD had them (or applied with validation off).
   if (const auto problems = probe::spec_problems(s); !problems.empty()) {

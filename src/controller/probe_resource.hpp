@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "probe/spec.hpp"
 
@@ -56,7 +57,13 @@ struct ProbeDefinition {
   probe::Duration interval = std::chrono::seconds(60);
   int failure_threshold = 2;
   bool suspend = false;
+  // spec.locations (multi-location); null: every location runs the probe.
+  std::shared_ptr<const std::vector<std::string>> locations;
+  bool runs_in(const std::string& location) const;
 };
+
+// spec.locations of a spec object (empty when absent). Throws InvalidSpec.
+std::vector<std::string> locations_field(const nlohmann::json& spec);
 
 // Throws InvalidSpec naming the field ("spec.interval: invalid duration ...").
 ProbeDefinition parse_probe(const nlohmann::json& object);

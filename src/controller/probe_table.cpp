@@ -1,5 +1,6 @@
 #include "controller/probe_table.hpp"
 
+#include "controller/location_report.hpp"
 #include "controller/write_policy.hpp"
 #include "encoding/time.hpp"
 
@@ -7,10 +8,16 @@ namespace imapprobe::controller {
 
 using nlohmann::json;
 
-void ProbeTable::adopt_status(ProbeEntry& e, const json& object) {
-  const auto status = object.find("status");
-  if (status == object.end() || !status->is_object()) return;
-  e.status = ProbeStatus::from_json(*status);
+void ProbeTable::adopt_status(ProbeEntry& e, const json& object) const {
+  if (!status_location_.empty()) {
+    const auto entry = location_report_of(object, status_location_);
+    if (!entry) return;
+    e.status = entry->to_status();
+  } else {
+    const auto status = object.find("status");
+    if (status == object.end() || !status->is_object()) return;
+    e.status = ProbeStatus::from_json(*status);
+  }
   // What the API server already shows counts as written: an unchanged
   // first run after a restart waits for the heartbeat like any other.
   e.written_digest = significance(e.status);

@@ -69,6 +69,11 @@ class ProbeTable {
     Change change;
   };
 
+  // Multi-location: a location's status is its entry of status.locations
+  // (location_report.hpp), so that is what it carries on from.
+  explicit ProbeTable(std::string status_location = {})
+      : status_location_(std::move(status_location)) {}
+
   // Parses the object when it is new or its generation changed; with
   // `hold` false, a new or changed entry keeps its identity only (held
   // false), and a known light one stays light.
@@ -82,7 +87,7 @@ class ProbeTable {
   void bump_epoch(ProbeEntry& e) { e.epoch = ++next_epoch_; }
   // The status the object carries, counted as written (a status another
   // replica wrote, for a probe this one is about to take over).
-  static void adopt_status(ProbeEntry& e, const nlohmann::json& object);
+  void adopt_status(ProbeEntry& e, const nlohmann::json& object) const;
   // Drops what only the replica running a probe needs (sharding): the
   // definition, status, credentials and write bookkeeping.
   static void lighten(ProbeEntry& e);
@@ -98,6 +103,7 @@ class ProbeTable {
  private:
   std::map<std::string, std::unique_ptr<ProbeEntry>> entries_;
   std::uint64_t next_epoch_ = 0;
+  std::string status_location_;
 };
 
 std::string key_of(const nlohmann::json& object);

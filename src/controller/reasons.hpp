@@ -32,6 +32,9 @@ inline constexpr const char* kProbeFailing = "ProbeFailing";
 inline constexpr const char* kOverBaseline = "OverBaseline";
 // Events
 inline constexpr const char* kRecovered = "Recovered";
+// Multi-location verdict (verdict.hpp)
+inline constexpr const char* kPartialOutage = "PartialOutage";
+inline constexpr const char* kNoLocationReporting = "NoLocationReporting";
 
 inline constexpr std::string_view kAll[] = {kReporting,
                                             kSuspended,
@@ -50,6 +53,8 @@ inline constexpr std::string_view kAll[] = {kReporting,
                                             kAsExpected,
                                             kProbeFailing,
                                             kOverBaseline,
-                                            kRecovered};
+                                            kRecovered,
+                                            kPartialOutage,
+                                            kNoLocationReporting};
 
 }  // namespace imapprobe::controller::reasons

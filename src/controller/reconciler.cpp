@@ -8,6 +8,7 @@
 #include <set>
 #include <variant>
 
+#include "controller/location_report.hpp"
 #include "controller/reasons.hpp"
 #include "controller/write_policy.hpp"
 #include "encoding/time.hpp"
@@ -34,6 +35,7 @@ Reconciler::Reconciler(asio::io_context& io, asio::thread_pool& api_pool, Cluste
       api_(api),
       runner_(std::move(runner)),
       options_(options),
+      table_(options.report_location),
       scheduler_(RunScheduler::Options{options.concurrency}),
       writer_(api_pool, api, metrics_, options.writer),
       wake_timer_(io) {
@@ -147,7 +149,7 @@ void Reconciler::on_upsert(const json& object) {
     if (stopping_ || !shard_.may_start(key)) {
       // Held, waiting for the members to agree: what its owner writes
       // until then is where this replica carries on.
-      if (!fresh) ProbeTable::adopt_status(e, object);
+      if (!fresh) table_.adopt_status(e, object);
       return;
     }
     // Taken up here (the view agreed while it was held): counted as new.
@@ -183,6 +185,16 @@ void Reconciler::take_up(ProbeEntry& e, bool fresh) {
   if (!e.def) {
     telemetry::warn(fields(e.ref, reasons::kInvalidSpec), "invalid spec: {}", e.invalid_reason);
     stall(e, reasons::kInvalidSpec, e.invalid_reason);
+    return;
+  }
+  if (!options_.report_location.empty() && !e.def->runs_in(options_.report_location)) {
+    // Not this location's (spec.locations): no runs, and applying no entry
+    // makes the API server drop the one this location wrote before.
+    scheduler_.cancel(key);
+    metrics_.probe_removed(key);
+    e.written_digest.reset();
+    e.unwritten = false;
+    writer_.submit(e.ref, no_location_body(), {});
     return;
   }
   metrics_.probe_suspended(key, e.def->suspend);
@@ -480,7 +492,17 @@ void Reconciler::submit(ProbeEntry& e, Transition t) {
   e.written_digest = significance(e.status);
   e.written_at = now;
   e.unwritten = false;
-  writer_.submit(e.ref, e.status.to_json(), std::move(t.events));
+  write(e, std::move(t.events));
+}
+
+json Reconciler::status_body(const ProbeEntry& e) const {
+  if (options_.report_location.empty()) return e.status.to_json();
+  return location_status_body(e.status, options_.report_location);
+}
+
+void Reconciler::write(const ProbeEntry& e, std::vector<Event> events) {
+  if (!options_.report_location.empty()) events.clear();
+  writer_.submit(e.ref, status_body(e), std::move(events));
 }
 
 void Reconciler::share_texts(ProbeStatus& status) {
@@ -497,7 +519,7 @@ void Reconciler::flush_unwritten() {
   table_.for_each([&](ProbeEntry& e) {
     if (!e.unwritten) return;
     e.unwritten = false;
-    writer_.submit(e.ref, e.status.to_json(), {});
+    write(e, {});
   });
 }
 

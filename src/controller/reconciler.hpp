@@ -69,6 +69,12 @@ struct ReconcilerOptions {
   // first set_shard_members.
   std::string shard_identity;
   std::chrono::milliseconds handover_write_wait{30'000};
+  // Multi-location (docs/multi-location.md): this location's name; its
+  // status is then its entry of status.locations alone, it runs only the
+  // probes spec.locations gives it, and it records no Events (the verdict
+  // writer does, for the aggregate). Empty: the whole status, as one
+  // location.
+  std::string report_location;
 };
 
 class Reconciler {
@@ -148,6 +154,11 @@ class Reconciler {
   void stall(ProbeEntry& e, const std::string& reason, const std::string& message,
              const std::string& handled_request = {});
   void submit(ProbeEntry& e, Transition t);
+  // The status a probe's entry carries, as written: the whole status, or
+  // this location's entry.
+  nlohmann::json status_body(const ProbeEntry& e) const;
+  // Hands a status to the writer (Events only when this replica records them).
+  void write(const ProbeEntry& e, std::vector<Event> events);
   void share_texts(ProbeStatus& status);
   void flush_unwritten();
   void check_drained();

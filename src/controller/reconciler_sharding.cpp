@@ -72,7 +72,7 @@ void Reconciler::give_up(ProbeEntry& e) {
   // Counters and the baseline kept since the last write go to the next owner.
   if (e.unwritten) {
     e.unwritten = false;
-    writer_.submit(e.ref, e.status.to_json(), {});
+    write(e, {});
   }
   metrics_.probe_removed(key);
   giving_up_.insert_or_assign(key, Clock::now());

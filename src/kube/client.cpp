@@ -360,12 +360,13 @@ nlohmann::json Client::replace(const std::string& path, const nlohmann::json& bo
 }
 
 nlohmann::json Client::patch(const std::string& path, const nlohmann::json& body, PatchType type,
-                             const std::string& field_manager) {
+                             const std::string& field_manager, bool force) {
   std::string full = path;
   if (type == PatchType::Apply) {
     std::string query;
-    if (!field_manager.empty()) query = "fieldManager=" + detail::url_encode(field_manager) + "&";
-    full = detail::append_query(path, query + "force=true");
+    if (!field_manager.empty()) query = "fieldManager=" + detail::url_encode(field_manager);
+    if (force) query += std::string(query.empty() ? "" : "&") + "force=true";
+    full = query.empty() ? path : detail::append_query(path, query);
   } else if (!field_manager.empty()) {
     full = detail::append_query(path, "fieldManager=" + detail::url_encode(field_manager));
   }

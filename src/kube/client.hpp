@@ -62,9 +62,10 @@ class Client {
   nlohmann::json create(const std::string& path, const nlohmann::json& body);
   nlohmann::json replace(const std::string& path, const nlohmann::json& body);
   // Apply: server-side apply, body sent as application/apply-patch+yaml
-  // (JSON is YAML) with fieldManager and force=true.
+  // (JSON is YAML) with fieldManager, and force=true unless `force` is
+  // false (then a field another manager owns is refused with 409).
   nlohmann::json patch(const std::string& path, const nlohmann::json& body, PatchType type,
-                       const std::string& field_manager = {});
+                       const std::string& field_manager = {}, bool force = true);
   void remove(const std::string& path);
 
   // Streams a watch: calls on_event(type, object) for each line

@@ -10,6 +10,53 @@
 
 namespace imapprobe::kube {
 
+namespace {
+
+struct Judged {
+  std::string name;
+  std::string holder;
+  std::string group;
+  std::chrono::seconds duration{0};
+  LeaseSighting sighting;
+};
+
+// A Lease's holder, group and when its renewTime last changed, by our
+// clock; nullopt for a Lease without holder or renewTime. Throws
+// nlohmann::json::exception for a malformed one.
+std::optional<Judged> judge(const nlohmann::json& item,
+                            const std::map<std::string, LeaseSighting>& seen,
+                            std::chrono::steady_clock::time_point now) {
+  const auto& meta = item.at("metadata");
+  Judged j;
+  j.name = meta.at("name").get<std::string>();
+  if (meta.contains("labels") && meta["labels"].is_object()) {
+    j.group = meta["labels"].value(kShardGroupLabel, std::string{});
+  }
+  const auto& spec = item.at("spec");
+  j.holder = spec.value("holderIdentity", std::string{});
+  const std::string renewed = spec.value("renewTime", std::string{});
+  j.duration = std::chrono::seconds(spec.value("leaseDurationSeconds", 0));
+  if (j.holder.empty() || renewed.empty()) return std::nullopt;
+  j.sighting = LeaseSighting{renewed, now};
+  if (auto it = seen.find(j.name); it != seen.end()) {
+    if (it->second.renew_time == renewed) j.sighting.changed = it->second.changed;
+  } else if (const auto at = encoding::parse_rfc3339(renewed)) {
+    // First sight (this replica just started): a Lease left by a
+    // replica that died earlier would otherwise count as alive for a
+    // whole duration, holding every handover back. Its renewTime is
+    // the only hint, so here alone another clock is trusted, and never
+    // to make a Lease look fresher than now.
+    const auto age = std::chrono::system_clock::now() - *at;
+    if (age > std::chrono::system_clock::duration::zero()) {
+      j.sighting.changed =
+          now - std::chrono::duration_cast<std::chrono::steady_clock::duration>(age);
+    }
+  }
+  return j;
+}
+
+}  // namespace
+
 LeaseMembership::LeaseMembership(Client& client, Options options)
     : client_(client), options_(std::move(options)) {
   collection_ = "/apis/coordination.k8s.io/v1/namespaces/" + options_.namespace_ + "/leases";
@@ -81,30 +128,16 @@ std::vector<LeaseMembership::Member> LeaseMembership::round(
   const auto now = std::chrono::steady_clock::now();
   const std::string own_name = lease_name(options_.group, options_.identity);
   std::vector<Member> members;
-  std::map<std::string, Seen> seen;
+  std::map<std::string, LeaseSighting> seen;
   for (const auto& item : list.value("items", nlohmann::json::array())) {
     try {
+      const auto judged = judge(item, seen_, now);
+      if (!judged) continue;
       const auto& meta = item.at("metadata");
-      const std::string name = meta.at("name").get<std::string>();
-      const auto& spec = item.at("spec");
-      const std::string holder = spec.value("holderIdentity", std::string{});
-      const std::string renewed = spec.value("renewTime", std::string{});
-      const auto duration = std::chrono::seconds(spec.value("leaseDurationSeconds", 0));
-      if (holder.empty() || renewed.empty()) continue;
-      Seen s{renewed, now};
-      if (auto it = seen_.find(name); it != seen_.end()) {
-        if (it->second.renew_time == renewed) s.changed = it->second.changed;
-      } else if (const auto at = encoding::parse_rfc3339(renewed)) {
-        // First sight (this replica just started): a Lease left by a
-        // replica that died earlier would otherwise count as alive for a
-        // whole duration, holding every handover back. Its renewTime is
-        // the only hint, so here alone another clock is trusted, and never
-        // to make a Lease look fresher than now.
-        const auto age = std::chrono::system_clock::now() - *at;
-        if (age > std::chrono::system_clock::duration::zero()) {
-          s.changed = now - std::chrono::duration_cast<std::chrono::steady_clock::duration>(age);
-        }
-      }
+      const std::string& name = judged->name;
+      const std::string& holder = judged->holder;
+      const auto duration = judged->duration;
+      const LeaseSighting& s = judged->sighting;
       seen.emplace(name, s);
       const bool alive = name == own_name || now - s.changed < duration;
       if (!alive) {
@@ -145,6 +178,30 @@ void LeaseMembership::leave() {
   } catch (const std::exception& e) {
     spdlog::warn("shard: leaving group {} failed: {}", options_.group, e.what());
   }
+}
+
+LocationDirectory::LocationDirectory(Client& client, std::string namespace_)
+    : client_(client),
+      collection_("/apis/coordination.k8s.io/v1/namespaces/" + namespace_ + "/leases") {}
+
+std::set<std::string> LocationDirectory::live_locations() {
+  const nlohmann::json list = client_.get(
+      collection_ + "?labelSelector=" + detail::url_encode(std::string(kShardGroupLabel)));
+  const auto now = std::chrono::steady_clock::now();
+  std::set<std::string> live;
+  std::map<std::string, LeaseSighting> seen;
+  for (const auto& item : list.value("items", nlohmann::json::array())) {
+    try {
+      const auto judged = judge(item, seen_, now);
+      if (!judged || judged->group.empty()) continue;
+      seen.emplace(judged->name, judged->sighting);
+      if (now - judged->sighting.changed < judged->duration) live.insert(judged->group);
+    } catch (const nlohmann::json::exception& e) {
+      spdlog::warn("locations: skipping a malformed Lease: {}", e.what());
+    }
+  }
+  seen_ = std::move(seen);
+  return live;
 }
 
 }  // namespace imapprobe::kube

@@ -14,6 +14,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,13 @@
 namespace imapprobe::kube {
 
 inline constexpr const char* kShardGroupLabel = "imapprobe.dev/shard-group";
+
+// When this process last saw a Lease's renewTime change (liveness by our
+// own clock, as client-go's leader election judges it).
+struct LeaseSighting {
+  std::string renew_time;
+  std::chrono::steady_clock::time_point changed;
+};
 
 class LeaseMembership {
  public:
@@ -58,12 +66,25 @@ class LeaseMembership {
   Options options_;
   std::string collection_;
   std::string own_path_;
-  std::optional<nlohmann::json> own_;  // as last written: renewed without a read
-  struct Seen {
-    std::string renew_time;
-    std::chrono::steady_clock::time_point changed;
-  };
-  std::map<std::string, Seen> seen_;  // by Lease name
+  std::optional<nlohmann::json> own_;          // as last written: renewed without a read
+  std::map<std::string, LeaseSighting> seen_;  // by Lease name
+};
+
+// Multi-location: the locations (groups) with at least one live member,
+// from every group's Leases in one namespace. Each location's replicas
+// renew their own Leases (LeaseMembership), so no new server or Lease is
+// needed for a hub to know which locations are alive.
+class LocationDirectory {
+ public:
+  LocationDirectory(Client& client, std::string namespace_);
+  // Lists the Leases and judges them. Throws when the API server cannot be
+  // reached or refuses.
+  std::set<std::string> live_locations();
+
+ private:
+  Client& client_;
+  std::string collection_;
+  std::map<std::string, LeaseSighting> seen_;
 };
 
 }  // namespace imapprobe::kube

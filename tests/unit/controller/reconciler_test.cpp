@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <sstream>
 #include <thread>
@@ -57,7 +58,32 @@ class ReconcilerTest : public ::testing::Test {
     options.concurrency = 2;
     options.status_heartbeat = 1s;
     options.pending_after = 100ms;
-    reconciler = std::make_unique<Reconciler>(
+    reconciler = make(options);
+    worker = std::thread([this] {
+      auto guard = asio::make_work_guard(io);
+      io.run();
+    });
+  }
+  // The fixture's options with `change` applied.
+  static ReconcilerOptions options_with(const std::function<void(ReconcilerOptions&)>& change) {
+    ReconcilerOptions options;
+    options.first_run_spread = 0ms;
+    options.stalled_retry = 200ms;
+    options.concurrency = 2;
+    options.status_heartbeat = 1s;
+    options.pending_after = 100ms;
+    change(options);
+    return options;
+  }
+  // Replaces the reconciler by one with other options (the old one drained).
+  void restart(ReconcilerOptions options) {
+    std::promise<void> drained;
+    reconciler->shutdown([&] { drained.set_value(); });
+    ASSERT_EQ(drained.get_future().wait_for(5s), std::future_status::ready);
+    reconciler = make(options);
+  }
+  std::unique_ptr<Reconciler> make(ReconcilerOptions options) {
+    return std::make_unique<Reconciler>(
         io, pool, cluster,
         [this](probe::ProbeSpec spec,
                probe::Credentials creds) -> asio::awaitable<probe::ProbeResult> {
@@ -88,10 +114,6 @@ class ReconcilerTest : public ::testing::Test {
           co_return r;
         },
         options);
-    worker = std::thread([this] {
-      auto guard = asio::make_work_guard(io);
-      io.run();
-    });
   }
   void TearDown() override {
     std::promise<void> drained;
@@ -690,6 +712,64 @@ TEST_F(ReconcilerTest, ATakenOverProbeIsReadAndCarriesOnFromThePeersStatus) {
   EXPECT_EQ(cluster.probe_reads, 1);
   ASSERT_FALSE(seen_hosts.empty());
   EXPECT_EQ(seen_hosts.back(), "t2.test");
+}
+
+// Multi-location: a location writes its entry of status.locations alone and
+// records no Events (the verdict writer does, for the aggregate).
+TEST_F(ReconcilerTest, ALocationWritesOnlyItsEntryAndNoEvents) {
+  restart(options_with([](ReconcilerOptions& o) { o.report_location = "eu-west"; }));
+  fail = true;
+  reconciler->upsert(probe_object("loc", 1));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/loc") >= 1; }));
+  std::this_thread::sleep_for(100ms);
+  std::lock_guard lock(cluster.mu);
+  const json& s = cluster.statuses["mail/loc"].back();
+  ASSERT_EQ(s.size(), 1u) << s.dump();
+  ASSERT_EQ(s["locations"].size(), 1u) << s.dump();
+  const json& entry = s["locations"][0];
+  EXPECT_EQ(entry["name"], "eu-west");
+  EXPECT_EQ(entry["outcome"], "Failure");
+  EXPECT_EQ(entry["reason"], "AuthFailed");
+  EXPECT_EQ(entry["available"], "False");  // failureThreshold 1
+  EXPECT_EQ(entry["consecutiveFailures"], 1);
+  EXPECT_EQ(entry["observedGeneration"], 1);
+  EXPECT_TRUE(cluster.events["mail/loc"].empty()) << cluster.events["mail/loc"].front().reason;
+}
+
+// spec.locations without this location: no run, and an empty entry list
+// applied (the API server then drops the entry this location wrote before).
+TEST_F(ReconcilerTest, ALocationRunsOnlyTheProbesSpecLocationsGivesIt) {
+  restart(options_with([](ReconcilerOptions& o) { o.report_location = "eu-west"; }));
+  reconciler->upsert(probe_object("elsewhere", 1, {{"locations", {"us-east"}}}));
+  reconciler->upsert(probe_object("here", 1, {{"locations", {"us-east", "eu-west"}}}));
+  ASSERT_TRUE(cluster.wait([&] {
+    return cluster.settled_writes("mail/here") >= 1 && cluster.writes("mail/elsewhere") >= 1;
+  }));
+  std::this_thread::sleep_for(200ms);
+  std::lock_guard lock(cluster.mu);
+  EXPECT_EQ(runs, 1);
+  EXPECT_EQ(cluster.statuses["mail/elsewhere"].back(), json({{"locations", json::array()}}));
+  EXPECT_EQ(cluster.statuses["mail/here"].back()["locations"][0]["name"], "eu-west");
+}
+
+// After a restart a location carries on from its own entry, not another's.
+TEST_F(ReconcilerTest, ALocationCarriesOnFromItsOwnEntry) {
+  restart(options_with([](ReconcilerOptions& o) { o.report_location = "eu-west"; }));
+  fail = true;
+  json object = probe_object("again", 1);
+  object["status"] = {{"locations",
+                       {{{"name", "us-east"}, {"outcome", "Failure"}, {"consecutiveFailures", 9}},
+                        {{"name", "eu-west"},
+                         {"outcome", "Failure"},
+                         {"available", "False"},
+                         {"reason", "AuthFailed"},
+                         {"consecutiveFailures", 3},
+                         {"observedGeneration", 1},
+                         {"time", "2000-01-01T00:00:00Z"}}}}};
+  reconciler->upsert(object);
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/again") >= 1; }));
+  std::lock_guard lock(cluster.mu);
+  EXPECT_EQ(cluster.statuses["mail/again"].back()["locations"][0]["consecutiveFailures"], 4);
 }
 
 }  // namespace

@@ -1,0 +1,125 @@
+#include "controller/verdict_writer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "controller/probe_resource.hpp"
+#include "controller/probe_table.hpp"  // key_of
+
+namespace imapprobe::controller {
+
+using nlohmann::json;
+
+namespace {
+
+// What a reader of the aggregate acts on: a lastTransitionTime alone is
+// never a reason to write.
+bool same_aggregate(const ProbeStatus& a, const ProbeStatus& b) {
+  if (a.observed_generation != b.observed_generation) return false;
+  if (a.conditions.size() != b.conditions.size()) return false;
+  for (const auto& c : a.conditions) {
+    const Condition* o = find_condition(b.conditions, c.type.str());
+    if (o == nullptr || !(o->status == c.status) || o->reason.str() != c.reason.str() ||
+        o->message.str() != c.message.str()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+ProbeStatus aggregate_of(const json& object) {
+  ProbeStatus s;
+  auto status = object.find("status");
+  if (status == object.end() || !status->is_object()) return s;
+  s.observed_generation = status->value("observedGeneration", std::int64_t{0});
+  s.conditions = conditions_from_json(*status);
+  return s;
+}
+
+}  // namespace
+
+VerdictWriter::VerdictWriter(StatusWriter& writer, Options options)
+    : writer_(writer), options_(options) {}
+
+json VerdictWriter::aggregate_body(const ProbeStatus& status) {
+  json conditions = json::array();
+  for (const auto& c : status.conditions) conditions.push_back(to_json(c));
+  return {{"observedGeneration", status.observed_generation}, {"conditions", conditions}};
+}
+
+void VerdictWriter::upsert(const json& object) {
+  const json& meta = object.contains("metadata") ? object["metadata"] : json::object();
+  ProbeRef ref{meta.value("namespace", ""), meta.value("name", ""), meta.value("uid", "")};
+  std::lock_guard lock(mu_);
+  Probe& p = probes_[ref.key()];
+  if (p.ref.uid != ref.uid) p = Probe{};  // new, or re-created under the name
+  p.ref = ref;
+  try {
+    p.spec = verdict_spec_of(object);
+  } catch (const InvalidSpec&) {
+    p.spec.reset();
+  }
+  const auto status = object.find("status");
+  p.reports = status != object.end() ? location_reports(*status) : std::vector<LocationReport>{};
+  p.shown = aggregate_of(object);
+  // Our write came back: the server holds it now.
+  if (p.written && same_aggregate(*p.written, p.shown)) p.written.reset();
+  evaluate_locked(p, std::chrono::system_clock::now());
+}
+
+void VerdictWriter::remove(const std::string& key) {
+  std::lock_guard lock(mu_);
+  probes_.erase(key);
+}
+
+void VerdictWriter::sync_keys(const std::string& ns, const std::vector<std::string>& keys) {
+  const std::set<std::string> listed(keys.begin(), keys.end());
+  const std::string prefix = ns.empty() ? std::string() : ns + "/";
+  std::lock_guard lock(mu_);
+  for (auto it = probes_.begin(); it != probes_.end();) {
+    if (it->first.starts_with(prefix) && !listed.contains(it->first)) {
+      it = probes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void VerdictWriter::set_live_locations(std::set<std::string> live) {
+  std::lock_guard lock(mu_);
+  live_ = std::move(live);
+  live_known_ = true;
+}
+
+void VerdictWriter::set_active(bool active) {
+  std::lock_guard lock(mu_);
+  active_ = active;
+  // A new term starts from what the server shows.
+  for (auto& [key, p] : probes_) p.written.reset();
+}
+
+bool VerdictWriter::active() const {
+  std::lock_guard lock(mu_);
+  return active_;
+}
+
+std::size_t VerdictWriter::evaluate(std::chrono::system_clock::time_point now) {
+  std::lock_guard lock(mu_);
+  std::size_t written = 0;
+  for (auto& [key, p] : probes_) written += evaluate_locked(p, now) ? 1 : 0;
+  return written;
+}
+
+bool VerdictWriter::evaluate_locked(Probe& p, std::chrono::system_clock::time_point now) {
+  // Until the live locations are known, every location would look silent.
+  if (!active_ || !live_known_ || !p.spec) return false;
+  const ProbeStatus& base = p.written ? *p.written : p.shown;
+  Transition t =
+      form_verdict(base, *p.spec, p.reports, VerdictContext{live_, now, options_.heartbeat});
+  if (same_aggregate(t.status, base)) return false;
+  spdlog::debug("verdict: {} changes", p.ref.key());
+  writer_.submit(p.ref, aggregate_body(t.status), std::move(t.events));
+  p.written = std::move(t.status);
+  return true;
+}
+
+}  // namespace imapprobe::controller

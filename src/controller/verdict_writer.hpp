@@ -1,0 +1,73 @@
+// Multi-location (docs/multi-location.md): keeps every probe's locations'
+// entries and the aggregate the API server shows, forms the verdict
+// (verdict.hpp) and writes it, with the Events of its transitions, only
+// when it changes. One verdict writer is active in the whole fleet (the
+// holder of the hub-wide verdict Lease); the others keep the same state so
+// that a successor starts from it.
+//
+// Thread-safe: the watch calls upsert/remove/sync_keys, the location loop
+// set_live_locations/evaluate, the leader election set_active.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "controller/cluster_api.hpp"
+#include "controller/status_writer.hpp"
+#include "controller/verdict.hpp"
+
+namespace imapprobe::controller {
+
+// The field manager of the aggregate (top-level conditions and
+// observedGeneration).
+inline constexpr const char* kVerdictFieldManager = "imapprobe-verdict";
+
+class VerdictWriter {
+ public:
+  struct Options {
+    std::chrono::seconds heartbeat{600};  // the locations' status heartbeat
+  };
+  VerdictWriter(StatusWriter& writer, Options options);
+
+  void upsert(const nlohmann::json& object);
+  void remove(const std::string& key);
+  // The complete set within `ns` ("" for all) after a (re)list.
+  void sync_keys(const std::string& ns, const std::vector<std::string>& keys);
+
+  void set_live_locations(std::set<std::string> live);
+  void set_active(bool active);
+  bool active() const;
+
+  // Forms every probe's verdict and writes those that changed. Returns how
+  // many were written.
+  std::size_t evaluate(std::chrono::system_clock::time_point now);
+
+  // The body written for an aggregate status.
+  static nlohmann::json aggregate_body(const ProbeStatus& status);
+
+ private:
+  struct Probe {
+    ProbeRef ref;
+    std::optional<VerdictSpec> spec;  // nullopt: invalid (its locations report it)
+    std::vector<LocationReport> reports;
+    ProbeStatus shown;                   // the aggregate the API server holds
+    std::optional<ProbeStatus> written;  // submitted, not yet seen back
+  };
+  bool evaluate_locked(Probe& p, std::chrono::system_clock::time_point now);
+
+  StatusWriter& writer_;
+  Options options_;
+  mutable std::mutex mu_;
+  std::map<std::string, Probe> probes_;
+  std::set<std::string> live_;
+  bool live_known_ = false;
+  bool active_ = false;
+};
+
+}  // namespace imapprobe::controller

@@ -3,6 +3,8 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <sstream>
@@ -293,8 +295,38 @@ std::string canary_message(std::string_view token, std::string_view date) {
   return m;
 }
 
+namespace {
+
+std::string fetch_uid(const imap::Response& fetch) {
+  std::string up = fetch.text;
+  for (auto& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const auto at = up.find("UID ");
+  if (at == std::string::npos) return {};
+  std::size_t end = at + 4;
+  while (end < up.size() && std::isdigit(static_cast<unsigned char>(up[end]))) ++end;
+  return up.substr(at + 4, end - at - 4);
+}
+
+}  // namespace
+
+std::string canary_token() {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  return std::to_string(now) + "-" + random_token();
+}
+
+std::optional<std::int64_t> canary_token_time(std::string_view token) {
+  const auto dash = token.find('-');
+  if (dash == std::string_view::npos || dash == 0) return std::nullopt;
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(token.data(), token.data() + dash, value);
+  if (ec != std::errc() || end != token.data() + dash) return std::nullopt;
+  return value;
+}
+
 asio::awaitable<void> round_trip(ImapClient& client, std::string mailbox, std::string token,
-                                 std::string date) {
+                                 std::string date, std::chrono::seconds abandoned_after) {
   const std::string message = canary_message(token, date);
   const bool plus = client.has("LITERAL+");
   const std::string tag = client.begin("APPEND", Reason::CommandTimeout);
@@ -331,14 +363,39 @@ asio::awaitable<void> round_trip(ImapClient& client, std::string mailbox, std::s
       client.queue("UID SEARCH", "UID SEARCH HEADER X-Imapprobe-Canary \"\"");
   Reply all = co_await client.reply(all_tag);
   std::string set;
+  for (auto uid : uids) set += (set.empty() ? "" : ",") + std::to_string(uid);
+  std::string others;
   for (const auto& r : all.untagged) {
     if (r.keyword != "SEARCH") continue;
     for (auto uid : imap::parse_search(r.text)) {
-      if (!set.empty()) set += ',';
-      set += std::to_string(uid);
+      if (std::find(uids.begin(), uids.end(), uid) != uids.end()) continue;
+      others += (others.empty() ? "" : ",") + std::to_string(uid);
     }
   }
-  if (set.empty()) set = std::to_string(uids.front());
+  if (!others.empty()) {
+    // Whose are they, and how old: only abandoned ones go.
+    const std::string fetch_tag =
+        client.queue("UID FETCH", "UID FETCH " + others +
+                                      " (UID BODY.PEEK[HEADER.FIELDS (X-Imapprobe-Canary)])");
+    Reply fetched = co_await client.reply(fetch_tag);
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    for (const auto& r : fetched.untagged) {
+      if (r.keyword != "FETCH" || r.literals.empty()) continue;
+      std::string_view header = r.literals.back();
+      const auto colon = header.find(':');
+      if (colon == std::string_view::npos) continue;
+      std::string_view value = header.substr(colon + 1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+        value.remove_prefix(1);
+      }
+      const auto made = canary_token_time(value);
+      if (made && now - *made < abandoned_after.count()) continue;  // a run in flight
+      const std::string uid = fetch_uid(r);
+      if (!uid.empty()) set += "," + uid;
+    }
+  }
   co_await expunge_uids(client, set, Reason::RoundTripFailed, "the canary");
 }
 

@@ -58,10 +58,20 @@ std::optional<QuotaUsage> fullest_quota(const Reply& reply);
 std::string canary_message(std::string_view token, std::string_view date);
 
 // APPEND a canary to the selected `mailbox`, find it by its token, then
-// delete every canary there (earlier runs that died half-way included),
-// so the mailbox ends as it started.
-boost::asio::awaitable<void> round_trip(ImapClient& client, std::string mailbox, std::string token,
-                                        std::string date);
+// delete it and the canaries that are abandoned: made more than
+// `abandoned_after` ago by the time their token starts with (canary_token),
+// or without a time (an earlier version's). A canary of a run still in
+// flight (another location's, sharing the mailbox) is left alone, so the
+// mailbox ends as it started without one run failing another's.
+boost::asio::awaitable<void> round_trip(
+    ImapClient& client, std::string mailbox, std::string token, std::string date,
+    std::chrono::seconds abandoned_after = std::chrono::minutes(5));
+
+// "<unix seconds>-<32 hex digits>": a round trip canary's token, telling
+// when it was made.
+std::string canary_token();
+// The unix time a canary token starts with; nullopt for a token without.
+std::optional<std::int64_t> canary_token_time(std::string_view token);
 
 // UID STORE +FLAGS (\Deleted), then UID EXPUNGE of `uid_set` (plain
 // EXPUNGE without UIDPLUS); a refusal fails `on_failure`, naming `what`.

@@ -338,7 +338,10 @@ class Script final : public StepRunner {
     }
     if (spec_.round_trip) {
       begin(Step::RoundTrip);
-      co_await round_trip(client, spec_.mailbox, random_token(), rfc5322_now());
+      // Abandoned: older than a whole run may last, and a minute for clocks.
+      co_await round_trip(client, spec_.mailbox, canary_token(), rfc5322_now(),
+                          std::chrono::duration_cast<std::chrono::seconds>(spec_.timeout) +
+                              std::chrono::minutes(1));
       end();
     }
   }

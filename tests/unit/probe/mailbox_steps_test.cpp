@@ -270,6 +270,19 @@ TEST(CanaryMessage, ExactText) {
   EXPECT_EQ(m.size(), 368u);
 }
 
+TEST(CanaryMessage, TokensTellWhenTheyWereMade) {
+  const std::string t = canary_token();
+  const auto made = canary_token_time(t);
+  ASSERT_TRUE(made) << t;
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  EXPECT_LE(now - *made, 1);
+  EXPECT_EQ(t.size(), std::to_string(*made).size() + 1 + 32);
+  EXPECT_FALSE(canary_token_time(kToken));
+  EXPECT_FALSE(canary_token_time("12x-ab"));
+}
+
 TEST(CanaryMessage, RandomTokensAreHexAndDiffer) {
   const std::string a = random_token();
   const std::string b = random_token();
@@ -282,23 +295,41 @@ const std::string kCanary = canary_message(kToken, kDate);
 const std::string kSearchMine = "UID SEARCH HEADER X-Imapprobe-Canary " + kToken;
 const std::string kSearchAll = "UID SEARCH HEADER X-Imapprobe-Canary \"\"";
 
-TEST(RoundTrip, WithLiteralPlusAndUidplus) {
+// The FETCH response of one canary's token header.
+std::string canary_header(int seq, int uid, const std::string& token) {
+  const std::string header = "X-Imapprobe-Canary: " + token + "\r\n\r\n";
+  return "* " + std::to_string(seq) + " FETCH (UID " + std::to_string(uid) +
+         " BODY[HEADER.FIELDS (X-IMAPPROBE-CANARY)] {" + std::to_string(header.size()) + "}\r\n" +
+         header + ")\r\n";
+}
+
+// Several locations share the mailbox: a canary an earlier run left behind
+// (abandoned: older than the run's timeout, or without a time) is deleted
+// with this run's, another run's canary in flight is not.
+TEST(RoundTrip, WithLiteralPlusAndUidplusAbandonedCanariesGoOneInFlightStays) {
   Greeted g("IMAP4rev1 LITERAL+ UIDPLUS");
   const std::string append = "A0001 APPEND \"INBOX\" (\\Seen) {368+}\r\n" + kCanary + "\r\n";
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
   g.t.client(append)
       .server("A0001 OK [APPENDUID 38505 3955] APPEND completed\r\n")
       .client("A0002 " + kSearchMine + "\r\n")
       .server("* SEARCH 3955\r\nA0002 OK\r\n")
       .client("A0003 " + kSearchAll + "\r\n")
-      // A canary an earlier run left behind is deleted too.
-      .server("* SEARCH 3950 3955\r\nA0003 OK\r\n")
-      .client("A0004 UID STORE 3950,3955 +FLAGS.SILENT (\\Deleted)\r\n")
-      .server("A0004 OK\r\n")
-      .client("A0005 UID EXPUNGE 3950,3955\r\n")
-      .server("* 3 EXPUNGE\r\n* 3 EXPUNGE\r\nA0005 OK\r\n");
-  run_awaitable(round_trip(g.client, "INBOX", kToken, kDate));
+      .server("* SEARCH 3948 3950 3951 3955\r\nA0003 OK\r\n")
+      .client(
+          "A0004 UID FETCH 3948,3950,3951 (UID BODY.PEEK[HEADER.FIELDS (X-Imapprobe-Canary)])\r\n")
+      .server(canary_header(1, 3948, kToken) +
+              canary_header(2, 3950, std::to_string(now - 400) + "-aa") +
+              canary_header(3, 3951, std::to_string(now - 2) + "-bb") + "A0004 OK\r\n")
+      .client("A0005 UID STORE 3955,3948,3950 +FLAGS.SILENT (\\Deleted)\r\n")
+      .server("A0005 OK\r\n")
+      .client("A0006 UID EXPUNGE 3955,3948,3950\r\n")
+      .server("* 3 EXPUNGE\r\n* 2 EXPUNGE\r\n* 1 EXPUNGE\r\nA0006 OK\r\n");
+  run_awaitable(round_trip(g.client, "INBOX", kToken, kDate, std::chrono::seconds(90)));
   expect_played(g.t);
-  ASSERT_EQ(g.t.writes().size(), 5u);
+  ASSERT_EQ(g.t.writes().size(), 6u);
   // The literal went with its command, without waiting for "+".
   EXPECT_EQ(g.t.writes()[0], append);
 }

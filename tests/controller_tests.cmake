@@ -35,6 +35,10 @@ imapprobe_operator_e2e_test(operator_e2e_test 1200)
 # them over on a kill, a scale-up and a clean stop (real API server, real
 # Dovecot, several operator processes).
 imapprobe_operator_e2e_test(operator_shard_e2e_test 900)
+# Three locations, each reaching Dovecot through a proxy of its own (a
+# private /etc/hosts per process); the forged write goes through kube::Client.
+imapprobe_operator_e2e_test(operator_locations_e2e_test 600)
+target_link_libraries(operator_locations_e2e_test PRIVATE imapprobe_kube)
 
 imapprobe_unit_test(telemetry_unit_tests
   SOURCES unit/telemetry/telemetry_test.cpp

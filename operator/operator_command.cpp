@@ -442,6 +442,7 @@ int run_operator(const std::vector<std::string>& args) {
                  }
                  m.leader = f.leader_elect ? (elector && elector->is_leader()) : true;
                  m.location = f.location;
+                 m.location_label = f.multi_location;
                  if (f.shard) {
                    const auto progress = reconciler.shard_progress();
                    m.shard_members = progress.members;

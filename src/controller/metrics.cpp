@@ -72,8 +72,10 @@ void sample(Page& o, const char* name, const char* type, const char* help, T val
   o << name << ' ' << value << '\n';
 }
 
-std::string labels_of(const ProbeSnapshot& p) {
-  return "namespace=\"" + escape(p.namespace_) + "\",name=\"" + escape(p.name) + "\"";
+std::string labels_of(const ProbeSnapshot& p, const std::string& location) {
+  std::string out = "namespace=\"" + escape(p.namespace_) + "\",name=\"" + escape(p.name) + "\"";
+  if (!location.empty()) out += ",location=\"" + escape(location) + "\"";
+  return out;
 }
 
 }  // namespace
@@ -377,7 +379,8 @@ void operator_series(Page& o, const OperatorMetrics& m) {
 
 MetricsPage::MetricsPage(OperatorMetrics m) : m_(std::move(m)) {
   rows_.reserve(m_.probes.size());
-  for (const auto& p : m_.probes) rows_.push_back({&p, labels_of(p)});
+  const std::string location = m_.location_label ? m_.location : std::string();
+  for (const auto& p : m_.probes) rows_.push_back({&p, labels_of(p, location)});
   std::sort(rows_.begin(), rows_.end(), [](const Row& a, const Row& b) {
     return std::tie(a->namespace_, a->name) < std::tie(b->namespace_, b->name);
   });

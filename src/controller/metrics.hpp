@@ -23,6 +23,9 @@ struct OperatorMetrics {
   bool leader = false;
   std::string version;
   std::string location;
+  // Multi-location: every probe series carries location="..." too, so the
+  // locations' series of one probe stay apart in one Prometheus.
+  bool location_label = false;
   // Sharding (shard_assignment.hpp): the live members of the location and
   // whether they all act on the same view; unsharded, one member, agreed.
   std::size_t shard_members = 1;

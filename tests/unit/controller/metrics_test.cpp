@@ -202,6 +202,23 @@ TEST(Metrics, ThePageWrittenPartByPartIsThePageAndEachPartIsBounded) {
   EXPECT_EQ(joined, whole);
 }
 
+// Multi-location: one probe's series from several locations stay apart.
+TEST(Metrics, AMultiLocationOperatorLabelsProbeSeriesWithItsLocation) {
+  OperatorMetrics m = sample();
+  m.location = "eu-west";
+  auto success_line = [](const std::string& text) {
+    const auto at = text.find("\nimapprobe_probe_success{");
+    return at == std::string::npos ? std::string()
+                                   : text.substr(at + 1, text.find('\n', at + 1) - at - 1);
+  };
+  const std::string plain = success_line(render_metrics(m));
+  ASSERT_FALSE(plain.empty());
+  EXPECT_EQ(plain.find("location="), std::string::npos) << plain;
+  m.location_label = true;
+  const std::string line = success_line(render_metrics(m));
+  EXPECT_NE(line.find(",location=\"eu-west\"}"), std::string::npos) << line;
+}
+
 TEST(Metrics, RunsByReasonCountInReasonOrder) {
   ReasonCounts counts;
   ++counts["TLSHandshakeFailed"];

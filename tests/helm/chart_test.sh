@@ -75,6 +75,8 @@ variants=(
   "monitoring:$HERE/values/monitoring.yaml:monitoring"
   "ha:$HERE/values/ha.yaml:ha"
   "sharded:$HERE/values/sharded.yaml:sharded"
+  "location:$HERE/values/location.yaml:location"
+  "hub:$HERE/values/hub.yaml:hub"
 )
 for v in "${variants[@]}"; do
   IFS=: read -r name file mode <<<"$v"
@@ -222,7 +224,7 @@ k label namespace "$REL_NS" pod-security.kubernetes.io/enforce=restricted \
   pod-security.kubernetes.io/warn=restricted >/dev/null
 for ns in "${WATCHED[@]}" mail-c mail-x imapprobe-rbac imapprobe-ns; do k create namespace "$ns" >/dev/null; done
 
-for name in default namespaced monitoring ha sharded no-leader-election no-metrics; do
+for name in default namespaced monitoring ha sharded location hub no-leader-election no-metrics; do
   f="$WD/render-$name.yaml"
   [[ -s "$f" ]] || { bad "server dry run $name: nothing rendered"; continue; }
   if k apply --dry-run=server -f "$f" >"$WD/out" 2>&1; then

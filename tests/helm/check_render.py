@@ -5,7 +5,7 @@
     check_render.py rules RENDERED.yaml OUT.rules.yaml   (PrometheusRule spec -> promtool rule file)
     check_render.py pod RENDERED.yaml OUT.pod.yaml        (the Deployment's pod template as a Pod)
 
-MODE is one of default, namespaced, monitoring, ha, sharded,
+MODE is one of default, namespaced, monitoring, ha, sharded, location, hub,
 no-leader-election, no-metrics. Prints one line per failed expectation on stdout and exits 1 if
 there is any; prints nothing and exits 0 otherwise.
 """
@@ -65,7 +65,10 @@ def deployment_checks(docs, ns):
     res = c.get("resources", {})
     expect(res.get("requests", {}).get("cpu") and res.get("requests", {}).get("memory"), "resource requests")
     expect(res.get("limits", {}).get("memory"), "memory limit")
-    sa = one(docs, "ServiceAccount")
+    # The operator's own (hubAccess adds one per remote location, labelled).
+    own = [d for d in kinds(docs, "ServiceAccount")
+           if "imapprobe.dev/location" not in d["metadata"].get("labels", {})]
+    sa = one(own, "ServiceAccount")
     expect(pod.get("serviceAccountName") == sa.get("metadata", {}).get("name"), "pod uses the chart's ServiceAccount")
     for d in docs:
         labels = d["metadata"].get("labels", {})
@@ -107,9 +110,54 @@ def bound_cluster_roles(docs):
     return {b["roleRef"]["name"] for b in kinds(docs, "ClusterRoleBinding")}
 
 
+def check_multi_location(mode, docs, ns, spec, args):
+    """location: a remote location (no RBAC here, the hub kubeconfig mounted);
+    hub: a location on the hub granting two remote locations access."""
+    expect("--multi-location=true" in args and "--leader-elect=false" in args,
+           f"--multi-location=true, no leader election: {args}")
+    expect("--identity=$(POD_NAME)" in args, "identity from POD_NAME")
+    expect(spec["strategy"]["type"] == "RollingUpdate", "RollingUpdate for a location")
+    pod = spec["template"]["spec"]
+    mounts = {m["name"]: m for m in pod["containers"][0].get("volumeMounts", [])}
+    vols = {v["name"]: v for v in pod.get("volumes", [])}
+    if mode == "location":
+        expect("--location=ap-south" in args, f"--location=ap-south: {args}")
+        expect("--kubeconfig=/etc/imapprobe/hub/kubeconfig" in args, f"hub kubeconfig flag: {args}")
+        expect("--leader-election-namespace=imapprobe-hub" in args, f"Leases on the hub: {args}")
+        expect(mounts.get("hub", {}).get("mountPath") == "/etc/imapprobe/hub"
+               and mounts["hub"].get("readOnly") is True, f"hub mount: {mounts}")
+        expect(vols.get("hub", {}).get("secret", {}).get("secretName") == "hub-kubeconfig", f"hub volume: {vols}")
+        rbac = [d for d in docs if d.get("kind") in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")]
+        expect(not rbac, f"a remote location creates no RBAC here: {[d['metadata']['name'] for d in rbac]}")
+        return
+    expect("--location=eu-west" in args, f"--location=eu-west: {args}")
+    expect(f"--leader-election-namespace={ns}" in args, f"Leases in the release namespace: {args}")
+    expect("hub" not in mounts and "hub" not in vols, "no hub kubeconfig on the hub")
+    shard_roles = [r for r in kinds(docs, "Role") if r["metadata"]["name"].endswith("-shard")]
+    expect(len(shard_roles) == 1, "the hub's own location holds Leases")
+    sas = sorted(s["metadata"]["name"] for s in kinds(docs, "ServiceAccount") if "-location-" in s["metadata"]["name"])
+    expect([a.rsplit("-location-", 1)[1] for a in sas] == ["ap-south", "us-east"], f"location ServiceAccounts: {sas}")
+    tokens = [s for s in kinds(docs, "Secret") if s.get("type") == "kubernetes.io/service-account-token"]
+    expect(len(tokens) == 2, f"a token Secret per location: {len(tokens)}")
+    cr = [r for r in kinds(docs, "ClusterRole") if r["metadata"]["name"].endswith("-location")]
+    expect(len(cr) == 1 and probe_rule_set(cr[0]["rules"]) == EXPECTED_PROBE_RULES,
+           f"the location ClusterRole grants the probe rules only: {cr}")
+    lr = [r for r in kinds(docs, "Role") if r["metadata"]["name"].endswith("-location-leases")]
+    expect(len(lr) == 1 and lr[0]["metadata"]["namespace"] == ns
+           and probe_rule_set(lr[0]["rules"]) == {("coordination.k8s.io", "leases", v)
+                                                  for v in ("get", "list", "create", "update", "delete")},
+           f"the locations' Lease Role: {lr}")
+    crbs = sorted(b["subjects"][0]["name"] for b in kinds(docs, "ClusterRoleBinding")
+                  if b["roleRef"]["name"].endswith("-location"))
+    expect(crbs == sas, f"each location bound to the location ClusterRole: {crbs}")
+
+
 def check(mode, docs, ns):
     spec, args, c = deployment_checks(docs, ns)
     if not spec:
+        return
+    if mode in ("location", "hub"):
+        check_multi_location(mode, docs, ns, spec, args)
         return
     le_on = mode not in ("no-leader-election", "sharded")
     lease_roles = [r for r in kinds(docs, "Role") if r["metadata"]["name"].endswith("-leader-election")]

@@ -95,7 +95,15 @@ Secrets (unless secretCache.enabled), no writes to ImapProbe specs.
 - --namespace={{ . }}
 {{- end }}
 - --location={{ .Values.location }}
-{{- if .Values.sharding.enabled }}
+{{- if .Values.multiLocation.enabled }}
+- --multi-location=true
+- --leader-elect=false
+- --leader-election-namespace={{ .Values.multiLocation.hubLeaseNamespace | default .Release.Namespace }}
+- --identity=$(POD_NAME)
+{{- if .Values.multiLocation.hubKubeconfigSecret }}
+- --kubeconfig=/etc/imapprobe/hub/kubeconfig
+{{- end }}
+{{- else if .Values.sharding.enabled }}
 - --shard=true
 - --leader-elect=false
 - --leader-election-namespace={{ .Release.Namespace }}

@@ -501,6 +501,30 @@ refused "fetch.latest: 1000" \
   auth: {secretRef: {name: s}}
   fetch: {latest: 1000}
 EOF
+accepted "locations and a verdict" <<'EOF'
+  server: {host: imap.example.com}
+  auth: {secretRef: {name: s}}
+  locations: [eu-west, us-east, ap-south]
+  verdict: {minFailingLocations: 2}
+EOF
+refused "a location that is not a DNS label" \
+  'spec.locations[0]: Invalid value: "EU_West": spec.locations[0] in body should match' <<'EOF'
+  server: {host: imap.example.com}
+  auth: {secretRef: {name: s}}
+  locations: [EU_West]
+EOF
+refused "a location twice" \
+  'spec.locations[1]: Duplicate value: "eu-west"' <<'EOF'
+  server: {host: imap.example.com}
+  auth: {secretRef: {name: s}}
+  locations: [eu-west, eu-west]
+EOF
+refused "verdict.minFailingLocations: 0" \
+  'spec.verdict.minFailingLocations: Invalid value: 0: spec.verdict.minFailingLocations in body should be greater than or equal to 1' <<'EOF'
+  server: {host: imap.example.com}
+  auth: {secretRef: {name: s}}
+  verdict: {minFailingLocations: 0}
+EOF
 refused "failureThreshold: 0" \
   'spec.failureThreshold: Invalid value: 0: spec.failureThreshold in body should be greater than or equal to 1' <<'EOF'
   server: {host: imap.example.com}

@@ -128,10 +128,39 @@ kill -TERM "$operator_pid"; wait "$operator_pid" || true; operator_pid=""
 check "sharded: a clean stop deletes the Lease" \
   bash -c "! bash '$cluster' kubectl '$work/kube' -n '$ns' get lease $lease >/dev/null 2>&1"
 
+# A remote location of a multi-location fleet: the hub's chart grants it
+# (hubAccess) its own ServiceAccount, and that is all it runs with: its
+# entry of status.locations, the verdict (it is the only location, so it
+# holds the verdict Lease), Events and its Lease.
+"$helm" template imapprobe "$root/charts/imap-probe-operator" -n "$ns" \
+  --set 'hubAccess.locations={far}' >"$work/rendered-hub.yaml"
+k apply -n "$ns" -f "$work/rendered-hub.yaml" >/dev/null
+far_sa=imapprobe-imap-probe-operator-location-far
+check "hub rendering creates the location's ServiceAccount" k -n "$ns" get serviceaccount "$far_sa"
+bash "$cluster" sa-kubeconfig "$work/kube" "$ns" "$far_sa" "$work/far.kubeconfig" >/dev/null
+# Exactly the flags the chart's location Deployment passes (examples/helm/location-values.yaml).
+"$imapprobe" operator --kubeconfig "$work/far.kubeconfig" --location=far --multi-location=true \
+  --leader-elect=false --leader-election-namespace="$ns" --identity=far-0 \
+  --health-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 >"$work/far.log" 2>&1 &
+operator_pid=$!
+far_entry() { k -n mail get imapprobe corp -o jsonpath='{.status.locations[?(@.name=="far")].outcome}'; }
+for _ in $(seq 60); do [[ $(far_entry) == Success ]] && break; sleep 1; done
+check "location: its entry is written (Success)" test "$(far_entry)" = Success
+available_message() { k -n mail get imapprobe corp -o jsonpath='{.status.conditions[?(@.type=="Available")].message}'; }
+for _ in $(seq 30); do [[ $(available_message) == *"from 1 of 1 locations"* ]] && break; sleep 1; done
+check "location: it writes the verdict" bash -c "[[ '$(available_message)' == *'passing from 1 of 1 locations'* ]]"
+check "location: it holds the verdict Lease" grep -q "writes the verdict" "$work/far.log"
+check "location: no permission errors in the log" bash -c "! grep -qi forbidden '$work/far.log'"
+kill -TERM "$operator_pid"; wait "$operator_pid" || true; operator_pid=""
+check "location: a clean stop deletes its Lease" \
+  bash -c "! bash '$cluster' kubectl '$work/kube' -n '$ns' get lease imapprobe-shard-far-far-0 >/dev/null 2>&1"
+
 if ((FAIL > 0)); then
   echo "--- operator log"
   tail -n 40 "$work/operator.log"
   echo "--- sharded operator log"
   tail -n 40 "$work/shard.log" 2>/dev/null || true
+  echo "--- location operator log"
+  tail -n 40 "$work/far.log" 2>/dev/null || true
 fi
 finish

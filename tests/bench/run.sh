@@ -4,7 +4,7 @@
 #   bash tests/bench/run.sh            full run (~25 min on 2 cores)
 #   bash tests/bench/run.sh --quick    smaller counts (~5 min)
 #   bash tests/bench/run.sh --smoke    tiny counts, no targets (< 2 min once built): CI
-#   options: --parts abcds (any subset)  --keep (keep the work directory)
+#   options: --parts abcdsl (any subset)  --keep (keep the work directory)
 #            --enforce (exit 3 when a target is missed; full and quick runs only)
 #
 # Parts:
@@ -20,6 +20,9 @@
 #   s  sharding: N probes over R replicas of one location (--shard): each
 #      replica's share, RSS and CPU; kill -9 of one (until the others agree,
 #      until its probes have run again); a new replica (probes moved).
+#   l  locations: N probes from L locations of one replica each
+#      (--multi-location): until every probe has L entries and a verdict,
+#      each location's RSS and CPU, API writes per run.
 #   d  the /metrics page: the operator's exposition against prometheus-cpp
 #      (Debian's prometheus-cpp-dev) for the same series, heap per probe and
 #      time per scrape (imapprobe_metrics_bench; no servers).
@@ -41,13 +44,15 @@
 # seconds instead of N * 60 / 1000), BENCH_B_PAUSED (false: no window with the
 # operator paused after the steady one), BENCH_S_SIZES (part s probe counts;
 # default the first part b size), BENCH_S_REPLICAS (part s replicas, default 3),
+# BENCH_L_SIZES, BENCH_L_LOCATIONS (part l: probe counts, default the first
+# part b size; locations, default 3),
 # BENCH_WORKDIR_PARENT (default /tmp).
 set -euo pipefail
 set -E
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BENCH=$ROOT/tests/bench
-MODE=full PARTS=abcds KEEP="" ENFORCE=""
+MODE=full PARTS=abcdsl KEEP="" ENFORCE=""
 while (($#)); do
   case $1 in
     --quick) MODE=quick ;;
@@ -79,6 +84,9 @@ B_SIZES=${BENCH_B_SIZES:-$B_SIZES} # e.g. BENCH_B_SIZES="1000 2000"
 # Part s: probe counts over S_REPLICAS sharded replicas (the smallest part b size).
 S_SIZES=${BENCH_S_SIZES:-${B_SIZES%% *}}
 S_REPLICAS=${BENCH_S_REPLICAS:-3}
+# Part l: probe counts from L_LOCATIONS locations of one replica each.
+L_SIZES=${BENCH_L_SIZES:-${B_SIZES%% *}}
+L_LOCATIONS=${BENCH_L_LOCATIONS:-3}
 # A steady window longer than one interval shows second runs (status writes
 # per run at steady state): e.g. BENCH_B_STEADY=660 for 10000 probes (600 s).
 B_STEADY=${BENCH_B_STEADY:-$B_STEADY}
@@ -879,6 +887,105 @@ if has_part s; then
     echo "(owned: probes per replica; kill_*: after kill -9 of one replica, until the others agree"
     echo " without it / until each of its probes has run again; join_*: a new replica, until all"
     echo " agree / probes that changed replica)"
+  } >>"$TABLES"
+fi
+
+# ------------------------------------------------------------- part l ---
+# Locations (docs/multi-location.md): N probes run from L locations of one
+# replica each (--multi-location), one kube-apiserver as the hub. Until every
+# probe carries L entries and a verdict; then at steady state each location's
+# RSS and CPU, and the API writes per run over all of them (entries, the
+# verdict, Events).
+run_locations() { # run_locations N L
+  local n=$1 l=$2 kwd=$W/kube-loc-$1 kc interval i
+  interval=$((n * l * 60 / B_RATE_PER_MIN)); ((interval >= 10)) || interval=10
+  interval=${BENCH_B_INTERVAL:-$interval}
+  log "part l: $n probes from $l locations, interval ${interval}s: starting kube-apiserver"
+  start_bench_cluster "$kwd"
+  create_bench_probes "$n" "$interval"
+  local -a pids ports logs
+  local t0; t0=$(now)
+  for ((i = 0; i < l; i++)); do
+    ports[$i]=$(free_port); logs[$i]=$W/loc-$n-$i.log
+    # shellcheck disable=SC2086 # word splitting wanted: operator flags
+    "$IMAPPROBE" operator --kubeconfig "$kwd/kubeconfig" --multi-location=true --location "loc-$i" \
+      --leader-election-namespace default --identity "loc-$i-0" \
+      --secret-cache="${BENCH_SECRET_CACHE:-false}" ${BENCH_OPERATOR_ARGS:-} \
+      --health-addr 127.0.0.1:0 --metrics-addr "127.0.0.1:${ports[$i]}" >"${logs[$i]}" 2>&1 &
+    pids[$i]=$!
+    STARTED_PIDS+=("${pids[$i]}")
+  done
+  # every probe has L entries and the verdict's Available, bounded
+  local deadline_s=$((n * l / 25 + 120)) done_n=0
+  [[ $MODE == smoke ]] && deadline_s=90
+  while (($(calc "$(now) - $t0" 0) < deadline_s)); do
+    sleep 2
+    done_n=$("${kc[@]}" get imapprobes -A -o json 2>/dev/null | python3 -c '
+import json, sys
+l = int(sys.argv[1]); n = 0
+for o in json.load(sys.stdin)["items"]:
+    st = o.get("status", {})
+    avail = [c for c in st.get("conditions", []) if c.get("type") == "Available"]
+    n += len(st.get("locations", [])) == l and bool(avail) and avail[0].get("reason") == "Succeeded"
+print(n)' "$l") || done_n=0
+    ((done_n >= n)) && break
+  done
+  fig "l.n$n.l$l.converged_probes" "$done_n"
+  ((done_n >= n)) || { log "part l: only $done_n of $n probes have $l entries and a verdict"; FAILED=1; }
+  fig "l.n$n.l$l.converge_seconds" "$(calc "$(now) - $t0" 1)"
+  local -a cpu0 runs0 m0
+  for ((i = 0; i < l; i++)); do
+    cpu0[$i]=$(proc_ticks "${pids[$i]}")
+    runs0[$i]=$(grep -c ': Success \|: Failure \|: Degraded ' "${logs[$i]}" || true)
+    scrape "${ports[$i]}" "$W/loc-$n-$i-0.prom"
+  done
+  local ts0; ts0=$(now)
+  sleep "$B_STEADY"
+  local window; window=$(calc "$(now) - $ts0" 3)
+  local runs cpu rss rss_sum=0 cpu_sum=0 runs_sum=0 patches=0
+  for ((i = 0; i < l; i++)); do
+    scrape "${ports[$i]}" "$W/loc-$n-$i-1.prom"
+    runs=$(($(grep -c ': Success \|: Failure \|: Degraded ' "${logs[$i]}" || true) - runs0[i]))
+    cpu=$(calc "($(proc_ticks "${pids[$i]}") - ${cpu0[$i]}) * 1000 / $CLK_TCK / $window" 2)
+    rss=$(awk '/^VmRSS/ { print $2 }' "/proc/${pids[$i]}/status")
+    fig "l.n$n.l$l.location$i.rss_kib" "$rss"
+    fig "l.n$n.l$l.location$i.cpu_ms_per_second" "$cpu"
+    fig "l.n$n.l$l.location$i.steady_runs" "$runs"
+    local p0 p1
+    p0=$(api_by_verb "$W/loc-$n-$i-0.prom" | awk '$1 == "PATCH" { print $2 }')
+    p1=$(api_by_verb "$W/loc-$n-$i-1.prom" | awk '$1 == "PATCH" { print $2 }')
+    patches=$(calc "$patches + ${p1:-0} - ${p0:-0}" 0)
+    rss_sum=$((rss_sum + rss)); cpu_sum=$(calc "$cpu_sum + $cpu" 2); runs_sum=$((runs_sum + runs))
+  done
+  fig "l.n$n.l$l.rss_kib_sum" "$rss_sum"
+  fig "l.n$n.l$l.steady_runs" "$runs_sum"
+  fig "l.n$n.l$l.steady_patches" "$patches"
+  if ((runs_sum > 0)); then
+    fig "l.n$n.l$l.steady_cpu_ms_per_run" "$(calc "$cpu_sum * $window / $runs_sum" 2)"
+    fig "l.n$n.l$l.steady_writes_per_run" "$(calc "$patches / $runs_sum" 3)"
+  fi
+  for ((i = 0; i < l; i++)); do stop_pid "${pids[$i]}" 30; done
+  bash "$ROOT/tests/kube/cluster.sh" stop "$kwd" >&2 || true
+  rm -rf "$kwd"
+}
+
+if has_part l; then
+  for n in $L_SIZES; do run_locations "$n" "$L_LOCATIONS"; done
+  {
+    echo
+    echo "Part l: $L_LOCATIONS locations of one replica each (real kube-apiserver as the hub; steady window ${B_STEADY}s)"
+    printf '%7s %10s %16s %12s %10s %10s\n' probes converge RSS_MiB/location cpu_ms/run writes/run steady_runs
+    for n in $L_SIZES; do
+      g() { kv "$FIG" "bench.l.n$n.l$L_LOCATIONS.$1"; }
+      local_rss=""
+      for ((i = 0; i < L_LOCATIONS; i++)); do
+        local_rss+="${local_rss:+/}$(calc "$(g "location$i.rss_kib") / 1024" 1)"
+      done
+      printf '%7s %9ss %16s %12s %10s %10s\n' "$n" "$(g converge_seconds)" "$local_rss" \
+        "$(g steady_cpu_ms_per_run)" "$(g steady_writes_per_run)" "$(g steady_runs)"
+    done
+    echo "(converge: until every probe has an entry from each location and the verdict; writes: PATCH"
+    echo " requests of all locations (entries, the verdict) per run in the steady window)"
   } >>"$TABLES"
 fi
 

@@ -26,6 +26,18 @@ bool same_aggregate(const ProbeStatus& a, const ProbeStatus& b) {
   return true;
 }
 
+// The same conditions (type, status, reason) and generation: only a
+// message differs.
+bool same_but_messages(const ProbeStatus& a, const ProbeStatus& b) {
+  if (a.observed_generation != b.observed_generation) return false;
+  if (a.conditions.size() != b.conditions.size()) return false;
+  for (const auto& c : a.conditions) {
+    const Condition* o = find_condition(b.conditions, c.type.str());
+    if (o == nullptr || !(o->status == c.status) || o->reason.str() != c.reason.str()) return false;
+  }
+  return true;
+}
+
 ProbeStatus aggregate_of(const json& object) {
   ProbeStatus s;
   auto status = object.find("status");
@@ -116,6 +128,12 @@ bool VerdictWriter::evaluate_locked(Probe& p, std::chrono::system_clock::time_po
   Transition t =
       form_verdict(base, *p.spec, p.reports, VerdictContext{live_, now, options_.heartbeat});
   if (same_aggregate(t.status, base)) return false;
+  const auto steady_now = std::chrono::steady_clock::now();
+  if (p.last_write && steady_now - *p.last_write < options_.message_hold &&
+      same_but_messages(t.status, base)) {
+    return false;  // written by a later evaluate, unless superseded
+  }
+  p.last_write = steady_now;
   spdlog::debug("verdict: {} changes", p.ref.key());
   writer_.submit(p.ref, aggregate_body(t.status), std::move(t.events));
   p.written = std::move(t.status);

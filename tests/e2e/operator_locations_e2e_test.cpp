@@ -47,15 +47,16 @@ class LocationsE2E : public ::testing::Test {
     ASSERT_EQ(cluster_->install_crd(), "");
     int rc = 0;
     kubectl(std::string("create namespace ") + kNs, &rc);
-    std::string out = kubectl(std::string("-n ") + kNs +
-                                  " create secret generic test-ca --from-file=ca.crt=" +
-                                  dovecot_->get("CA_FILE"),
-                              &rc);
+    std::string out =
+        kubectl(std::string("-n ") + kNs +
+                    " create secret generic test-ca --from-file=ca.crt=" + dovecot_->get("CA_FILE"),
+                &rc);
     ASSERT_EQ(rc, 0) << out;
-    out = kubectl(std::string("-n ") + kNs + " create secret generic creds --from-literal=username=" +
-                      dovecot_->get("PROBE_USER") +
-                      " --from-literal=password=" + dovecot_->get("PROBE_PASSWORD"),
-                  &rc);
+    out = kubectl(
+        std::string("-n ") + kNs +
+            " create secret generic creds --from-literal=username=" + dovecot_->get("PROBE_USER") +
+            " --from-literal=password=" + dovecot_->get("PROBE_PASSWORD"),
+        &rc);
     ASSERT_EQ(rc, 0) << out;
   }
   static void TearDownTestSuite() {
@@ -119,7 +120,8 @@ class LocationsE2E : public ::testing::Test {
            << name << "\n  namespace: " << kNs << "\nspec:\n  server:\n    host: imap.test\n"
            << "    port: " << dovecot_->get("IMAPS_PORT")
            << "\n    caBundleSecretRef: {name: test-ca}\n  auth:\n    mechanism: Plain\n"
-           << "    secretRef: {name: creds}\n  interval: " << "10s"
+           << "    secretRef: {name: creds}\n  interval: "
+           << "10s"
            << "\n  timeout: 4s\n  failureThreshold: 1\n";
       if (std::string(name) == "roundtrip") yaml << "  roundTrip: {enabled: true}\n";
     }
@@ -158,10 +160,10 @@ class LocationsE2E : public ::testing::Test {
   }
   static int count_events(const std::string& name, const std::string& reason) {
     int rc = 0;
-    const std::string out = kubectl(std::string("-n ") + kNs +
-                                        " get events.events.k8s.io --field-selector regarding.name=" +
-                                        name + " -o json",
-                                    &rc);
+    const std::string out = kubectl(
+        std::string("-n ") + kNs +
+            " get events.events.k8s.io --field-selector regarding.name=" + name + " -o json",
+        &rc);
     if (rc != 0) return -1;
     int n = 0;
     for (const auto& e : json::parse(out).value("items", json::array())) {
@@ -224,7 +226,8 @@ TEST_F(LocationsE2E, ThreeLocationsMakeOneVerdict) {
 
   // All pass: three entries, Available=True.
   ASSERT_TRUE(eventually([] { return all_pass("mail") && all_pass("roundtrip"); }, 60s))
-      << object("mail").dump(2) << "\n" << object("roundtrip").dump(2);
+      << object("mail").dump(2) << "\n"
+      << object("roundtrip").dump(2);
   ASSERT_TRUE(eventually(
       [] {
         return condition(object("mail"), "Available").value("message", "") ==
@@ -267,9 +270,9 @@ TEST_F(LocationsE2E, ThreeLocationsMakeOneVerdict) {
         {"status",
          {{"locations", {{{"name", "us-east"}, {"outcome", "Failure"}, {"available", "False"}}}}}}};
     try {
-      client.patch(std::string("/apis/imapprobe.dev/v1alpha1/namespaces/") + kNs +
-                       "/imapprobes/mail/status",
-                   forged, kube::PatchType::Apply, "imapprobe-location-eu-west", false);
+      client.patch(
+          std::string("/apis/imapprobe.dev/v1alpha1/namespaces/") + kNs + "/imapprobes/mail/status",
+          forged, kube::PatchType::Apply, "imapprobe-location-eu-west", false);
       ADD_FAILURE() << "eu-west's manager changed us-east's entry";
     } catch (const kube::ApiError& e) {
       EXPECT_EQ(e.status(), 409) << e.what();

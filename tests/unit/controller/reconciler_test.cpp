@@ -52,13 +52,7 @@ class ReconcilerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     cluster.secrets["mail/creds"] = {{"username", "probe"}, {"password", "pw"}};
-    ReconcilerOptions options;
-    options.first_run_spread = 0ms;
-    options.stalled_retry = 200ms;
-    options.concurrency = 2;
-    options.status_heartbeat = 1s;
-    options.pending_after = 100ms;
-    reconciler = make(options);
+    reconciler = make(options_with([](ReconcilerOptions&) {}));
     worker = std::thread([this] {
       auto guard = asio::make_work_guard(io);
       io.run();

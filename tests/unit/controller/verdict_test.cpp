@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <future>
+#include <thread>
 
 #include "controller/reasons.hpp"
 #include "controller/verdict_writer.hpp"
@@ -229,7 +230,7 @@ TEST(VerdictWriter, WritesTheAggregateOnlyWhenItChanges) {
   testing::FakeCluster cluster;
   RunMetrics metrics;
   StatusWriter status{pool, cluster, metrics, StatusWriterOptions{1ms, 20ms}};
-  VerdictWriter verdict(status, VerdictWriter::Options{600s});
+  VerdictWriter verdict(status, VerdictWriter::Options{600s, 300ms});
   auto object = [](const std::vector<LocationReport>& reports, const json& aggregate) {
     json locations = json::array();
     for (const auto& r : reports) locations.push_back(r.to_json());
@@ -267,17 +268,31 @@ TEST(VerdictWriter, WritesTheAggregateOnlyWhenItChanges) {
   // entry with the same outcome: nothing to write.
   verdict.upsert(object(reports, written));
   EXPECT_EQ(verdict.evaluate(now), 0u);
-  // A second failing location: written once more.
+  // A second failing location: written at once.
   std::vector<LocationReport> worse = reports;
   worse[2] = fresh(report("c", false));
   verdict.upsert(object(worse, written));
   ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/p") == 2; }));
+  {
+    std::lock_guard lock(cluster.mu);
+    written = cluster.statuses["mail/p"].back();
+  }
+  verdict.upsert(object(worse, written));
+  // a goes silent: the verdict stands (b and c fail), only its message
+  // changes, which waits for the hold after the last write.
+  verdict.set_live_locations({"b", "c"});
+  EXPECT_EQ(verdict.evaluate(now), 0u) << "a message alone waits";
+  std::this_thread::sleep_for(350ms);
+  EXPECT_EQ(verdict.evaluate(now), 1u);
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/p") == 3; }));
   std::promise<void> drained;
   status.drain([&] { drained.set_value(); });
   ASSERT_EQ(drained.get_future().wait_for(5s), std::future_status::ready);
   pool.join();
   std::lock_guard lock(cluster.mu);
   EXPECT_EQ(cluster.events["mail/p"].back().type, "Warning");
+  EXPECT_EQ(cluster.events["mail/p"].size(), 2u) << "no Event for a message";
+  EXPECT_NE(cluster.statuses["mail/p"].back().dump().find("silent: a"), std::string::npos);
 }
 
 }  // namespace

@@ -31,6 +31,9 @@ LocationReport LocationReport::from_status(const ProbeStatus& status, const std:
   r.consecutive_failures = status.consecutive_failures;
   const Condition* available = find_condition(status.conditions, kAvailable);
   r.available = available ? std::string(available->status.text()) : "Unknown";
+  if (available && available->status == ConditionStatus("False")) {
+    r.failing_since = available->last_transition_time;
+  }
   if (status.certificate) r.certificate_days_remaining = status.certificate->days_remaining;
   const Condition* stalled = find_condition(status.conditions, kStalled);
   const Condition* ready = find_condition(status.conditions, kReady);
@@ -73,6 +76,7 @@ std::optional<LocationReport> LocationReport::from_json(const json& entry) {
   r.message = str(entry, "message");
   r.failed_step = str(entry, "failedStep");
   r.time = encoding::Timestamp::parse(str(entry, "time"));
+  r.failing_since = encoding::Timestamp::parse(str(entry, "failingSince"));
   if (auto g = entry.find("observedGeneration"); g != entry.end() && g->is_number_integer()) {
     r.observed_generation = g->get<std::int64_t>();
   }
@@ -105,6 +109,7 @@ json LocationReport::to_json() const {
   if (!message.empty()) j["message"] = message;
   if (!failed_step.empty()) j["failedStep"] = failed_step;
   if (!time.empty()) j["time"] = time.to_string();
+  if (!failing_since.empty()) j["failingSince"] = failing_since.to_string();
   if (durations.contains("total")) j["latency"] = format_latency(durations.at("total"));
   if (!durations.empty()) {
     json d = json::object();
@@ -134,7 +139,7 @@ ProbeStatus LocationReport::to_status() const {
     a.status = ConditionStatus(available);
     a.reason = available == "False" ? reason : std::string(reasons::kSucceeded);
     a.observed_generation = observed_generation;
-    a.last_transition_time = time;
+    a.last_transition_time = failing_since.empty() ? time : failing_since;
     s.conditions.push_back(std::move(a));
   }
   return s;

@@ -27,6 +27,9 @@ struct LocationReport {
   std::string message;
   std::string failed_step;
   encoding::Timestamp time;  // the run shown (or when the stall began)
+  // While available is False: since when (the location's own Available
+  // transition), so the verdict can tell how long an outage has lasted.
+  encoding::Timestamp failing_since;
   std::int64_t observed_generation = 0;
   int consecutive_failures = 0;
   StepValues<probe::Duration> durations;

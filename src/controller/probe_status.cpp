@@ -40,6 +40,7 @@ LastRun last_run_from_json(const json& j) {
   r.reason = str(j, "reason");
   r.message = str(j, "message");
   r.failed_step = str(j, "failedStep");
+  r.location = str(j, "location");
   if (auto d = j.find("durations"); d != j.end() && d->is_object()) {
     for (const auto& [k, v] : d->items()) {
       if (!v.is_string()) continue;
@@ -102,6 +103,7 @@ json last_run_to_json(const LastRun& r) {
             {"reason", r.reason},
             {"message", r.message}};
   if (!r.failed_step.empty()) j["failedStep"] = r.failed_step;
+  if (!r.location.empty()) j["location"] = r.location;
   json durations = json::object();
   r.durations.for_each([&](std::string_view k, probe::Duration v) {
     durations[std::string(k)] = format_latency(v);

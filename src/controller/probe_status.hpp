@@ -141,6 +141,9 @@ struct LastRun {
   // Most probes have neither: on the heap, not inline in every probe.
   probe::OptionalBox<DeliveryRun> delivery;
   probe::OptionalBox<ContentRun> content;
+  // Multi-location: the location that made the run (the verdict shows the
+  // newest of its locations' runs); empty otherwise.
+  std::string location;
   bool operator==(const LastRun&) const = default;
 };
 

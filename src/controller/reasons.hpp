@@ -35,6 +35,7 @@ inline constexpr const char* kRecovered = "Recovered";
 // Multi-location verdict (verdict.hpp)
 inline constexpr const char* kPartialOutage = "PartialOutage";
 inline constexpr const char* kNoLocationReporting = "NoLocationReporting";
+inline constexpr const char* kOutagePending = "OutagePending";
 
 inline constexpr std::string_view kAll[] = {kReporting,
                                             kSuspended,
@@ -55,6 +56,7 @@ inline constexpr std::string_view kAll[] = {kReporting,
                                             kOverBaseline,
                                             kRecovered,
                                             kPartialOutage,
-                                            kNoLocationReporting};
+                                            kNoLocationReporting,
+                                            kOutagePending};
 
 }  // namespace imapprobe::controller::reasons

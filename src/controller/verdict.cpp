@@ -12,17 +12,23 @@ using nlohmann::json;
 
 namespace {
 
-std::chrono::seconds seconds_field(const json& spec, const char* key, const char* fallback) {
+// `where` is the object's path for messages ("spec.").
+std::chrono::seconds seconds_field(const json& object, const std::string& where, const char* key,
+                                   const char* fallback) {
   std::string text = fallback;
-  if (auto it = spec.find(key); it != spec.end() && !it->is_null()) {
-    if (!it->is_string()) throw InvalidSpec(std::string("spec.") + key + ": must be a string");
+  if (auto it = object.find(key); it != object.end() && !it->is_null()) {
+    if (!it->is_string()) throw InvalidSpec(where + key + ": must be a string");
     text = it->get<std::string>();
   }
   try {
     return std::chrono::duration_cast<std::chrono::seconds>(probe::parse_duration(text));
   } catch (const std::invalid_argument& e) {
-    throw InvalidSpec(std::string("spec.") + key + ": " + e.what());
+    throw InvalidSpec(where + key + ": " + e.what());
   }
+}
+
+bool is_run(const LocationReport& r) {
+  return r.outcome == "Success" || r.outcome == "Degraded" || r.outcome == "Failure";
 }
 
 std::string join(const std::vector<std::string>& parts, const char* sep) {
@@ -63,8 +69,8 @@ VerdictSpec verdict_spec_of(const json& object) {
   v.generation = meta.value("generation", std::int64_t{0});
   const json& spec =
       object.contains("spec") && object["spec"].is_object() ? object["spec"] : json::object();
-  v.interval = seconds_field(spec, "interval", "60s");
-  v.timeout = seconds_field(spec, "timeout", "30s");
+  v.interval = seconds_field(spec, "spec.", "interval", "60s");
+  v.timeout = seconds_field(spec, "spec.", "timeout", "30s");
   v.locations = locations_field(spec);
   if (auto it = spec.find("verdict"); it != spec.end() && it->is_object()) {
     if (auto m = it->find("minFailingLocations"); m != it->end() && !m->is_null()) {
@@ -72,6 +78,9 @@ VerdictSpec verdict_spec_of(const json& object) {
         throw InvalidSpec("spec.verdict.minFailingLocations: must be a whole number of at least 1");
       }
       v.min_failing = m->get<int>();
+    }
+    if (auto d = it->find("minFailureDuration"); d != it->end() && !d->is_null()) {
+      v.min_failure_duration = seconds_field(*it, "spec.verdict.", "minFailureDuration", "0s");
     }
   }
   v.suspend = spec.value("suspend", false);
@@ -179,10 +188,73 @@ Transition form_verdict(const ProbeStatus& previous, const VerdictSpec& spec,
     }
   }
 
+  // spec.verdict.minFailureDuration: an outage is declared once enough
+  // locations have failed for that long, i.e. since the required-th of them
+  // began failing (each location's own Available transition). Once declared
+  // it stands while enough fail, whichever they are.
+  bool pending = false;
+  std::string pending_text;
+  if (nfailing >= required && spec.min_failure_duration > std::chrono::seconds(0) &&
+      status_of(previous, kAvailable) != "False") {
+    std::vector<std::chrono::system_clock::time_point> since;
+    for (const auto* v : failing) {
+      auto t = v->report->failing_since.time();
+      if (!t) t = v->report->time.time();
+      since.push_back(std::min(t.value_or(context.now), context.now));
+    }
+    std::sort(since.begin(), since.end());
+    const auto began = since[static_cast<std::size_t>(required - 1)];
+    if (context.now - began < spec.min_failure_duration) {
+      pending = true;
+      // Times, not a count of seconds: the message must not change at every
+      // evaluation (each change is a write).
+      pending_text = "failing from " + std::to_string(nfailing) + " of " +
+                     std::to_string(reporting) + " locations since " +
+                     encoding::Timestamp(began).to_string() + ", unavailable from " +
+                     encoding::Timestamp(began + spec.min_failure_duration).to_string() +
+                     " (spec.verdict.minFailureDuration): " + listing(failing, true);
+    }
+  }
+
   Transition t;
   t.status = previous;
   ProbeStatus& s = t.status;
   const auto now = encoding::Timestamp(context.now);
+
+  // For kubectl's columns: the newest run of any reporting location, and
+  // the fewest certificate days any of them sees.
+  {
+    const LocationReport* newest = nullptr;
+    std::optional<long> days;
+    for (const auto& v : views) {
+      if (v.report == nullptr || v.state == LocationState::Silent) continue;
+      const LocationReport& r = *v.report;
+      if (is_run(r) && !r.time.empty() &&
+          (newest == nullptr || r.time.time() > newest->time.time())) {
+        newest = &r;
+      }
+      if (r.certificate_days_remaining) {
+        days =
+            std::min(days.value_or(*r.certificate_days_remaining), *r.certificate_days_remaining);
+      }
+    }
+    if (newest != nullptr) {
+      LastRun run;
+      run.time = newest->time;
+      run.outcome = newest->outcome;
+      run.reason = newest->reason;
+      run.message = newest->message;
+      run.failed_step = newest->failed_step;
+      run.durations = newest->durations;
+      run.location = newest->name;
+      s.last_run = std::move(run);
+    }
+    if (days) {
+      CertificateStatus c;
+      c.days_remaining = *days;
+      s.certificate = std::move(c);
+    }
+  }
   // The newest generation any location has run.
   std::int64_t observed = previous.observed_generation;
   for (const auto& v : views) {
@@ -219,6 +291,11 @@ Transition form_verdict(const ProbeStatus& previous, const VerdictSpec& spec,
                               "no location has run the probe yet", generation),
                     now);
     }
+  } else if (pending) {
+    set_condition(
+        s.conditions,
+        condition(kAvailable, "True", reasons::kOutagePending, pending_text + tail, generation),
+        now);
   } else if (nfailing >= required) {
     set_condition(s.conditions,
                   condition(kAvailable, "False", failing_reason, failing_text + tail, generation),
@@ -246,6 +323,11 @@ Transition form_verdict(const ProbeStatus& previous, const VerdictSpec& spec,
                   condition(kDegraded, "False", reasons::kProbeFailing,
                             "the service's state is in Available", generation),
                   now);
+  } else if (pending) {
+    set_condition(
+        s.conditions,
+        condition(kDegraded, "True", reasons::kOutagePending, pending_text + tail, generation),
+        now);
   } else if (nfailing > 0) {
     set_condition(
         s.conditions,
@@ -314,8 +396,10 @@ Transition form_verdict(const ProbeStatus& previous, const VerdictSpec& spec,
   } else if (d->reason == reasons::kPartialOutage &&
              was_degraded_reason != reasons::kPartialOutage) {
     t.events.push_back({"Warning", reasons::kPartialOutage, "Probe", d->message.str()});
-  } else if (available == "True" && was_degraded_reason == reasons::kPartialOutage &&
-             d->reason != reasons::kPartialOutage) {
+  } else if (available == "True" &&
+             (was_degraded_reason == reasons::kPartialOutage ||
+              was_degraded_reason == reasons::kOutagePending) &&
+             d->reason != reasons::kPartialOutage && d->reason != reasons::kOutagePending) {
     t.events.push_back({"Normal", reasons::kRecovered, "Probe", "recovered: " + a->message.str()});
   }
   const std::string was_stalled = status_of(previous, kStalled);

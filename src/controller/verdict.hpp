@@ -20,8 +20,9 @@ namespace imapprobe::controller {
 // What the verdict needs of a probe's spec.
 struct VerdictSpec {
   std::int64_t generation = 0;
-  std::vector<std::string> locations;  // spec.locations; empty: every live location
-  std::optional<int> min_failing;      // spec.verdict.minFailingLocations
+  std::vector<std::string> locations;            // spec.locations; empty: every live location
+  std::optional<int> min_failing;                // spec.verdict.minFailingLocations
+  std::chrono::seconds min_failure_duration{0};  // spec.verdict.minFailureDuration
   std::chrono::seconds interval{60};
   std::chrono::seconds timeout{30};
   bool suspend = false;
@@ -54,10 +55,12 @@ std::vector<LocationView> classify_locations(const VerdictSpec& spec,
                                              const std::vector<LocationReport>& reports,
                                              const VerdictContext& context);
 
-// The aggregate status (observedGeneration and the conditions Ready,
-// Available, Degraded, Stalled, Reconciling) the reports make, from the
-// aggregate written before, with the Events its transitions deserve (none
-// for a change of message only).
+// The aggregate status the reports make, from the aggregate written
+// before, with the Events its transitions deserve (none for a change of
+// message only): observedGeneration, the conditions Ready, Available,
+// Degraded, Stalled, Reconciling, and for kubectl's columns the newest
+// run of any location as lastRun (with its location) and the fewest
+// certificate days any location sees as certificate.daysRemaining.
 Transition form_verdict(const ProbeStatus& previous, const VerdictSpec& spec,
                         const std::vector<LocationReport>& reports, const VerdictContext& context);
 

@@ -38,12 +38,28 @@ bool same_but_messages(const ProbeStatus& a, const ProbeStatus& b) {
   return true;
 }
 
+std::optional<long> days_of(const ProbeStatus& s) {
+  if (!s.certificate) return std::nullopt;
+  return s.certificate->days_remaining;
+}
+
+// The run the summary shows, as far as a reader tells it apart.
+std::optional<std::pair<encoding::Timestamp, std::string>> run_of(const ProbeStatus& s) {
+  if (!s.last_run) return std::nullopt;
+  return std::pair{s.last_run->time, s.last_run->location};
+}
+
+// What the verdict writer owns of a status: observedGeneration, the
+// conditions, lastRun and certificate.
 ProbeStatus aggregate_of(const json& object) {
-  ProbeStatus s;
   auto status = object.find("status");
-  if (status == object.end() || !status->is_object()) return s;
-  s.observed_generation = status->value("observedGeneration", std::int64_t{0});
-  s.conditions = conditions_from_json(*status);
+  if (status == object.end() || !status->is_object()) return {};
+  ProbeStatus full = ProbeStatus::from_json(*status);
+  ProbeStatus s;
+  s.observed_generation = full.observed_generation;
+  s.conditions = std::move(full.conditions);
+  s.last_run = std::move(full.last_run);
+  s.certificate = full.certificate;
   return s;
 }
 
@@ -55,7 +71,15 @@ VerdictWriter::VerdictWriter(StatusWriter& writer, Options options)
 json VerdictWriter::aggregate_body(const ProbeStatus& status) {
   json conditions = json::array();
   for (const auto& c : status.conditions) conditions.push_back(to_json(c));
-  return {{"observedGeneration", status.observed_generation}, {"conditions", conditions}};
+  json body = {{"observedGeneration", status.observed_generation}, {"conditions", conditions}};
+  if (status.last_run) {
+    ProbeStatus run_only;
+    run_only.last_run = status.last_run;
+    body["lastRun"] = run_only.to_json()["lastRun"];
+  }
+  // Only the days: the locations' entries carry no certificate details.
+  if (auto days = days_of(status)) body["certificate"] = {{"daysRemaining", *days}};
+  return body;
 }
 
 void VerdictWriter::upsert(const json& object) {
@@ -74,7 +98,10 @@ void VerdictWriter::upsert(const json& object) {
   p.reports = status != object.end() ? location_reports(*status) : std::vector<LocationReport>{};
   p.shown = aggregate_of(object);
   // Our write came back: the server holds it now.
-  if (p.written && same_aggregate(*p.written, p.shown)) p.written.reset();
+  if (p.written && same_aggregate(*p.written, p.shown) && run_of(*p.written) == run_of(p.shown) &&
+      days_of(*p.written) == days_of(p.shown)) {
+    p.written.reset();
+  }
   evaluate_locked(p, std::chrono::system_clock::now());
 }
 
@@ -127,10 +154,19 @@ bool VerdictWriter::evaluate_locked(Probe& p, std::chrono::system_clock::time_po
   const ProbeStatus& base = p.written ? *p.written : p.shown;
   Transition t =
       form_verdict(base, *p.spec, p.reports, VerdictContext{live_, now, options_.heartbeat});
-  if (same_aggregate(t.status, base)) return false;
+  const bool aggregate_changed = !same_aggregate(t.status, base);
+  const bool days_changed = days_of(t.status) != days_of(base);
+  // The summary's newer run alone is written once the shown one is a
+  // heartbeat old, as a single location's lastRun.
+  bool run_due = false;
+  if (run_of(t.status) != run_of(base)) {
+    const auto shown = base.last_run ? base.last_run->time.time() : std::nullopt;
+    run_due = !shown || now - *shown >= options_.heartbeat;
+  }
+  if (!aggregate_changed && !days_changed && !run_due) return false;
   const auto steady_now = std::chrono::steady_clock::now();
-  if (p.last_write && steady_now - *p.last_write < options_.message_hold &&
-      same_but_messages(t.status, base)) {
+  if (!days_changed && !run_due && p.last_write &&
+      steady_now - *p.last_write < options_.message_hold && same_but_messages(t.status, base)) {
     return false;  // written by a later evaluate, unless superseded
   }
   p.last_write = steady_now;

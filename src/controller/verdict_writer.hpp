@@ -31,7 +31,9 @@ inline constexpr const char* kVerdictFieldManager = "imapprobe-verdict";
 class VerdictWriter {
  public:
   struct Options {
-    std::chrono::seconds heartbeat{600};  // the locations' status heartbeat
+    // The locations' status heartbeat, and how old the summary's lastRun
+    // may get before a newer run alone is written.
+    std::chrono::seconds heartbeat{600};
     // A change of messages alone (a count of locations, a location turning
     // silent while the verdict stands) waits this long after the probe's
     // last write: at start-up each location's first entry would otherwise

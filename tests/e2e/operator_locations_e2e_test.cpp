@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -238,6 +239,24 @@ TEST_F(LocationsE2E, ThreeLocationsMakeOneVerdict) {
   EXPECT_EQ(condition(object("mail"), "Ready").value("status", ""), "True");
   EXPECT_EQ(object("mail")["status"].value("observedGeneration", 0), 1);
 
+  // kubectl's columns work as with one location: the verdict shows the
+  // newest run of any location and the fewest certificate days.
+  {
+    int rc = 0;
+    const std::string row =
+        kubectl(std::string("-n ") + kNs + " get imapprobe mail --no-headers", &rc);
+    ASSERT_EQ(rc, 0) << row;
+    EXPECT_EQ(row.find("<none>"), std::string::npos) << "an empty column: " << row;
+    const json status = object("mail")["status"];
+    const json run = status.value("lastRun", json::object());
+    EXPECT_NE(std::find(kLocations.begin(), kLocations.end(), run.value("location", "")),
+              kLocations.end())
+        << run.dump();
+    EXPECT_FALSE(run.value("durations", json::object()).value("total", "").empty()) << run.dump();
+    EXPECT_GT(status.value("certificate", json::object()).value("daysRemaining", 0), 0)
+        << status.dump();
+  }
+
   // Each entry is owned by its location's field manager, the conditions by
   // the verdict's, and a location cannot change another's entry.
   {
@@ -260,6 +279,7 @@ TEST_F(LocationsE2E, ThreeLocationsMakeOneVerdict) {
     }
     ASSERT_TRUE(owners.contains("imapprobe-verdict"));
     EXPECT_NE(owners["imapprobe-verdict"].find("f:conditions"), std::string::npos);
+    EXPECT_NE(owners["imapprobe-verdict"].find("f:lastRun"), std::string::npos);
     EXPECT_EQ(owners["imapprobe-verdict"].find("f:locations"), std::string::npos);
 
     kube::Client client(kube::ClusterConfig::discover(cluster_->kubeconfig(), ""));

@@ -505,7 +505,13 @@ accepted "locations and a verdict" <<'EOF'
   server: {host: imap.example.com}
   auth: {secretRef: {name: s}}
   locations: [eu-west, us-east, ap-south]
-  verdict: {minFailingLocations: 2}
+  verdict: {minFailingLocations: 2, minFailureDuration: 2m30s}
+EOF
+refused "verdict.minFailureDuration: \"2 minutes\"" \
+  'spec.verdict.minFailureDuration: Invalid value: "2 minutes": spec.verdict.minFailureDuration in body should match' <<'EOF'
+  server: {host: imap.example.com}
+  auth: {secretRef: {name: s}}
+  verdict: {minFailureDuration: 2 minutes}
 EOF
 refused "a location that is not a DNS label" \
   'spec.locations[0]: Invalid value: "EU_West": spec.locations[0] in body should match' <<'EOF'

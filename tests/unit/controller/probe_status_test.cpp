@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "controller/probe_resource.hpp"
+#include "controller/verdict.hpp"
 
 namespace imapprobe::controller {
 namespace {
@@ -166,6 +167,7 @@ TEST(ProbeResourceModel, EveryExampleManifestParsesThroughTheOperatorsReader) {
       if (!doc["kind"] || doc["kind"].as<std::string>() != "ImapProbe") continue;
       const json object = to_json(doc);
       EXPECT_NO_THROW(parse_probe(object)) << file.path();
+      EXPECT_NO_THROW(verdict_spec_of(object)) << file.path();
       ++probes;
     }
   }

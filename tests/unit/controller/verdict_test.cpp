@@ -192,6 +192,129 @@ TEST(Verdict, AStalledLocationStallsTheProbe) {
   EXPECT_EQ(cond(v.status, kReady).reason, reasons::kSecretNotFound);
 }
 
+LocationReport failing_since(const std::string& name, Clock::duration ago,
+                             const std::string& reason = "ConnectTimeout") {
+  LocationReport r = report(name, false, reason);
+  r.failing_since = encoding::Timestamp(kNow - ago);
+  return r;
+}
+
+VerdictContext live_at(std::set<std::string> locations, Clock::time_point now) {
+  return VerdictContext{std::move(locations), now, 600s};
+}
+
+// spec.verdict.minFailureDuration: enough failing locations make an outage
+// only once the required-th of them has failed that long.
+TEST(Verdict, AnOutageMustLastMinFailureDuration) {
+  VerdictSpec d = spec();
+  d.min_failure_duration = 120s;
+  const std::vector<LocationReport> all_up{report("ap-south", true), report("eu-west", true),
+                                           report("us-east", true)};
+  const auto up = form_verdict({}, d, all_up, live(kThree));
+  // eu-west failing for 100 s, us-east for 30 s: two failing (the default
+  // minimum of three locations) since 30 s ago.
+  const std::vector<LocationReport> two{report("ap-south", true), failing_since("eu-west", 100s),
+                                        failing_since("us-east", 30s)};
+  const auto pending = form_verdict(up.status, d, two, live(kThree));
+  EXPECT_EQ(status_of(pending.status, kAvailable), "True");
+  EXPECT_EQ(cond(pending.status, kAvailable).reason, reasons::kOutagePending);
+  EXPECT_EQ(status_of(pending.status, kDegraded), "True");
+  EXPECT_EQ(cond(pending.status, kDegraded).reason, reasons::kOutagePending);
+  EXPECT_EQ(cond(pending.status, kDegraded).message.str(),
+            "failing from 2 of 3 locations since " + encoding::Timestamp(kNow - 30s).to_string() +
+                ", unavailable from " + encoding::Timestamp(kNow + 90s).to_string() +
+                " (spec.verdict.minFailureDuration): eu-west ConnectTimeout, us-east "
+                "ConnectTimeout");
+  EXPECT_TRUE(pending.events.empty()) << "no Event while pending";
+  // Ten seconds on: the same status (no ticking count to write).
+  const auto later = form_verdict(pending.status, d, two, live_at(kThree, kNow + 10s));
+  EXPECT_EQ(later.status, pending.status);
+  // 90 s on: the outage has lasted 120 s. One Warning.
+  const auto outage = form_verdict(later.status, d, two, live_at(kThree, kNow + 90s));
+  EXPECT_EQ(status_of(outage.status, kAvailable), "False");
+  EXPECT_EQ(cond(outage.status, kAvailable).reason, "ConnectTimeout");
+  ASSERT_EQ(outage.events.size(), 1u);
+  EXPECT_EQ(outage.events[0].type, "Warning");
+  // us-east recovers as ap-south starts failing: still two, still an outage
+  // (no fall back to pending although ap-south has just begun).
+  std::vector<LocationReport> swapped{failing_since("ap-south", 0s), failing_since("eu-west", 100s),
+                                      report("us-east", true)};
+  const auto still = form_verdict(outage.status, d, swapped, live_at(kThree, kNow + 91s));
+  EXPECT_EQ(status_of(still.status, kAvailable), "False");
+  EXPECT_TRUE(still.events.empty());
+  const auto healed = form_verdict(still.status, d, all_up, live_at(kThree, kNow + 92s));
+  EXPECT_EQ(status_of(healed.status, kAvailable), "True");
+  ASSERT_EQ(healed.events.size(), 1u);
+  EXPECT_EQ(healed.events[0].reason, reasons::kRecovered);
+}
+
+TEST(Verdict, APartialOutageTurningPendingIsNotARecovery) {
+  VerdictSpec d = spec();
+  d.min_failure_duration = 120s;
+  const std::vector<LocationReport> one{report("ap-south", true), failing_since("eu-west", 100s),
+                                        report("us-east", true)};
+  const auto partial = form_verdict({}, d, one, live(kThree));
+  EXPECT_EQ(cond(partial.status, kDegraded).reason, reasons::kPartialOutage);
+  const std::vector<LocationReport> two{report("ap-south", true), failing_since("eu-west", 100s),
+                                        failing_since("us-east", 10s)};
+  const auto pending = form_verdict(partial.status, d, two, live(kThree));
+  EXPECT_EQ(cond(pending.status, kDegraded).reason, reasons::kOutagePending);
+  EXPECT_TRUE(pending.events.empty());
+  // Without a duration the same reports are an outage at once.
+  EXPECT_EQ(status_of(form_verdict(partial.status, spec(), two, live(kThree)).status, kAvailable),
+            "False");
+  // It clears before the duration: Recovered (the PartialOutage Warning
+  // was recorded).
+  const std::vector<LocationReport> all_up{report("ap-south", true), report("eu-west", true),
+                                           report("us-east", true)};
+  const auto healed = form_verdict(pending.status, d, all_up, live(kThree));
+  ASSERT_EQ(healed.events.size(), 1u);
+  EXPECT_EQ(healed.events[0].reason, reasons::kRecovered);
+}
+
+TEST(Verdict, ShowsTheNewestRunAndTheFewestCertificateDaysForKubectl) {
+  auto at = [](LocationReport r, Clock::duration ago, std::optional<long> days) {
+    r.time = encoding::Timestamp(kNow - ago);
+    r.durations["total"] = 41ms;
+    r.certificate_days_remaining = days;
+    return r;
+  };
+  std::vector<LocationReport> reports{at(report("ap-south", true), 20s, 60),
+                                      at(report("eu-west", false), 5s, 59),
+                                      at(report("us-east", true), 40s, std::nullopt)};
+  auto v = form_verdict({}, spec(), reports, live(kThree));
+  ASSERT_TRUE(v.status.last_run);
+  EXPECT_EQ(v.status.last_run->location, "eu-west");
+  EXPECT_EQ(v.status.last_run->outcome, "Failure");
+  EXPECT_EQ(v.status.last_run->time, encoding::Timestamp(kNow - 5s));
+  EXPECT_EQ(v.status.last_run->durations.at("total"), 41ms);
+  ASSERT_TRUE(v.status.certificate);
+  EXPECT_EQ(v.status.certificate->days_remaining, 59);
+  // A silent location's run and days are not shown.
+  v = form_verdict({}, spec(), reports, live({"ap-south", "us-east"}));
+  EXPECT_EQ(v.status.last_run->location, "ap-south");
+  EXPECT_EQ(v.status.certificate->days_remaining, 60);
+  const json body = VerdictWriter::aggregate_body(v.status);
+  EXPECT_EQ(body["lastRun"]["location"], "ap-south");
+  EXPECT_EQ(body["lastRun"]["durations"]["total"], "41.0ms");
+  EXPECT_EQ(body["certificate"], (json{{"daysRemaining", 60}})) << "days only: no empty dates";
+  EXPECT_FALSE(body.contains("locations"));
+}
+
+TEST(Verdict, ReadsMinFailureDurationFromTheSpec) {
+  json object = {{"metadata", {{"generation", 3}}},
+                 {"spec", {{"verdict", {{"minFailureDuration", "2m30s"}}}}}};
+  EXPECT_EQ(verdict_spec_of(object).min_failure_duration, 150s);
+  object["spec"]["verdict"]["minFailureDuration"] = "soon";
+  try {
+    verdict_spec_of(object);
+    FAIL() << "accepted";
+  } catch (const InvalidSpec& e) {
+    EXPECT_NE(std::string(e.what()).find("spec.verdict.minFailureDuration"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(LocationReport, SurvivesJsonAndCarriesTheLocationsCounters) {
   ProbeStatus s;
   s.observed_generation = 3;
@@ -208,9 +331,11 @@ TEST(LocationReport, SurvivesJsonAndCarriesTheLocationsCounters) {
   a.type = kAvailable;
   a.status = ConditionStatus("False");
   a.reason = "ConnectTimeout";
+  a.last_transition_time = encoding::Timestamp(kNow - 90s);
   s.conditions.push_back(a);
   const auto r = LocationReport::from_status(s, "eu-west");
   EXPECT_EQ(r.available, "False");
+  EXPECT_EQ(r.failing_since, encoding::Timestamp(kNow - 90s));
   EXPECT_EQ(r.failed_step, "connect");
   const json j = r.to_json();
   EXPECT_EQ(j["latency"], "5.000s");
@@ -220,6 +345,9 @@ TEST(LocationReport, SurvivesJsonAndCarriesTheLocationsCounters) {
   const ProbeStatus carried = back->to_status();
   EXPECT_EQ(carried.consecutive_failures, 2);
   EXPECT_EQ(carried.observed_generation, 3);
+  EXPECT_EQ(find_condition(carried.conditions, kAvailable)->last_transition_time,
+            encoding::Timestamp(kNow - 90s))
+      << "a location carries on from when it began failing";
   EXPECT_EQ(location_field_manager("eu-west"), "imapprobe-location-eu-west");
 }
 
@@ -293,6 +421,68 @@ TEST(VerdictWriter, WritesTheAggregateOnlyWhenItChanges) {
   EXPECT_EQ(cluster.events["mail/p"].back().type, "Warning");
   EXPECT_EQ(cluster.events["mail/p"].size(), 2u) << "no Event for a message";
   EXPECT_NE(cluster.statuses["mail/p"].back().dump().find("silent: a"), std::string::npos);
+}
+
+// The printer columns' lastRun: a newer run alone waits for the heartbeat;
+// a change of certificate days is written at once.
+TEST(VerdictWriter, RefreshesTheShownRunOncePerHeartbeat) {
+  boost::asio::thread_pool pool{2};
+  testing::FakeCluster cluster;
+  RunMetrics metrics;
+  StatusWriter status{pool, cluster, metrics, StatusWriterOptions{1ms, 20ms}};
+  VerdictWriter verdict(status, VerdictWriter::Options{600s, 0ms});
+  const auto t0 = Clock::now();
+  auto object = [](const std::vector<LocationReport>& reports, const json& aggregate) {
+    json locations = json::array();
+    for (const auto& r : reports) locations.push_back(r.to_json());
+    json st = aggregate;
+    st["locations"] = locations;
+    return json{
+        {"metadata", {{"namespace", "mail"}, {"name", "p"}, {"uid", "u1"}, {"generation", 1}}},
+        {"spec", {{"interval", "60s"}, {"timeout", "10s"}}},
+        {"status", st}};
+  };
+  auto ran = [](const std::string& name, Clock::time_point t, long days) {
+    LocationReport r = report(name, true);
+    r.time = encoding::Timestamp(t);
+    r.certificate_days_remaining = days;
+    return r;
+  };
+  auto last_written = [&] {
+    std::lock_guard lock(cluster.mu);
+    return cluster.statuses["mail/p"].back();
+  };
+  verdict.set_live_locations({"a", "b"});
+  verdict.set_active(true);
+  verdict.upsert(object({ran("a", t0, 60), ran("b", t0 - 10s, 60)}, json::object()));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/p") == 1; }));
+  json written = last_written();
+  EXPECT_EQ(written["lastRun"]["location"], "a");
+  EXPECT_EQ(written["lastRun"]["time"], encoding::Timestamp(t0).to_string());
+  verdict.upsert(object({ran("a", t0, 60), ran("b", t0 - 10s, 60)}, written));
+  // b runs again 50 s later: the verdict stands, the shown run is fresh.
+  verdict.upsert(object({ran("a", t0, 60), ran("b", t0 + 50s, 60)}, written));
+  EXPECT_EQ(verdict.evaluate(t0 + 50s), 0u);
+  // A heartbeat after the shown run: written, with b's newer run.
+  std::vector<LocationReport> later{ran("a", t0 + 590s, 60), ran("b", t0 + 560s, 60)};
+  verdict.upsert(object(later, written));
+  EXPECT_EQ(verdict.evaluate(t0 + 599s), 0u);
+  EXPECT_EQ(verdict.evaluate(t0 + 600s), 1u);
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/p") == 2; }));
+  written = last_written();
+  EXPECT_EQ(written["lastRun"]["location"], "a");
+  EXPECT_EQ(written["lastRun"]["time"], encoding::Timestamp(t0 + 590s).to_string());
+  verdict.upsert(object(later, written));
+  EXPECT_EQ(verdict.evaluate(t0 + 601s), 0u) << "its own write came back";
+  // b sees one day fewer: written at once.
+  later[1].certificate_days_remaining = 59;
+  verdict.upsert(object(later, written));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/p") == 3; }));
+  EXPECT_EQ(last_written()["certificate"]["daysRemaining"], 59);
+  std::promise<void> drained;
+  status.drain([&] { drained.set_value(); });
+  ASSERT_EQ(drained.get_future().wait_for(5s), std::future_status::ready);
+  pool.join();
 }
 
 }  // namespace

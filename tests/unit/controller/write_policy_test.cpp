@@ -16,7 +16,8 @@ ProbeStatus healthy() {
                   {"Available", "True", "Succeeded", "logged in, 3 messages", 2, t}};
   s.last_run = LastRun{t,  "Success", "Succeeded", "logged in", "", {}, 3, "", {},  // families
                        {},                                                          // delivery
-                       {}};                                                         // content
+                       {},                                                          // content
+                       {}};                                                         // location
   s.last_run->durations["total"] = 12ms;
   s.certificate =
       CertificateStatus{"CN=a", "CN=ca", "b", "2027-01-01T00:00:00Z", 30, true, "", "", {}};

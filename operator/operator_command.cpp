@@ -59,6 +59,7 @@ struct Flags {
   std::string identity;
   int concurrency = 64;
   std::string status_heartbeat = "10m";
+  std::string location_entry_retention = "24h";
   bool secret_cache = false;
   std::string health_addr = ":8081";
   std::string metrics_addr = ":8080";
@@ -132,6 +133,10 @@ int run_operator(const std::vector<std::string>& args) {
   app.add_option("--status-heartbeat", f.status_heartbeat,
                  "write an unchanged status at most this often (Go duration; at least the "
                  "probe's interval); any change a reader acts on is written at once")
+      ->capture_default_str();
+  app.add_option("--location-entry-retention", f.location_entry_retention,
+                 "multi-location: the verdict writer removes the entry of a location with no "
+                 "live Lease once it is this old (Go duration; 0: never)")
       ->capture_default_str();
   app.add_option("--secret-cache", f.secret_cache,
                  "keep referenced Secrets in memory, current by a metadata-only watch of Secrets "
@@ -254,7 +259,17 @@ int run_operator(const std::vector<std::string>& args) {
   if (f.multi_location) {
     verdict_pool.emplace(2);
     verdict_status.emplace(*verdict_pool, verdict_api, verdict_metrics);
-    verdict.emplace(*verdict_status, controller::VerdictWriter::Options{options.status_heartbeat});
+    controller::VerdictWriter::Options verdict_options;
+    verdict_options.heartbeat = options.status_heartbeat;
+    try {
+      verdict_options.entry_retention = std::chrono::duration_cast<std::chrono::seconds>(
+          probe::parse_duration(f.location_entry_retention));
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "imapprobe operator: --location-entry-retention " << f.location_entry_retention
+                << ": " << e.what() << "\n";
+      return 2;
+    }
+    verdict.emplace(*verdict_status, verdict_options);
   }
 
   std::vector<std::string> scopes =

@@ -48,6 +48,12 @@ class ClusterApi {
   // field manager). Throws ClusterApiError (404 when the probe is gone).
   virtual void apply_status(const ProbeRef& probe, const nlohmann::json& status) = 0;
   virtual void emit_event(const ProbeRef& probe, const Event& event) = 0;
+  // Multi-location: removes `location`'s entry of status.locations, found
+  // at `index` when last seen; refused (ClusterApiError 422) when the list
+  // changed meanwhile or the probe is another uid. The verdict writer's
+  // clean-up of entries of locations gone for good.
+  virtual void remove_location_entry(const ProbeRef& probe, std::size_t index,
+                                     const std::string& location) = 0;
   // The ImapProbe object as the API server holds it now; nullopt when it
   // does not exist. Throws ClusterApiError. Read when a sharded replica
   // takes a probe over (it holds no copy of probes other replicas run).

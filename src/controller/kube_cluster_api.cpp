@@ -92,6 +92,26 @@ void KubeClusterApi::apply_status(const ProbeRef& probe, const nlohmann::json& s
   }
 }
 
+void KubeClusterApi::remove_location_entry(const ProbeRef& probe, std::size_t index,
+                                           const std::string& location) {
+  // A JSON patch, not an apply: an entry belongs to its location's field
+  // manager, and an apply can only drop what its own manager owns. The tests
+  // make it safe against a list that changed since it was read and against
+  // a probe re-created under the name.
+  const std::string at = "/status/locations/" + std::to_string(index);
+  const nlohmann::json patch = nlohmann::json::array({
+      {{"op", "test"}, {"path", "/metadata/uid"}, {"value", probe.uid}},
+      {{"op", "test"}, {"path", at + "/name"}, {"value", location}},
+      {{"op", "remove"}, {"path", at}},
+  });
+  try {
+    client_.patch(probes_path(probe.namespace_) + "/" + probe.name + "/status", patch,
+                  kube::PatchType::Json, applier_.field_manager, false);
+  } catch (const kube::ApiError& e) {
+    throw ClusterApiError(e.status(), e.what());
+  }
+}
+
 void KubeClusterApi::emit_event(const ProbeRef& probe, const Event& event) {
   events_.emit(kube::ObjectRef{kApiVersion, kKind, probe.namespace_, probe.name, probe.uid},
                event.type, event.reason, event.action, event.note);

@@ -36,6 +36,8 @@ class KubeClusterApi : public ClusterApi {
                                                                const std::string& name) override;
   void apply_status(const ProbeRef& probe, const nlohmann::json& status) override;
   void emit_event(const ProbeRef& probe, const Event& event) override;
+  void remove_location_entry(const ProbeRef& probe, std::size_t index,
+                             const std::string& location) override;
   std::optional<nlohmann::json> get_probe(const std::string& ns, const std::string& name) override;
 
  private:

@@ -151,13 +151,17 @@ json location_status_body(const ProbeStatus& status, const std::string& location
 
 json no_location_body() { return {{"locations", json::array()}}; }
 
-std::vector<LocationReport> location_reports(const json& status) {
+std::vector<LocationReport> location_reports(const json& status,
+                                             std::vector<std::size_t>* positions) {
   std::vector<LocationReport> out;
   if (!status.is_object()) return out;
   auto it = status.find("locations");
   if (it == status.end() || !it->is_array()) return out;
-  for (const auto& entry : *it) {
-    if (auto r = LocationReport::from_json(entry)) out.push_back(std::move(*r));
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    if (auto r = LocationReport::from_json((*it)[i])) {
+      out.push_back(std::move(*r));
+      if (positions != nullptr) positions->push_back(i);
+    }
   }
   return out;
 }

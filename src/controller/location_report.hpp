@@ -50,8 +50,10 @@ nlohmann::json location_status_body(const ProbeStatus& status, const std::string
 // Applied by a location that does not run the probe (spec.locations): its
 // manager then owns no entry, so the server removes the one it had.
 nlohmann::json no_location_body();
-// Every well-formed entry of status.locations.
-std::vector<LocationReport> location_reports(const nlohmann::json& status);
+// Every well-formed entry of status.locations; with `positions`, each
+// one's index in that list.
+std::vector<LocationReport> location_reports(const nlohmann::json& status,
+                                             std::vector<std::size_t>* positions = nullptr);
 // The entry of `location` in an object's status, if any.
 std::optional<LocationReport> location_report_of(const nlohmann::json& object,
                                                  const std::string& location);

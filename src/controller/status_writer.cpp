@@ -67,6 +67,34 @@ void StatusWriter::forget(const std::string& key) {
   finish_if_drained_locked();
 }
 
+void StatusWriter::remove_location_entry(const ProbeRef& probe, std::size_t index,
+                                         std::string location) {
+  {
+    std::lock_guard lock(mu_);
+    if (draining_) return;
+    ++removals_in_flight_;
+  }
+  asio::post(pool_, [this, probe, index, location = std::move(location)] {
+    try {
+      api_.remove_location_entry(probe, index, location);
+      telemetry::info(fields(probe), "removed the entry of location {} (gone)", location);
+    } catch (const ClusterApiError& e) {
+      // 422: the list changed since it was read, 404: the probe is gone.
+      // The verdict writer asks again while the entry is still there.
+      metrics_.status_write_failed();
+      telemetry::warn(fields(probe), "cannot remove the entry of location {}: {}", location,
+                      e.what());
+    } catch (const std::exception& e) {
+      metrics_.status_write_failed();
+      telemetry::error(fields(probe), "removing the entry of location {} failed: {}", location,
+                       e.what());
+    }
+    std::lock_guard lock(mu_);
+    --removals_in_flight_;
+    finish_if_drained_locked();
+  });
+}
+
 void StatusWriter::start_locked(const std::string& key, Slot& slot) {
   slot.in_flight = true;
   asio::post(pool_, [this, key, serial = slot.serial] { attempt(key, serial); });
@@ -188,7 +216,7 @@ void StatusWriter::drain(std::function<void()> done) {
 }
 
 void StatusWriter::finish_if_drained_locked() {
-  if (!draining_ || !slots_.empty() || !on_drained_) return;
+  if (!draining_ || !slots_.empty() || removals_in_flight_ > 0 || !on_drained_) return;
   asio::post(pool_, std::move(on_drained_));
   on_drained_ = nullptr;
 }

@@ -47,6 +47,10 @@ class StatusWriter {
   void submit(const ProbeRef& probe, nlohmann::json status, std::vector<Event> events);
   // The probe was deleted: whatever was not written yet is dropped.
   void forget(const std::string& key);
+  // One attempt, on the API threads, to remove a location's entry
+  // (ClusterApi::remove_location_entry); a failure is logged and counted,
+  // the caller asks again later if the entry is still there.
+  void remove_location_entry(const ProbeRef& probe, std::size_t index, std::string location);
 
   // Shutdown: every pending write gets one more attempt now (no backoff),
   // failures are then given up (logged); `done` runs once nothing is in
@@ -71,6 +75,7 @@ class StatusWriter {
   std::map<std::string, std::unique_ptr<Slot>> slots_;
   std::mt19937_64 rng_;
   std::uint64_t next_serial_ = 0;
+  int removals_in_flight_ = 0;
   bool draining_ = false;
   std::function<void()> on_drained_;
 };

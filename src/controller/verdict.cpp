@@ -126,6 +126,24 @@ std::vector<LocationView> classify_locations(const VerdictSpec& spec,
   return out;
 }
 
+std::vector<std::string> gone_entries(const VerdictSpec& spec,
+                                      const std::vector<LocationReport>& reports,
+                                      const std::set<std::string>& live_locations,
+                                      std::chrono::system_clock::time_point now,
+                                      std::chrono::seconds retention) {
+  std::vector<std::string> out;
+  for (const auto& r : reports) {
+    if (live_locations.contains(r.name)) continue;
+    const bool unnamed =
+        !spec.locations.empty() &&
+        std::find(spec.locations.begin(), spec.locations.end(), r.name) == spec.locations.end();
+    const auto t = r.time.time();
+    const bool expired = retention > std::chrono::seconds(0) && (!t || now - *t > retention);
+    if (unnamed || expired) out.push_back(r.name);
+  }
+  return out;
+}
+
 Transition form_verdict(const ProbeStatus& previous, const VerdictSpec& spec,
                         const std::vector<LocationReport>& reports, const VerdictContext& context) {
   const auto views = classify_locations(spec, reports, context);

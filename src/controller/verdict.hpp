@@ -64,4 +64,14 @@ std::vector<LocationView> classify_locations(const VerdictSpec& spec,
 Transition form_verdict(const ProbeStatus& previous, const VerdictSpec& spec,
                         const std::vector<LocationReport>& reports, const VerdictContext& context);
 
+// The entries the verdict writer removes: of a location with no live Lease
+// whose entry is older than `retention` (0: never) or has no time, or that
+// spec.locations no longer names. A live location removes its own entry
+// when spec.locations leaves it out; a dead one cannot.
+std::vector<std::string> gone_entries(const VerdictSpec& spec,
+                                      const std::vector<LocationReport>& reports,
+                                      const std::set<std::string>& live_locations,
+                                      std::chrono::system_clock::time_point now,
+                                      std::chrono::seconds retention);
+
 }  // namespace imapprobe::controller

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "controller/probe_resource.hpp"
 #include "controller/probe_table.hpp"  // key_of
 
@@ -95,7 +97,13 @@ void VerdictWriter::upsert(const json& object) {
     p.spec.reset();
   }
   const auto status = object.find("status");
-  p.reports = status != object.end() ? location_reports(*status) : std::vector<LocationReport>{};
+  p.positions.clear();
+  p.reports = status != object.end() ? location_reports(*status, &p.positions)
+                                     : std::vector<LocationReport>{};
+  std::erase_if(p.removals, [&](const auto& r) {
+    return std::none_of(p.reports.begin(), p.reports.end(),
+                        [&](const LocationReport& e) { return e.name == r.first; });
+  });
   p.shown = aggregate_of(object);
   // Our write came back: the server holds it now.
   if (p.written && same_aggregate(*p.written, p.shown) && run_of(*p.written) == run_of(p.shown) &&
@@ -148,9 +156,25 @@ std::size_t VerdictWriter::evaluate(std::chrono::system_clock::time_point now) {
   return written;
 }
 
+void VerdictWriter::remove_gone_entries_locked(Probe& p,
+                                               std::chrono::system_clock::time_point now) {
+  const auto steady_now = std::chrono::steady_clock::now();
+  const auto gone = gone_entries(*p.spec, p.reports, live_, now, options_.entry_retention);
+  for (const auto& name : gone) {
+    auto asked = p.removals.find(name);
+    if (asked != p.removals.end() && steady_now - asked->second < options_.removal_retry) continue;
+    for (std::size_t i = 0; i < p.reports.size(); ++i) {
+      if (p.reports[i].name != name) continue;
+      p.removals[name] = steady_now;
+      writer_.remove_location_entry(p.ref, p.positions[i], name);
+    }
+  }
+}
+
 bool VerdictWriter::evaluate_locked(Probe& p, std::chrono::system_clock::time_point now) {
   // Until the live locations are known, every location would look silent.
   if (!active_ || !live_known_ || !p.spec) return false;
+  remove_gone_entries_locked(p, now);
   const ProbeStatus& base = p.written ? *p.written : p.shown;
   Transition t =
       form_verdict(base, *p.spec, p.reports, VerdictContext{live_, now, options_.heartbeat});

@@ -40,6 +40,12 @@ class VerdictWriter {
     // cost every probe a write (measured: 3 writes per probe with 3
     // locations, starving the writer's own location of API threads).
     std::chrono::milliseconds message_hold{10'000};
+    // An entry of a location with no live Lease this old is removed (a
+    // location gone for good); 0: never.
+    std::chrono::seconds entry_retention{std::chrono::hours(24)};
+    // A removal asked for is not asked again before this (it is in flight,
+    // or it was refused because the list changed).
+    std::chrono::milliseconds removal_retry{30'000};
   };
   VerdictWriter(StatusWriter& writer, Options options);
 
@@ -64,11 +70,15 @@ class VerdictWriter {
     ProbeRef ref;
     std::optional<VerdictSpec> spec;  // nullopt: invalid (its locations report it)
     std::vector<LocationReport> reports;
+    std::vector<std::size_t> positions;  // of each report in status.locations
+    // Entries whose removal was asked for, and when.
+    std::map<std::string, std::chrono::steady_clock::time_point> removals;
     ProbeStatus shown;                   // the aggregate the API server holds
     std::optional<ProbeStatus> written;  // submitted, not yet seen back
     std::optional<std::chrono::steady_clock::time_point> last_write;
   };
   bool evaluate_locked(Probe& p, std::chrono::system_clock::time_point now);
+  void remove_gone_entries_locked(Probe& p, std::chrono::system_clock::time_point now);
 
   StatusWriter& writer_;
   Options options_;

@@ -110,7 +110,9 @@ class LocationsE2E : public ::testing::Test {
                                  "--log-format",
                                  "json",
                                  "--status-heartbeat",
-                                 "1m"},
+                                 "1m",
+                                 "--location-entry-retention",
+                                 "120s"},
         log);
   }
 
@@ -376,6 +378,19 @@ TEST_F(LocationsE2E, ThreeLocationsMakeOneVerdict) {
       60s))
       << object("mail").dump(2);
   EXPECT_EQ(condition(object("mail"), "Available").value("status", ""), "True");
+
+  // Gone for good: once its entry is older than --location-entry-retention
+  // (120 s here), the verdict writer removes it (a JSON patch on another
+  // manager's entry) and the location leaves the verdict.
+  ASSERT_TRUE(eventually(
+      [] {
+        const json o = object("mail");
+        const auto e = entries(o);
+        return e.size() == 2 && !e.contains("ap-south") &&
+               condition(o, "Available").value("message", "") == "passing from 2 of 2 locations";
+      },
+      170s))
+      << object("mail").dump(2);
 
   for (auto& l : locations) l.process->stop();
 }

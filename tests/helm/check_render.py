@@ -115,6 +115,8 @@ def check_multi_location(mode, docs, ns, spec, args):
     hub: a location on the hub granting two remote locations access."""
     expect("--multi-location=true" in args and "--leader-elect=false" in args,
            f"--multi-location=true, no leader election: {args}")
+    expect("--location-entry-retention=24h" in args,
+           f"--location-entry-retention from multiLocation.entryRetention: {args}")
     expect("--identity=$(POD_NAME)" in args, "identity from POD_NAME")
     expect(spec["strategy"]["type"] == "RollingUpdate", "RollingUpdate for a location")
     pod = spec["template"]["spec"]

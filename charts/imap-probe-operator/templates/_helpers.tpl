@@ -97,6 +97,7 @@ Secrets (unless secretCache.enabled), no writes to ImapProbe specs.
 - --location={{ .Values.location }}
 {{- if .Values.multiLocation.enabled }}
 - --multi-location=true
+- --location-entry-retention={{ .Values.multiLocation.entryRetention }}
 - --leader-elect=false
 - --leader-election-namespace={{ .Values.multiLocation.hubLeaseNamespace | default .Release.Namespace }}
 - --identity=$(POD_NAME)

@@ -64,6 +64,13 @@ class FakeCluster : public ClusterApi {
     log.push_back("status " + p.key());
     cv.notify_all();
   }
+  void remove_location_entry(const ProbeRef& p, std::size_t index,
+                             const std::string& location) override {
+    std::lock_guard lock(mu);
+    removals[p.key()].push_back(location + "@" + std::to_string(index));
+    log.push_back("remove " + p.key() + " " + location);
+    cv.notify_all();
+  }
   void emit_event(const ProbeRef& p, const Event& e) override {
     std::lock_guard lock(mu);
     events[p.key()].push_back(e);
@@ -119,6 +126,7 @@ class FakeCluster : public ClusterApi {
   int probe_reads = 0;
   std::map<std::string, std::vector<std::string>> write_uids;
   std::map<std::string, std::vector<Event>> events;
+  std::map<std::string, std::vector<std::string>> removals;  // "location@index"
   std::vector<std::string> log;
   std::map<std::string, int> writes_in_flight;
   int max_writes_in_flight = 0;

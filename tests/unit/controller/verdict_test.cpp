@@ -315,6 +315,28 @@ TEST(Verdict, ReadsMinFailureDurationFromTheSpec) {
   }
 }
 
+TEST(Verdict, GoneEntriesAreOfDeadLocationsPastRetentionOrNoLongerNamed) {
+  std::vector<LocationReport> reports{report("ap-south", true), report("eu-west", true),
+                                      report("us-east", true)};
+  reports[0].time = encoding::Timestamp(kNow - 25h);  // dead a day
+  reports[1].time = encoding::Timestamp(kNow - 2h);   // dead two hours
+  const std::set<std::string> only_us{"us-east"};
+  EXPECT_EQ(gone_entries(spec(), reports, only_us, kNow, 24h),
+            std::vector<std::string>{"ap-south"});
+  EXPECT_TRUE(gone_entries(spec(), reports, only_us, kNow, 0s).empty()) << "0: kept";
+  EXPECT_TRUE(gone_entries(spec(), reports, kThree, kNow, 24h).empty())
+      << "a live location's entry is its own to remove";
+  VerdictSpec named = spec();
+  named.locations = {"us-east", "ap-south"};
+  EXPECT_EQ(gone_entries(named, reports, only_us, kNow, 24h),
+            (std::vector<std::string>{"ap-south", "eu-west"}))
+      << "eu-west is no longer named and cannot remove its entry itself";
+  reports[1].time = {};
+  EXPECT_EQ(gone_entries(spec(), reports, only_us, kNow, 24h),
+            (std::vector<std::string>{"ap-south", "eu-west"}))
+      << "an entry without a time and no Lease";
+}
+
 TEST(LocationReport, SurvivesJsonAndCarriesTheLocationsCounters) {
   ProbeStatus s;
   s.observed_generation = 3;
@@ -421,6 +443,62 @@ TEST(VerdictWriter, WritesTheAggregateOnlyWhenItChanges) {
   EXPECT_EQ(cluster.events["mail/p"].back().type, "Warning");
   EXPECT_EQ(cluster.events["mail/p"].size(), 2u) << "no Event for a message";
   EXPECT_NE(cluster.statuses["mail/p"].back().dump().find("silent: a"), std::string::npos);
+}
+
+// A location gone for good: the active writer asks once for its entry's
+// removal, at the entry's place in the list as the API server holds it.
+TEST(VerdictWriter, RemovesTheEntryOfALocationGoneForGood) {
+  boost::asio::thread_pool pool{2};
+  testing::FakeCluster cluster;
+  RunMetrics metrics;
+  StatusWriter status{pool, cluster, metrics, StatusWriterOptions{1ms, 20ms}};
+  VerdictWriter::Options options{600s, 0ms};
+  options.entry_retention = 3600s;
+  options.removal_retry = 200ms;
+  VerdictWriter verdict(status, options);
+  const auto now = Clock::now();
+  LocationReport old = report("ap-south", true);
+  old.time = encoding::Timestamp(now - 2h);
+  LocationReport fresh = report("eu-west", true);
+  fresh.time = encoding::Timestamp(now);
+  // A malformed entry first: positions are those of the server's list.
+  const json object = {
+      {"metadata", {{"namespace", "mail"}, {"name", "p"}, {"uid", "u1"}, {"generation", 1}}},
+      {"spec", {{"interval", "60s"}, {"timeout", "10s"}}},
+      {"status",
+       {{"locations",
+         json::array({json{{"outcome", "Success"}}, fresh.to_json(), old.to_json()})}}}};
+  verdict.upsert(object);
+  verdict.set_live_locations({"eu-west"});
+  verdict.evaluate(now);
+  {
+    std::lock_guard lock(cluster.mu);
+    EXPECT_TRUE(cluster.removals["mail/p"].empty()) << "standby removes nothing";
+  }
+  verdict.set_active(true);
+  verdict.evaluate(now);
+  verdict.evaluate(now);
+  ASSERT_TRUE(cluster.wait([&] { return cluster.removals["mail/p"].size() == 1; }));
+  {
+    std::lock_guard lock(cluster.mu);
+    EXPECT_EQ(cluster.removals["mail/p"][0], "ap-south@2");
+  }
+  // Still there after the retry delay (the removal was refused): asked again.
+  std::this_thread::sleep_for(250ms);
+  verdict.evaluate(now);
+  ASSERT_TRUE(cluster.wait([&] { return cluster.removals["mail/p"].size() == 2; }));
+  // Gone from the watch's object: not asked again.
+  json without = object;
+  without["status"]["locations"].erase(2);
+  verdict.upsert(without);
+  std::this_thread::sleep_for(250ms);
+  verdict.evaluate(now);
+  std::promise<void> drained;
+  status.drain([&] { drained.set_value(); });
+  ASSERT_EQ(drained.get_future().wait_for(5s), std::future_status::ready);
+  pool.join();
+  std::lock_guard lock(cluster.mu);
+  EXPECT_EQ(cluster.removals["mail/p"].size(), 2u);
 }
 
 // The printer columns' lastRun: a newer run alone waits for the heartbeat;

@@ -373,6 +373,18 @@ TEST(LocationReport, SurvivesJsonAndCarriesTheLocationsCounters) {
   EXPECT_EQ(location_field_manager("eu-west"), "imapprobe-location-eu-west");
 }
 
+// ImapProbe mail/p as the watch shows it: these entries and that aggregate.
+json probe_object(const std::vector<LocationReport>& reports, const json& aggregate) {
+  json locations = json::array();
+  for (const auto& r : reports) locations.push_back(r.to_json());
+  json st = aggregate;
+  st["locations"] = locations;
+  return json{
+      {"metadata", {{"namespace", "mail"}, {"name", "p"}, {"uid", "u1"}, {"generation", 1}}},
+      {"spec", {{"interval", "60s"}, {"timeout", "10s"}}},
+      {"status", st}};
+}
+
 // The writer: nothing while standby; once active, one write per change,
 // none when its own write comes back or a location repeats itself.
 TEST(VerdictWriter, WritesTheAggregateOnlyWhenItChanges) {
@@ -381,16 +393,6 @@ TEST(VerdictWriter, WritesTheAggregateOnlyWhenItChanges) {
   RunMetrics metrics;
   StatusWriter status{pool, cluster, metrics, StatusWriterOptions{1ms, 20ms}};
   VerdictWriter verdict(status, VerdictWriter::Options{600s, 300ms});
-  auto object = [](const std::vector<LocationReport>& reports, const json& aggregate) {
-    json locations = json::array();
-    for (const auto& r : reports) locations.push_back(r.to_json());
-    json st = aggregate;
-    st["locations"] = locations;
-    return json{
-        {"metadata", {{"namespace", "mail"}, {"name", "p"}, {"uid", "u1"}, {"generation", 1}}},
-        {"spec", {{"interval", "60s"}, {"timeout", "10s"}}},
-        {"status", st}};
-  };
   const auto now = Clock::now();
   auto fresh = [&](LocationReport r) {
     r.time = encoding::Timestamp(now);
@@ -398,7 +400,7 @@ TEST(VerdictWriter, WritesTheAggregateOnlyWhenItChanges) {
   };
   const std::vector<LocationReport> reports{fresh(report("a", true)), fresh(report("b", false)),
                                             fresh(report("c", true))};
-  verdict.upsert(object(reports, json::object()));
+  verdict.upsert(probe_object(reports, json::object()));
   verdict.set_live_locations({"a", "b", "c"});
   EXPECT_EQ(verdict.evaluate(now), 0u) << "standby writes nothing";
   verdict.set_active(true);
@@ -416,18 +418,18 @@ TEST(VerdictWriter, WritesTheAggregateOnlyWhenItChanges) {
   EXPECT_FALSE(written.contains("locations")) << "the aggregate never touches an entry";
   // The write comes back through the watch, then a location rewrites its
   // entry with the same outcome: nothing to write.
-  verdict.upsert(object(reports, written));
+  verdict.upsert(probe_object(reports, written));
   EXPECT_EQ(verdict.evaluate(now), 0u);
   // A second failing location: written at once.
   std::vector<LocationReport> worse = reports;
   worse[2] = fresh(report("c", false));
-  verdict.upsert(object(worse, written));
+  verdict.upsert(probe_object(worse, written));
   ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/p") == 2; }));
   {
     std::lock_guard lock(cluster.mu);
     written = cluster.statuses["mail/p"].back();
   }
-  verdict.upsert(object(worse, written));
+  verdict.upsert(probe_object(worse, written));
   // a goes silent: the verdict stands (b and c fail), only its message
   // changes, which waits for the hold after the last write.
   verdict.set_live_locations({"b", "c"});
@@ -510,16 +512,6 @@ TEST(VerdictWriter, RefreshesTheShownRunOncePerHeartbeat) {
   StatusWriter status{pool, cluster, metrics, StatusWriterOptions{1ms, 20ms}};
   VerdictWriter verdict(status, VerdictWriter::Options{600s, 0ms});
   const auto t0 = Clock::now();
-  auto object = [](const std::vector<LocationReport>& reports, const json& aggregate) {
-    json locations = json::array();
-    for (const auto& r : reports) locations.push_back(r.to_json());
-    json st = aggregate;
-    st["locations"] = locations;
-    return json{
-        {"metadata", {{"namespace", "mail"}, {"name", "p"}, {"uid", "u1"}, {"generation", 1}}},
-        {"spec", {{"interval", "60s"}, {"timeout", "10s"}}},
-        {"status", st}};
-  };
   auto ran = [](const std::string& name, Clock::time_point t, long days) {
     LocationReport r = report(name, true);
     r.time = encoding::Timestamp(t);
@@ -532,29 +524,29 @@ TEST(VerdictWriter, RefreshesTheShownRunOncePerHeartbeat) {
   };
   verdict.set_live_locations({"a", "b"});
   verdict.set_active(true);
-  verdict.upsert(object({ran("a", t0, 60), ran("b", t0 - 10s, 60)}, json::object()));
+  verdict.upsert(probe_object({ran("a", t0, 60), ran("b", t0 - 10s, 60)}, json::object()));
   ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/p") == 1; }));
   json written = last_written();
   EXPECT_EQ(written["lastRun"]["location"], "a");
   EXPECT_EQ(written["lastRun"]["time"], encoding::Timestamp(t0).to_string());
-  verdict.upsert(object({ran("a", t0, 60), ran("b", t0 - 10s, 60)}, written));
+  verdict.upsert(probe_object({ran("a", t0, 60), ran("b", t0 - 10s, 60)}, written));
   // b runs again 50 s later: the verdict stands, the shown run is fresh.
-  verdict.upsert(object({ran("a", t0, 60), ran("b", t0 + 50s, 60)}, written));
+  verdict.upsert(probe_object({ran("a", t0, 60), ran("b", t0 + 50s, 60)}, written));
   EXPECT_EQ(verdict.evaluate(t0 + 50s), 0u);
   // A heartbeat after the shown run: written, with b's newer run.
   std::vector<LocationReport> later{ran("a", t0 + 590s, 60), ran("b", t0 + 560s, 60)};
-  verdict.upsert(object(later, written));
+  verdict.upsert(probe_object(later, written));
   EXPECT_EQ(verdict.evaluate(t0 + 599s), 0u);
   EXPECT_EQ(verdict.evaluate(t0 + 600s), 1u);
   ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/p") == 2; }));
   written = last_written();
   EXPECT_EQ(written["lastRun"]["location"], "a");
   EXPECT_EQ(written["lastRun"]["time"], encoding::Timestamp(t0 + 590s).to_string());
-  verdict.upsert(object(later, written));
+  verdict.upsert(probe_object(later, written));
   EXPECT_EQ(verdict.evaluate(t0 + 601s), 0u) << "its own write came back";
   // b sees one day fewer: written at once.
   later[1].certificate_days_remaining = 59;
-  verdict.upsert(object(later, written));
+  verdict.upsert(probe_object(later, written));
   ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/p") == 3; }));
   EXPECT_EQ(last_written()["certificate"]["daysRemaining"], 59);
   std::promise<void> drained;

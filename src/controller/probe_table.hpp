@@ -24,7 +24,9 @@ namespace imapprobe::controller {
 struct ProbeEntry {
   ProbeRef ref;
   std::int64_t generation = -1;
-  std::optional<ProbeDefinition> def;  // empty while the spec is invalid
+  // Boxed: a probe another replica runs keeps none (identity only), and
+  // inline it cost every such entry 700 bytes.
+  probe::OptionalBox<ProbeDefinition> def;  // empty while the spec is invalid
   std::string invalid_reason;
   ProbeStatus status;
   // Changes whenever a result in flight would no longer describe this entry

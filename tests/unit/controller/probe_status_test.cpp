@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "controller/probe_resource.hpp"
+#include "controller/probe_table.hpp"
 #include "controller/verdict.hpp"
 
 namespace imapprobe::controller {
@@ -130,6 +131,21 @@ TEST(ProbeStatusModel, TimesAndConditionStatusesAreHeldCompactly) {
   // A probe holds four conditions: the status is one byte, each time eight.
   EXPECT_EQ(sizeof(ConditionStatus), 1u);
   EXPECT_EQ(sizeof(encoding::Timestamp), 8u);
+}
+
+// A sharded replica keeps the probes other replicas run as identity only
+// (6,667 of 10,000 with 3 replicas). With the definition and lastRun inline
+// such an entry cost 1,744 bytes however empty (ProbeStatus 728); boxed,
+// 624 (docs/benchmarks.md, "10,000 probes over 3 replicas").
+TEST(ProbeStatusModel, AnIdentityOnlyEntryStaysSmall) {
+  EXPECT_LE(sizeof(ProbeEntry), 700u);
+  EXPECT_LE(sizeof(ProbeStatus), 350u);
+  ProbeEntry e;
+  e.def.emplace();
+  e.status.last_run.emplace();
+  ProbeTable::lighten(e);
+  EXPECT_FALSE(e.def.has_value());
+  EXPECT_FALSE(e.status.last_run.has_value());
 }
 
 // YAML as the API server would hand it over in JSON: plain scalars typed.

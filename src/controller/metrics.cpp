@@ -131,7 +131,7 @@ const ProbeSection kProbeSections[] = {
      [](Page& o, const Row& p) {
        if (p->last_run && !p->last_run->passed) {
          o << "imapprobe_probe_failure_reason{" << p.labels << ",reason=\""
-           << escape(p->last_run->failure_reason) << "\"} 1\n";
+           << escape(std::string(p->last_run->failure_reason)) << "\"} 1\n";
        }
      }},
     {[](Page& o) {
@@ -211,8 +211,8 @@ const ProbeSection kProbeSections[] = {
            "Delivery check: time from SMTP accepting the canary until it was visible over IMAP.");
      },
      [](Page& o, const Row& p) {
-       const DeliveryHistogram& h = p->delivery;
-       if (h.count == 0) return;
+       if (!p->delivery || p->delivery->count == 0) return;
+       const DeliveryHistogram& h = *p->delivery;
        std::uint64_t cumulative = 0;
        for (std::size_t i = 0; i < std::size(kDeliveryBuckets); ++i) {
          cumulative += h.buckets[i];
@@ -231,37 +231,38 @@ const ProbeSection kProbeSections[] = {
               "Content checks: messages in the mailbox (or matching the count's search).");
      },
      [](Page& o, const Row& p) {
-       if (!p->last_run || !p->last_run->message_count) return;
-       o << "imapprobe_probe_mailbox_messages{" << p.labels << "} " << *p->last_run->message_count
-         << '\n';
+       if (!p->last_run || !p->last_run->extra || !p->last_run->extra->message_count) return;
+       o << "imapprobe_probe_mailbox_messages{" << p.labels << "} "
+         << *p->last_run->extra->message_count << '\n';
      }},
     {[](Page& o) {
        header(o, "imapprobe_probe_newest_message_age_seconds", "gauge",
               "Content checks: age of the newest message matching the search.");
      },
      [](Page& o, const Row& p) {
-       if (!p->last_run || !p->last_run->newest_age_seconds) return;
+       if (!p->last_run || !p->last_run->extra || !p->last_run->extra->newest_age_seconds) return;
        o << "imapprobe_probe_newest_message_age_seconds{" << p.labels << "} "
-         << num(*p->last_run->newest_age_seconds) << '\n';
+         << num(*p->last_run->extra->newest_age_seconds) << '\n';
      }},
     {[](Page& o) {
        header(o, "imapprobe_probe_quota_usage_ratio", "gauge",
               "Content checks: usage over limit of the fullest quota resource (GETQUOTAROOT).");
      },
      [](Page& o, const Row& p) {
-       if (!p->last_run || !p->last_run->quota_ratio) return;
+       if (!p->last_run || !p->last_run->extra || !p->last_run->extra->quota_ratio) return;
        o << "imapprobe_probe_quota_usage_ratio{" << p.labels << ",resource=\""
-         << (p->last_run->quota_storage ? "STORAGE" : "MESSAGE") << "\"} "
-         << num(*p->last_run->quota_ratio) << '\n';
+         << (p->last_run->extra->quota_storage ? "STORAGE" : "MESSAGE") << "\"} "
+         << num(*p->last_run->extra->quota_ratio) << '\n';
      }},
     {[](Page& o) {
        header(o, "imapprobe_probe_smtp_certificate_expiry_timestamp_seconds", "gauge",
               "Delivery check: notAfter of the SMTP server's certificate, as Unix time.");
      },
      [](Page& o, const Row& p) {
-       if (!p->last_run || !p->last_run->smtp_certificate_not_after) return;
+       if (!p->last_run || !p->last_run->extra || !p->last_run->extra->smtp_certificate_not_after)
+         return;
        o << "imapprobe_probe_smtp_certificate_expiry_timestamp_seconds{" << p.labels << "} "
-         << *p->last_run->smtp_certificate_not_after << '\n';
+         << *p->last_run->extra->smtp_certificate_not_after << '\n';
      }},
     {[](Page& o) {
        header(o, "imapprobe_probe_certificate_expiry_timestamp_seconds", "gauge",

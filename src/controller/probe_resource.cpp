@@ -122,7 +122,8 @@ std::optional<SecretKeyRef> key_ref(const json& parent, const char* field, const
 
 // spec.auth.oauth2: the engine's token request settings, and the Secrets
 // they read (resolved with the other credentials before each run).
-void parse_oauth2(const json& j, ProbeDefinition& def) {
+// `identity`: namespace/name/uid of the probe.
+void parse_oauth2(const json& j, ProbeDefinition& def, const std::string& identity) {
   const std::string path = "spec.auth.oauth2";
   auto o = std::make_shared<probe::OAuth2Spec>();
   o->token_url = string_field(j, "tokenURL", path);
@@ -160,7 +161,7 @@ void parse_oauth2(const json& j, ProbeDefinition& def) {
     throw InvalidSpec(path + ".refreshTokenRef: required with grant RefreshToken, and only then");
   }
   // Tokens are remembered per probe; a re-created probe (new uid) starts afresh.
-  o->cache_key = def.namespace_ + "/" + def.name + "/" + def.uid;
+  o->cache_key = identity;
   def.spec.oauth2 = std::move(o);
   def.oauth2 = std::move(refs);
 }
@@ -233,8 +234,6 @@ ProbeDefinition parse_probe(const json& object) {
   ProbeDefinition d;
   const json& meta = child(object, "metadata");
   d.namespace_ = meta.value("namespace", "");
-  d.name = meta.value("name", "");
-  d.uid = meta.value("uid", "");
   d.generation = meta.value("generation", std::int64_t{0});
 
   const json& spec = child(object, "spec");
@@ -276,7 +275,8 @@ ProbeDefinition parse_probe(const json& object) {
     d.password =
         SecretKeyRef{name, string_field(ref, "passwordKey", "spec.auth.secretRef", "password")};
     if (const json& oauth2 = child(auth, "oauth2"); !oauth2.empty()) {
-      parse_oauth2(oauth2, d);
+      parse_oauth2(oauth2, d,
+                   d.namespace_ + "/" + meta.value("name", "") + "/" + meta.value("uid", ""));
       d.password.reset();  // the engine obtains the token
     }
   } else if (s.mechanism != probe::Mechanism::None) {

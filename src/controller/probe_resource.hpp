@@ -40,9 +40,9 @@ struct OAuth2SecretRefs {
 };
 
 struct ProbeDefinition {
+  // The Secrets' namespace. Name and uid are the table entry's (ProbeRef):
+  // a copy here cost every probe about 110 bytes.
   std::string namespace_;
-  std::string name;
-  std::string uid;
   std::int64_t generation = 0;
   probe::ProbeSpec spec;  // never holds secrets
   std::optional<SecretKeyRef> username;

@@ -221,7 +221,7 @@ ProbeStatus ProbeStatus::from_json(const json& status) {
         // A baseline someone edited into nonsense restarts from scratch.
         s.baseline.seconds.set_if_step(
             k,
-            std::chrono::duration<double>(latency(v.get<std::string>()).value_or(probe::Duration{}))
+            std::chrono::duration<float>(latency(v.get<std::string>()).value_or(probe::Duration{}))
                 .count());
       }
     }
@@ -246,7 +246,7 @@ json ProbeStatus::to_json() const {
   if (baseline.samples > 0) {
     json b = json::object();
     baseline.seconds.for_each(
-        [&](std::string_view k, double v) { b[std::string(k)] = seconds_to_latency(v); });
+        [&](std::string_view k, float v) { b[std::string(k)] = seconds_to_latency(v); });
     b["samples"] = baseline.samples;
     j["baseline"] = b;
   }

@@ -24,17 +24,19 @@ RunFacts facts_of(const probe::ProbeResult& result) {
                                   .count();
   }
   if (result.content) {
-    f.message_count = result.content->message_count;
+    auto& x = f.extra ? *f.extra : f.extra.emplace();
+    x.message_count = result.content->message_count;
     if (result.content->newest_age) {
-      f.newest_age_seconds = std::chrono::duration<double>(*result.content->newest_age).count();
+      x.newest_age_seconds = std::chrono::duration<double>(*result.content->newest_age).count();
     }
     if (result.content->quota) {
-      f.quota_ratio = result.content->quota->percent() / 100.0;
-      f.quota_storage = result.content->quota->resource == "STORAGE";
+      x.quota_ratio = result.content->quota->percent() / 100.0;
+      x.quota_storage = result.content->quota->resource == "STORAGE";
     }
   }
   if (result.delivery && result.delivery->certificate) {
-    f.smtp_certificate_not_after = std::chrono::duration_cast<std::chrono::seconds>(
+    auto& x = f.extra ? *f.extra : f.extra.emplace();
+    x.smtp_certificate_not_after = std::chrono::duration_cast<std::chrono::seconds>(
                                        result.delivery->certificate->not_after.time_since_epoch())
                                        .count();
   }
@@ -129,7 +131,8 @@ void RunMetrics::run_finished(const std::string& key, const probe::ProbeResult& 
   snap.duration_sum += total;
   ++snap.duration_count;
   if (result.delivery && result.delivery->latency) {
-    snap.delivery.observe(std::chrono::duration<double>(*result.delivery->latency).count());
+    auto& histogram = snap.delivery ? *snap.delivery : snap.delivery.emplace();
+    histogram.observe(std::chrono::duration<double>(*result.delivery->latency).count());
   }
   snap.consecutive_failures = consecutive_failures;
   snap.degraded = degraded;

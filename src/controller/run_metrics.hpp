@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "controller/run_scheduler.hpp"
+#include "probe/optional_box.hpp"
 #include "probe/result.hpp"
 
 namespace imapprobe::controller {
@@ -86,16 +87,23 @@ struct DeliveryHistogram {
 // must not each keep a whole ProbeResult (capabilities, messages, SANs).
 struct RunFacts {
   bool passed = false;
-  std::string failure_reason;  // the reason of a failed run; empty when it passed
-  bool slow = false;           // over a threshold or far over its baseline
+  bool slow = false;  // over a threshold or far over its baseline
+  // The reason of a failed run, probe::to_string's static text; empty when
+  // it passed.
+  std::string_view failure_reason;
   std::vector<std::pair<probe::Step, double>> step_seconds;
-  std::optional<std::int64_t> certificate_not_after;       // Unix seconds
-  std::optional<std::int64_t> smtp_certificate_not_after;  // the delivery check's SMTP server
-  // The content checks' findings.
-  std::optional<std::uint32_t> message_count;
-  std::optional<double> newest_age_seconds;
-  std::optional<double> quota_ratio;  // usage / limit of the fullest resource
-  bool quota_storage = false;         // that resource is STORAGE (else MESSAGE)
+  std::optional<std::int64_t> certificate_not_after;  // Unix seconds
+  // What the content checks found, and the delivery check's SMTP
+  // certificate: most probes have neither, so one pointer (was 72 bytes
+  // inline in every probe's facts).
+  struct Extra {
+    std::optional<std::int64_t> smtp_certificate_not_after;  // Unix seconds
+    std::optional<std::uint32_t> message_count;
+    std::optional<double> newest_age_seconds;
+    std::optional<double> quota_ratio;  // usage / limit of the fullest resource
+    bool quota_storage = false;         // that resource is STORAGE (else MESSAGE)
+  };
+  probe::OptionalBox<Extra> extra;
   // ipFamily Both: each family's verdict and total, IPv4 first.
   struct Family {
     std::string family;
@@ -120,7 +128,8 @@ struct ProbeFacts {
   std::array<std::uint32_t, std::size(kDurationBuckets)> duration_buckets{};
   double duration_sum = 0;
   std::uint64_t duration_count = 0;
-  DeliveryHistogram delivery;
+  // Only probes with the delivery check have one (one pointer for the others).
+  probe::OptionalBox<DeliveryHistogram> delivery;
 };
 
 // A probe's facts with its labels, cut from its namespace/name key when the

@@ -22,13 +22,13 @@ std::string available_message(const probe::ProbeResult& r) {
 void update_baseline(Baseline& b, const probe::ProbeResult& r, const BaselinePolicy& policy) {
   auto fold = [&](std::string_view name, double x) {
     const bool fresh = !b.seconds.contains(name);
-    double& estimate = b.seconds[name];
+    float& estimate = b.seconds[name];
     if (fresh || estimate <= 0) {
-      estimate = x;
+      estimate = static_cast<float>(x);
       return;
     }
-    const double clipped = std::min(x, 4 * estimate);
-    estimate += policy.alpha * (clipped - estimate);
+    const double clipped = std::min(x, 4.0 * estimate);
+    estimate = static_cast<float>(estimate + policy.alpha * (clipped - estimate));
   };
   for (const auto& [step, d] : r.durations) {
     fold(probe::to_string(step), std::chrono::duration<double>(d).count());

@@ -28,7 +28,6 @@ iCIgLeMZ/bJP6roCIAtMEVgDVd9Widt3ifwubwc8bUjmIab7inSljl+xlmDo
 ProbeDefinition definition(bool with_ca = false) {
   ProbeDefinition d;
   d.namespace_ = "mail";
-  d.name = "p";
   d.username = SecretKeyRef{"creds", "username"};
   d.password = SecretKeyRef{"creds", "password"};
   if (with_ca) d.ca_bundle = SecretKeyRef{"ca", "ca.crt"};
@@ -131,7 +130,6 @@ namespace {
 ProbeDefinition oauth_definition() {
   ProbeDefinition d;
   d.namespace_ = "mail";
-  d.name = "p";
   d.username = SecretKeyRef{"creds", "username"};
   auto refs = std::make_shared<OAuth2SecretRefs>();
   refs->client_secret = SecretKeyRef{"app", "client-secret"};

@@ -49,8 +49,8 @@ OperatorMetrics sample() {
   content.quota = probe::QuotaUsage{"User quota", "STORAGE", 850, 1000};
   r.content = content;
   ok.last_run = facts_of(r);
-  ok.delivery.observe(1.2);
-  ok.delivery.observe(0.3);
+  ok.delivery.emplace().observe(1.2);
+  ok.delivery->observe(0.3);
   ok.runs_by_reason["Succeeded"] = 3;
   ok.duration_buckets[4] = 3;  // <= 0.1 s
   ok.duration_sum = 0.18;
@@ -217,6 +217,23 @@ TEST(Metrics, AMultiLocationOperatorLabelsProbeSeriesWithItsLocation) {
   m.location_label = true;
   const std::string line = success_line(render_metrics(m));
   EXPECT_NE(line.find(",location=\"eu-west\"}"), std::string::npos) << line;
+}
+
+// Every probe holds its facts for life; the content checks' findings, the
+// SMTP certificate and the delivery histogram are for the few that have them.
+TEST(Metrics, AProbesFactsStaySmall) {
+  EXPECT_LE(sizeof(ProbeFacts), 300u);  // 360 with those inline
+  RunMetrics m;
+  m.probe_added("mail/p");
+  probe::ProbeResult r;
+  r.outcome = probe::Outcome::Failure;
+  r.reason = probe::Reason::AuthFailed;
+  m.run_finished("mail/p", r, 1, false, false);
+  const auto snap = m.snapshot();
+  ASSERT_EQ(snap.size(), 1u);
+  EXPECT_FALSE(snap[0].last_run->extra.has_value());
+  EXPECT_FALSE(snap[0].delivery.has_value());
+  EXPECT_EQ(snap[0].last_run->failure_reason, "AuthFailed");
 }
 
 TEST(Metrics, RunsByReasonCountInReasonOrder) {

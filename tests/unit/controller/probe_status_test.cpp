@@ -148,6 +148,24 @@ TEST(ProbeStatusModel, AnIdentityOnlyEntryStaysSmall) {
   EXPECT_FALSE(e.status.last_run.has_value());
 }
 
+// What every probe holds for its life: the sizes before these cuts fail it.
+TEST(ProbeStatusModel, AProbesDefinitionAndBaselineStaySmall) {
+  EXPECT_LE(sizeof(ProbeDefinition), 640u);  // 696 with its own name and uid
+  EXPECT_LE(sizeof(Baseline), 96u);          // 184 in doubles
+  EXPECT_LE(sizeof(ProbeEntry), 560u);       // 624 with them
+}
+
+TEST(ProbeStatusModel, ABaselineSurvivesJsonInFloats) {
+  ProbeStatus s;
+  s.baseline.seconds["login"] = 0.0123f;
+  s.baseline.seconds["total"] = 123.456f;
+  s.baseline.samples = 7;
+  const auto j = s.to_json();
+  EXPECT_EQ(j["baseline"]["login"], "12.3ms");
+  EXPECT_EQ(j["baseline"]["total"], "123.456s");
+  EXPECT_EQ(ProbeStatus::from_json(j).to_json(), j);
+}
+
 // YAML as the API server would hand it over in JSON: plain scalars typed.
 json to_json(const YAML::Node& n) {
   switch (n.Type()) {

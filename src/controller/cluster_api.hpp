@@ -44,6 +44,13 @@ class ClusterApi {
   // ClusterApiError (status 0 when there was no response) or InvalidSecretData.
   virtual std::optional<std::map<std::string, std::string>> get_secret(const std::string& ns,
                                                                        const std::string& name) = 0;
+  // The Secret's data when it is in memory and known to be current (the
+  // Secret cache), nullopt when only a request can tell. Never waits on the
+  // network, so the probe thread may call it.
+  virtual std::optional<std::map<std::string, std::string>> cached_secret(
+      const std::string& /*ns*/, const std::string& /*name*/) {
+    return std::nullopt;
+  }
   // Writes status through the status subresource (server-side apply, one
   // field manager). Throws ClusterApiError (404 when the probe is gone).
   virtual void apply_status(const ProbeRef& probe, const nlohmann::json& status) = 0;

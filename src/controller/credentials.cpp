@@ -37,7 +37,15 @@ bool api_unavailable(int http_status) {
   return http_status == 0 || http_status == 429 || http_status >= 500;
 }
 
-CredentialResolution resolve_credentials(const ProbeDefinition& def, ClusterApi& api) {
+namespace {
+
+// Thrown by resolve_in_memory's reader when a Secret is not in memory. Not
+// a std::exception, so resolve_with's handlers let it through.
+struct NotInMemory {};
+
+// `read_secret(ns, name)`: ClusterApi::get_secret's contract.
+template <typename ReadSecret>
+CredentialResolution resolve_with(const ProbeDefinition& def, ReadSecret read_secret) {
   std::map<std::string, std::optional<std::map<std::string, std::string>>> fetched;
   std::optional<CredentialResolution> failure;
   auto read = [&](const SecretKeyRef& ref, std::string& out, const char* what) {
@@ -45,7 +53,7 @@ CredentialResolution resolve_credentials(const ProbeDefinition& def, ClusterApi&
     auto it = fetched.find(ref.name);
     if (it == fetched.end()) {
       try {
-        it = fetched.emplace(ref.name, api.get_secret(def.namespace_, ref.name)).first;
+        it = fetched.emplace(ref.name, read_secret(def.namespace_, ref.name)).first;
       } catch (const InvalidSecretData& e) {
         failure = CredentialStall{reasons::kInvalidSecretData, e.what()};
         return false;
@@ -120,6 +128,27 @@ CredentialResolution resolve_credentials(const ProbeDefinition& def, ClusterApi&
     }
   }
   return r;
+}
+
+}  // namespace
+
+CredentialResolution resolve_credentials(const ProbeDefinition& def, ClusterApi& api) {
+  return resolve_with(def, [&api](const std::string& ns, const std::string& name) {
+    return api.get_secret(ns, name);
+  });
+}
+
+std::optional<CredentialResolution> resolve_credentials_in_memory(const ProbeDefinition& def,
+                                                                  ClusterApi& api) {
+  try {
+    return resolve_with(def, [&api](const std::string& ns, const std::string& name) {
+      auto data = api.cached_secret(ns, name);
+      if (!data) throw NotInMemory{};
+      return data;
+    });
+  } catch (const NotInMemory&) {
+    return std::nullopt;
+  }
 }
 
 }  // namespace imapprobe::controller

@@ -1,5 +1,6 @@
 // Credential resolution: a probe's Secret references turned into what the
-// engine needs, or the reason it cannot run. Runs on the API pool.
+// engine needs, or the reason it cannot run. Runs on the API pool, or on the
+// probe thread when nothing needs reading (resolve_credentials_in_memory).
 //
 // Three answers, because they call for three different reactions:
 // - Resolved: run.
@@ -41,6 +42,14 @@ using CredentialResolution = std::variant<ResolvedCredentials, CredentialStall, 
 // One GET per distinct Secret: username, password and CA bundle usually
 // share one. Never throws.
 CredentialResolution resolve_credentials(const ProbeDefinition& def, ClusterApi& api);
+
+// The same from memory only (ClusterApi::cached_secret): nullopt when a
+// Secret the probe names would have to be read from the API server. A probe
+// that names no Secret, or whose Secrets are all in the cache, is resolved
+// on the probe thread rather than queued on the API pool behind status
+// writes. Never throws.
+std::optional<CredentialResolution> resolve_credentials_in_memory(const ProbeDefinition& def,
+                                                                  ClusterApi& api);
 
 // A Secret object's data, decoded. Throws InvalidSecretData naming the
 // Secret and key (never the data) when a value is not base64.

@@ -44,6 +44,12 @@ KubeClusterApi::KubeClusterApi(kube::Client& client, kube::EventRecorder& events
                                SecretCache* secrets, StatusApplier applier)
     : client_(client), events_(events), secrets_(secrets), applier_(std::move(applier)) {}
 
+std::optional<std::map<std::string, std::string>> KubeClusterApi::cached_secret(
+    const std::string& ns, const std::string& name) {
+  if (secrets_ == nullptr) return std::nullopt;
+  return secrets_->find(ns + "/" + name);
+}
+
 std::optional<std::map<std::string, std::string>> KubeClusterApi::get_secret(
     const std::string& ns, const std::string& name) {
   const std::string key = ns + "/" + name;

@@ -32,6 +32,8 @@ class KubeClusterApi : public ClusterApi {
   // With a cache, a Secret the cache knows to be current costs no request.
   KubeClusterApi(kube::Client& client, kube::EventRecorder& events, SecretCache* secrets = nullptr,
                  StatusApplier applier = {});
+  std::optional<std::map<std::string, std::string>> cached_secret(const std::string& ns,
+                                                                  const std::string& name) override;
   std::optional<std::map<std::string, std::string>> get_secret(const std::string& ns,
                                                                const std::string& name) override;
   void apply_status(const ProbeRef& probe, const nlohmann::json& status) override;

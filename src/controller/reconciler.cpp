@@ -318,6 +318,16 @@ void Reconciler::start_run(const RunScheduler::Start& start) {
   }
   RunToken token{start.key, e->ref.uid, e->epoch, start.planned, {}, start.kind, e->run_request};
   announce_pending(*e);
+  // Nothing to read from the API server (no Secret, or every one in the
+  // Secret cache): resolved here. Queued on the API pool, such a run waited
+  // behind status writes: a heartbeat burst at 10,000 probes a minute
+  // delayed runs by up to a minute (docs/benchmarks.md, run 10).
+  if (auto resolution = resolve_credentials_in_memory(*e->def, api_)) {
+    asio::post(io_, [this, token, resolution = std::move(*resolution)]() mutable {
+      on_credentials(token, std::move(resolution));
+    });
+    return;
+  }
   // Secrets are read at run time (a rotated password is picked up at the
   // next run) on the API pool, never on the probe thread.
   asio::post(api_pool_, [this, token, def = *e->def] {

@@ -55,6 +55,35 @@ TEST_F(CredentialsTest, ResolvesWithOneReadPerSecret) {
   EXPECT_FALSE(c.credentials.extra.is_set());
 }
 
+TEST_F(CredentialsTest, InMemoryResolvesOnlyWhatNeedsNoRequest) {
+  // Nothing cached: a request is needed, and none is made.
+  EXPECT_FALSE(resolve_credentials_in_memory(definition(true), cluster).has_value());
+  EXPECT_EQ(cluster.secret_reads, 0);
+  // One of two Secrets cached: still a request.
+  cluster.cached["mail/creds"] = cluster.secrets["mail/creds"];
+  EXPECT_FALSE(resolve_credentials_in_memory(definition(true), cluster).has_value());
+  // Both: resolved, as resolve_credentials would.
+  cluster.cached["mail/ca"] = cluster.secrets["mail/ca"];
+  auto r = resolve_credentials_in_memory(definition(true), cluster);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_TRUE(std::holds_alternative<ResolvedCredentials>(*r));
+  EXPECT_EQ(std::get<ResolvedCredentials>(*r).credentials.secret, "hunter2");
+  EXPECT_EQ(std::get<ResolvedCredentials>(*r).ca_pem, kCaPem);
+  // A key the cached Secret lacks is the same Stall.
+  cluster.cached["mail/creds"].erase("password");
+  r = resolve_credentials_in_memory(definition(true), cluster);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_TRUE(std::holds_alternative<CredentialStall>(*r));
+  EXPECT_STREQ(std::get<CredentialStall>(*r).reason.c_str(), reasons::kSecretKeyMissing);
+  // A probe that names no Secret needs nothing.
+  ProbeDefinition none;
+  none.namespace_ = "mail";
+  r = resolve_credentials_in_memory(none, cluster);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(std::holds_alternative<ResolvedCredentials>(*r));
+  EXPECT_EQ(cluster.secret_reads, 0) << "no GET from the in-memory path";
+}
+
 TEST_F(CredentialsTest, WhatTheUserMustFixStalls) {
   cluster.secrets["mail/creds"].erase("password");
   auto r = resolve_credentials(definition(), cluster);

@@ -33,6 +33,15 @@ class FakeCluster : public ClusterApi {
     if (it == secrets.end()) return std::nullopt;
     return it->second;
   }
+  // Served from `cached` (the Secret cache's part), counted apart.
+  std::optional<std::map<std::string, std::string>> cached_secret(
+      const std::string& ns, const std::string& name) override {
+    std::lock_guard lock(mu);
+    ++cached_secret_reads;
+    auto it = cached.find(ns + "/" + name);
+    if (it == cached.end()) return std::nullopt;
+    return it->second;
+  }
   std::optional<nlohmann::json> get_probe(const std::string& ns, const std::string& name) override {
     std::lock_guard lock(mu);
     ++probe_reads;
@@ -120,6 +129,9 @@ class FakeCluster : public ClusterApi {
   std::mutex mu;
   std::condition_variable cv;
   std::map<std::string, std::map<std::string, std::string>> secrets;
+  // What cached_secret answers (nothing by default: every read is a GET).
+  std::map<std::string, std::map<std::string, std::string>> cached;
+  int cached_secret_reads = 0;
   std::map<std::string, std::vector<nlohmann::json>> statuses;
   // ImapProbe objects get_probe returns, by namespace/name.
   std::map<std::string, nlohmann::json> probes;

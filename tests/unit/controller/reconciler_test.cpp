@@ -390,6 +390,58 @@ TEST_F(ReconcilerTest, AnApiServerOutageMovesNoConditionAndRunsGoOn) {
   ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/new") >= 1; }));
 }
 
+// Defect: a run whose credentials needed no request (no Secret, or all of
+// them in the Secret cache) still queued on the API pool behind status
+// writes; at 10,000 probes a minute a heartbeat burst delayed runs by up
+// to a minute.
+TEST_F(ReconcilerTest, ARunNeedingNoSecretReadDoesNotWaitBehindStatusWrites) {
+  std::promise<void> release_writes;
+  std::shared_future<void> released = release_writes.get_future().share();
+  // Released on every way out, or the fixture's drain would wait forever.
+  struct Release {
+    std::promise<void>& p;
+    bool done = false;
+    void operator()() {
+      if (!done) p.set_value();
+      done = true;
+    }
+    ~Release() { (*this)(); }
+  } release{release_writes};
+  {
+    std::lock_guard lock(cluster.mu);
+    cluster.cached["mail/cached"] = {{"username", "cache-user"}, {"password", "cache-pw"}};
+    // Every write holds an API pool thread until released.
+    cluster.on_apply = [released](const ProbeRef&, const json&) { released.wait(); };
+  }
+  // Two probes fill the pool (2 threads) with their first writes.
+  reconciler->upsert(probe_object("w1", 1));
+  reconciler->upsert(probe_object("w2", 1));
+  ASSERT_TRUE(cluster.wait([&] {
+    return cluster.writes_in_flight["mail/w1"] + cluster.writes_in_flight["mail/w2"] >= 2;
+  }));
+  int secret_reads = 0;
+  {
+    std::lock_guard lock(cluster.mu);
+    secret_reads = cluster.secret_reads;
+  }
+  // No Secret at all, and Secrets all in the cache: both run meanwhile.
+  reconciler->upsert(
+      probe_object("none", 1, {{"auth", {{"mechanism", "None"}, {"secretRef", nullptr}}}}));
+  reconciler->upsert(probe_object("c", 1, {{"auth", {{"secretRef", {{"name", "cached"}}}}}}));
+  EXPECT_TRUE(FakeCluster::eventually([&] {
+    std::lock_guard lock(cluster.mu);
+    return runs >= 4;
+  })) << "runs waited for the API pool";
+  {
+    std::lock_guard lock(cluster.mu);
+    EXPECT_EQ(cluster.secret_reads, secret_reads) << "a cached Secret was read again";
+  }
+  release();
+  ASSERT_TRUE(cluster.wait([&] {
+    return cluster.settled_writes("mail/none") >= 1 && cluster.settled_writes("mail/c") >= 1;
+  }));
+}
+
 // Defect: the base64 decoder quoted Secret bytes, which reached the status.
 TEST_F(ReconcilerTest, MalformedSecretDataNeverReachesStatusEventsOrLogs) {
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text);

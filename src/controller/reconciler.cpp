@@ -26,6 +26,14 @@ telemetry::LogFields fields(const ProbeRef& ref, std::string_view reason = {}) {
   return {.namespace_ = ref.namespace_, .name = ref.name, .reason = reason};
 }
 
+// A location writes its entry of status.locations, not the whole status.
+StatusWriter::Render renderer(const std::string& report_location) {
+  if (report_location.empty()) return {};
+  return [report_location](const ProbeStatus& status) {
+    return location_status_body(status, report_location);
+  };
+}
+
 }  // namespace
 
 Reconciler::Reconciler(asio::io_context& io, asio::thread_pool& api_pool, ClusterApi& api,
@@ -37,7 +45,7 @@ Reconciler::Reconciler(asio::io_context& io, asio::thread_pool& api_pool, Cluste
       options_(options),
       table_(options.report_location),
       scheduler_(RunScheduler::Options{options.concurrency}),
-      writer_(api_pool, api, metrics_, options.writer),
+      writer_(api_pool, api, metrics_, options.writer, renderer(options.report_location)),
       wake_timer_(io) {
   // Sharded, nothing is this replica's until its membership is known.
   if (!options_.shard_identity.empty()) shard_.set_members(options_.shard_identity, {});
@@ -279,9 +287,26 @@ void Reconciler::on_remove(const std::string& key) {
   reading_.erase(key);
 }
 
+int Reconciler::first_run_budget() const {
+  if (options_.write_backlog == 0) return RunScheduler::kNoLimit;
+  const std::size_t pending = writer_.pending();
+  if (pending >= options_.write_backlog) return 0;
+  return static_cast<int>(
+      std::min<std::size_t>(options_.write_backlog - pending, RunScheduler::kNoLimit));
+}
+
 void Reconciler::rearm() {
   if (stopping_) return;
-  auto next = scheduler_.next_wakeup(Clock::now());
+  const bool first_runs = first_run_budget() > 0;
+  if (!first_runs) {
+    // Held first runs start once the writer has caught up.
+    writer_.notify_below(options_.write_backlog, [this] {
+      asio::post(io_, [this] {
+        if (!stopping_) wake();
+      });
+    });
+  }
+  auto next = scheduler_.next_wakeup(Clock::now(), first_runs);
   if (!pending_notices_.empty() && (!next || pending_notices_.front().due < *next)) {
     next = pending_notices_.front().due;
   }
@@ -299,7 +324,9 @@ void Reconciler::rearm() {
 void Reconciler::wake() {
   if (stopping_ || !active_) return;
   announce_due_pending(Clock::now());
-  for (const auto& start : scheduler_.take_due(Clock::now())) start_run(start);
+  for (const auto& start : scheduler_.take_due(Clock::now(), first_run_budget())) {
+    start_run(start);
+  }
   metrics_.set_in_flight(scheduler_.in_flight());
   rearm();
 }
@@ -505,14 +532,9 @@ void Reconciler::submit(ProbeEntry& e, Transition t) {
   write(e, std::move(t.events));
 }
 
-json Reconciler::status_body(const ProbeEntry& e) const {
-  if (options_.report_location.empty()) return e.status.to_json();
-  return location_status_body(e.status, options_.report_location);
-}
-
 void Reconciler::write(const ProbeEntry& e, std::vector<Event> events) {
   if (!options_.report_location.empty()) events.clear();
-  writer_.submit(e.ref, status_body(e), std::move(events));
+  writer_.submit(e.ref, e.status, std::move(events));
 }
 
 void Reconciler::share_texts(ProbeStatus& status) {

@@ -63,6 +63,11 @@ struct ReconcilerOptions {
   // stale or defaulted observedGeneration as in progress meanwhile. 0: at
   // the run's start.
   std::chrono::milliseconds pending_after{2000};
+  // First runs (start-up, new or changed probes, retries) start only while
+  // fewer statuses than this wait for the status writer, so a queue of
+  // first runs that need no API request cannot outrun the writes it causes;
+  // runs of probes already running are never held back. 0: no bound.
+  std::size_t write_backlog = 256;
   StatusWriterOptions writer;
   // Sharding (shard_assignment.hpp): this replica's member name; empty: not
   // sharded, every probe is this replica's. Sharded, it owns none until the
@@ -144,6 +149,8 @@ class Reconciler {
   void plan_first_run(ProbeEntry& e, bool fresh);
   void wake();
   void rearm();
+  // How many first runs may start now (ReconcilerOptions::write_backlog).
+  int first_run_budget() const;
   void start_run(const RunScheduler::Start& start);
   void on_credentials(const RunToken& token, CredentialResolution resolution);
   void run(const RunToken& token, const ProbeEntry::KnownCredentials& known);
@@ -154,9 +161,6 @@ class Reconciler {
   void stall(ProbeEntry& e, const std::string& reason, const std::string& message,
              const std::string& handled_request = {});
   void submit(ProbeEntry& e, Transition t);
-  // The status a probe's entry carries, as written: the whole status, or
-  // this location's entry.
-  nlohmann::json status_body(const ProbeEntry& e) const;
   // Hands a status to the writer (Events only when this replica records them).
   void write(const ProbeEntry& e, std::vector<Event> events);
   void share_texts(ProbeStatus& status);

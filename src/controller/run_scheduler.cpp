@@ -78,7 +78,7 @@ void RunScheduler::cancel_all() {
   by_time_.clear();
 }
 
-std::vector<RunScheduler::Start> RunScheduler::take_due(TimePoint now) {
+std::vector<RunScheduler::Start> RunScheduler::take_due(TimePoint now, int max_first) {
   std::vector<Start> out;
   for (auto it = by_time_.begin();
        it != by_time_.end() && it->first <= now && in_flight() < options_.concurrency;) {
@@ -87,6 +87,13 @@ std::vector<RunScheduler::Start> RunScheduler::take_due(TimePoint now) {
       continue;
     }
     auto plan = plans_.find(it->second);
+    if (plan->second.kind == RunKind::First) {
+      if (max_first <= 0) {
+        ++it;  // held back; runs of kind Next behind it still start
+        continue;
+      }
+      --max_first;
+    }
     out.push_back({it->second, it->first, plan->second.kind});
     insert_reusing(
         running_, spare_running_, [&](auto& node) { node.value() = it->second; }, it->second);
@@ -102,10 +109,12 @@ void RunScheduler::finished(const std::string& key) {
   keep_spare(spare_running_, running_.extract(key));
 }
 
-std::optional<RunScheduler::TimePoint> RunScheduler::next_wakeup(TimePoint now) const {
+std::optional<RunScheduler::TimePoint> RunScheduler::next_wakeup(TimePoint now,
+                                                                 bool first_runs) const {
   if (in_flight() >= options_.concurrency) return std::nullopt;  // finished() wakes it
   for (const auto& [when, key] : by_time_) {
     if (running_.contains(key)) continue;  // finished() wakes it
+    if (!first_runs && plans_.find(key)->second.kind == RunKind::First) continue;
     return std::max(when, now);
   }
   return std::nullopt;

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <random>
@@ -70,12 +71,17 @@ class RunScheduler {
     RunKind kind = RunKind::First;
   };
   // The runs to start now, earliest first: due, not already running, within
-  // the concurrency gate. Each is marked running until finished(key).
-  std::vector<Start> take_due(TimePoint now);
+  // the concurrency gate, and at most `max_first` of kind First (the others
+  // stay planned; runs of kind Next are never held back by it). Each is
+  // marked running until finished(key).
+  std::vector<Start> take_due(TimePoint now, int max_first = kNoLimit);
   void finished(const std::string& key);
 
-  // When take_due next has something to return, if anything is planned.
-  std::optional<TimePoint> next_wakeup(TimePoint now) const;
+  // When take_due next has something to return, if anything is planned;
+  // runs of kind First are left out when `first_runs` is false (whoever
+  // holds them back wakes the caller).
+  std::optional<TimePoint> next_wakeup(TimePoint now, bool first_runs = true) const;
+  static constexpr int kNoLimit = std::numeric_limits<int>::max();
 
   bool running(const std::string& key) const { return running_.contains(key); }
   bool planned(const std::string& key) const { return plans_.contains(key); }

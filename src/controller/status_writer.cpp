@@ -16,16 +16,21 @@ telemetry::LogFields fields(const ProbeRef& ref, std::string_view reason = {}) {
 struct StatusWriter::Slot {
   std::uint64_t serial = 0;  // a stale callback (forgotten slot, same key) finds another serial
   ProbeRef ref;
-  std::optional<nlohmann::json> status;  // the latest not yet written
-  std::vector<Event> events;             // recorded once a status has landed
-  bool in_flight = false;                // an attempt runs or a retry is armed
+  std::optional<StatusBody> status;  // the latest not yet written
+  std::vector<Event> events;         // recorded once a status has landed
+  bool in_flight = false;            // an attempt runs or a retry is armed
   int failures = 0;
   std::unique_ptr<asio::steady_timer> retry;
 };
 
 StatusWriter::StatusWriter(asio::thread_pool& pool, ClusterApi& api, RunMetrics& metrics,
-                           StatusWriterOptions options)
-    : pool_(pool), api_(api), metrics_(metrics), options_(options), rng_(std::random_device{}()) {}
+                           StatusWriterOptions options, Render render)
+    : pool_(pool),
+      api_(api),
+      metrics_(metrics),
+      options_(options),
+      render_(std::move(render)),
+      rng_(std::random_device{}()) {}
 
 StatusWriter::~StatusWriter() {
   std::lock_guard lock(mu_);
@@ -35,7 +40,7 @@ StatusWriter::~StatusWriter() {
   slots_.clear();
 }
 
-void StatusWriter::submit(const ProbeRef& probe, nlohmann::json status, std::vector<Event> events) {
+void StatusWriter::submit(const ProbeRef& probe, StatusBody status, std::vector<Event> events) {
   std::lock_guard lock(mu_);
   if (draining_) {
     telemetry::warn(fields(probe), "status submitted during shutdown not written");
@@ -64,7 +69,7 @@ void StatusWriter::forget(const std::string& key) {
   if (it == slots_.end()) return;
   if (it->second->retry) it->second->retry->cancel();
   slots_.erase(it);
-  finish_if_drained_locked();
+  released_locked();
 }
 
 void StatusWriter::remove_location_entry(const ProbeRef& probe, std::size_t index,
@@ -91,7 +96,7 @@ void StatusWriter::remove_location_entry(const ProbeRef& probe, std::size_t inde
     }
     std::lock_guard lock(mu_);
     --removals_in_flight_;
-    finish_if_drained_locked();
+    released_locked();
   });
 }
 
@@ -102,7 +107,7 @@ void StatusWriter::start_locked(const std::string& key, Slot& slot) {
 
 void StatusWriter::attempt(const std::string& key, std::uint64_t serial) {
   ProbeRef ref;
-  nlohmann::json status;
+  StatusBody status;
   std::vector<Event> events;
   {
     std::lock_guard lock(mu_);
@@ -112,7 +117,7 @@ void StatusWriter::attempt(const std::string& key, std::uint64_t serial) {
     slot.retry.reset();
     if (!slot.status) {
       slots_.erase(it);
-      finish_if_drained_locked();
+      released_locked();
       return;
     }
     ref = slot.ref;
@@ -125,7 +130,11 @@ void StatusWriter::attempt(const std::string& key, std::uint64_t serial) {
   enum class Result { Written, Gone, Failed } result = Result::Failed;
   std::string error;
   try {
-    api_.apply_status(ref, status);
+    if (const auto* typed = std::get_if<ProbeStatus>(&status)) {
+      api_.apply_status(ref, render_ ? render_(*typed) : typed->to_json());
+    } else {
+      api_.apply_status(ref, std::get<nlohmann::json>(status));
+    }
     result = Result::Written;
   } catch (const ClusterApiError& e) {
     // 404: deleted. 409: the uid precondition failed, so this object is gone
@@ -159,7 +168,7 @@ void StatusWriter::attempt(const std::string& key, std::uint64_t serial) {
   std::lock_guard lock(mu_);
   auto it = slots_.find(key);
   if (it == slots_.end() || it->second->serial != serial) {
-    finish_if_drained_locked();
+    released_locked();
     return;
   }
   Slot& slot = *it->second;
@@ -173,7 +182,7 @@ void StatusWriter::attempt(const std::string& key, std::uint64_t serial) {
     if (draining_) {
       telemetry::error(fields(ref), "status not written before shutdown: {}", error);
       slots_.erase(it);
-      finish_if_drained_locked();
+      released_locked();
       return;
     }
     ++slot.failures;
@@ -193,7 +202,7 @@ void StatusWriter::attempt(const std::string& key, std::uint64_t serial) {
   }
   if (result == Result::Gone && same_object) {
     slots_.erase(it);
-    finish_if_drained_locked();
+    released_locked();
     return;
   }
   slot.failures = 0;
@@ -201,7 +210,7 @@ void StatusWriter::attempt(const std::string& key, std::uint64_t serial) {
     start_locked(key, slot);  // a newer status arrived meanwhile
   } else {
     slots_.erase(it);
-    finish_if_drained_locked();
+    released_locked();
   }
 }
 
@@ -212,10 +221,21 @@ void StatusWriter::drain(std::function<void()> done) {
   for (auto& [key, slot] : slots_) {
     if (slot->retry) slot->retry->cancel();
   }
-  finish_if_drained_locked();
+  released_locked();
 }
 
-void StatusWriter::finish_if_drained_locked() {
+void StatusWriter::notify_below(std::size_t limit, std::function<void()> wake) {
+  std::lock_guard lock(mu_);
+  notify_limit_ = limit;
+  on_below_ = std::move(wake);
+  released_locked();
+}
+
+void StatusWriter::released_locked() {
+  if (on_below_ && slots_.size() < notify_limit_) {
+    asio::post(pool_, std::move(on_below_));
+    on_below_ = nullptr;
+  }
   if (!draining_ || !slots_.empty() || removals_in_flight_ > 0 || !on_drained_) return;
   asio::post(pool_, std::move(on_drained_));
   on_drained_ = nullptr;

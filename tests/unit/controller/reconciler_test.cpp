@@ -442,6 +442,37 @@ TEST_F(ReconcilerTest, ARunNeedingNoSecretReadDoesNotWaitBehindStatusWrites) {
   }));
 }
 
+// Defect: with runs that need no API request, 10,000 first runs finished
+// long before the writes they caused, and the writer held them all.
+TEST_F(ReconcilerTest, FirstRunsWaitWhileTheWriterIsBehindAndStartOnceItCatchesUp) {
+  restart(options_with([](ReconcilerOptions& o) { o.write_backlog = 3; }));
+  std::promise<void> release_writes;
+  std::shared_future<void> released = release_writes.get_future().share();
+  {
+    std::lock_guard lock(cluster.mu);
+    cluster.cached["mail/creds"] = cluster.secrets["mail/creds"];
+    cluster.on_apply = [released](const ProbeRef&, const json&) { released.wait(); };
+  }
+  for (int i = 0; i < 8; ++i) reconciler->upsert(probe_object("p" + std::to_string(i), 1));
+  ASSERT_TRUE(FakeCluster::eventually([&] {
+    std::lock_guard lock(cluster.mu);
+    return runs >= 3;
+  }));
+  std::this_thread::sleep_for(300ms);
+  {
+    std::lock_guard lock(cluster.mu);
+    // Three statuses waiting, plus the runs already in flight (concurrency 2).
+    EXPECT_LE(runs, 5) << "first runs went on while the writer was behind";
+  }
+  release_writes.set_value();
+  ASSERT_TRUE(cluster.wait([&] {
+    for (int i = 0; i < 8; ++i) {
+      if (cluster.settled_writes("mail/p" + std::to_string(i)) < 1) return false;
+    }
+    return true;
+  })) << "held first runs never started";
+}
+
 // Defect: the base64 decoder quoted Secret bytes, which reached the status.
 TEST_F(ReconcilerTest, MalformedSecretDataNeverReachesStatusEventsOrLogs) {
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text);

@@ -142,5 +142,23 @@ TEST_F(RunSchedulerTest, TakeDueSaysWhetherARunIsFirstOrNext) {
   EXPECT_EQ(due[1].kind, RunKind::Next);
 }
 
+// First runs are held back while the status writer is behind
+// (Reconciler, write_backlog); the runs of probes already running go on.
+TEST_F(RunSchedulerTest, FirstRunsAreRationedAndNextRunsAreNot) {
+  RunScheduler wide{RunScheduler::Options{8, 42}};
+  wide.plan("new-1", t0, RunKind::First);
+  wide.plan("new-2", t0 + 1s, RunKind::First);
+  wide.plan("steady", t0 + 2s, RunKind::Next);
+  wide.plan("new-3", t0 + 3s, RunKind::First);
+  EXPECT_EQ(keys(wide.take_due(t0 + 5s, 1)), (std::vector<std::string>{"new-1", "steady"}));
+  EXPECT_EQ(wide.next_wakeup(t0 + 5s, false), std::nullopt) << "only held first runs are left";
+  EXPECT_EQ(wide.next_wakeup(t0 + 5s), t0 + 5s);
+  EXPECT_TRUE(wide.take_due(t0 + 5s, 0).empty());
+  wide.finished("steady");
+  wide.plan("steady", t0 + 9s, RunKind::Next);
+  EXPECT_EQ(wide.next_wakeup(t0 + 5s, false), t0 + 9s) << "a held first run hides no next run";
+  EXPECT_EQ(keys(wide.take_due(t0 + 5s)), (std::vector<std::string>{"new-2", "new-3"}));
+}
+
 }  // namespace
 }  // namespace imapprobe::controller

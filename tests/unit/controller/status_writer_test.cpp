@@ -2,11 +2,13 @@
 #include "controller/status_writer.hpp"
 
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include <future>
 #include <stdexcept>
 
 #include "unit/controller/fake_cluster.hpp"
+#include "unit/controller/sample_status.hpp"
 
 namespace imapprobe::controller {
 namespace {
@@ -125,6 +127,69 @@ TEST_F(StatusWriterTest, DrainTriesPendingWritesOnceMoreThenGivesUp) {
   writer.submit(a, status(1), {});
   ASSERT_TRUE(FakeCluster::eventually([&] { return metrics.stats().status_write_errors >= 2; }));
   // TearDown drains: it must finish although the API never recovers.
+}
+
+TEST_F(StatusWriterTest, ATypedStatusIsRenderedWhenItsWriteStarts) {
+  const ProbeStatus typed = ProbeStatus::from_json(testing::kFullStatus);
+  writer.submit(a, typed, {});
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/a") == 1; }));
+  {
+    std::lock_guard lock(cluster.mu);
+    EXPECT_EQ(cluster.statuses["mail/a"].back(), testing::kFullStatus);
+  }
+  // A location renders its entry (StatusWriter::Render).
+  StatusWriter located{pool, cluster, metrics, StatusWriterOptions{1ms, 20ms},
+                       [](const ProbeStatus& s) {
+                         return json{{"location", "eu"}, {"generation", s.observed_generation}};
+                       }};
+  located.submit(ProbeRef{"mail", "b", "uid-b"}, typed, {});
+  ASSERT_TRUE(cluster.wait([&] { return cluster.writes("mail/b") == 1; }));
+  {
+    std::lock_guard lock(cluster.mu);
+    EXPECT_EQ(cluster.statuses["mail/b"].back(), (json{{"location", "eu"}, {"generation", 4}}));
+  }
+  std::promise<void> drained;
+  located.drain([&] { drained.set_value(); });
+  EXPECT_EQ(drained.get_future().wait_for(5s), std::future_status::ready);
+}
+
+// Defect: with runs that need no API request, 10,000 first runs finished
+// long before their writes, and the writer held 10,000 statuses as JSON
+// (high-water mark 59 -> 131 MiB). A waiting status is held typed.
+TEST_F(StatusWriterTest, AWaitingStatusCostsAFractionOfItsJson) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "mallinfo2 does not see the sanitizer's allocator";
+#endif
+  // Every write blocks until released: the first few hold the pool, the
+  // rest wait in their slots.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  cluster.on_apply = [released](const ProbeRef&, const json&) { released.wait(); };
+  constexpr int kProbes = 400;
+  const ProbeStatus typed = ProbeStatus::from_json(testing::kFullStatus);
+  StatusWriter with_json{pool, cluster, metrics, StatusWriterOptions{1ms, 20ms}};
+  StatusWriter with_typed{pool, cluster, metrics, StatusWriterOptions{1ms, 20ms}};
+  // The bytes per waiting status, its slot included.
+  auto held_by = [&](StatusWriter& w, auto body) {
+    const auto before = mallinfo2().uordblks;
+    for (int i = 0; i < kProbes; ++i) {
+      const std::string name = "probe-" + std::to_string(i);
+      w.submit(ProbeRef{"mail", name, "uid-" + name}, body(), {});
+    }
+    return static_cast<double>(mallinfo2().uordblks - before) / kProbes;
+  };
+  const double as_json = held_by(with_json, [] { return StatusBody(testing::kFullStatus); });
+  const double as_typed = held_by(with_typed, [&] { return StatusBody(typed); });
+  release.set_value();
+  RecordProperty("bytes_per_waiting_json", std::to_string(as_json));
+  RecordProperty("bytes_per_waiting_typed", std::to_string(as_typed));
+  for (StatusWriter* w : {&with_json, &with_typed}) {
+    std::promise<void> drained;
+    w->drain([&] { drained.set_value(); });
+    EXPECT_EQ(drained.get_future().wait_for(10s), std::future_status::ready);
+  }
+  EXPECT_LT(as_typed * 3, as_json)
+      << "bytes per waiting status: typed " << as_typed << ", JSON " << as_json;
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -37,6 +36,7 @@
 #include "kube/leader_election.hpp"
 #include "kube/lease_membership.hpp"
 #include "kube/watch_loop.hpp"
+#include "operator_flags.hpp"
 #include "probe/prober.hpp"
 #include "telemetry/http_server.hpp"
 #include "telemetry/logging.hpp"
@@ -45,28 +45,6 @@ namespace imapprobe::operator_cmd {
 namespace asio = boost::asio;
 
 namespace {
-
-struct Flags {
-  std::string kubeconfig;
-  std::string context;
-  std::vector<std::string> namespaces;
-  bool leader_elect = true;
-  bool shard = false;
-  bool multi_location = false;
-  std::string location = "default";
-  std::string lease_name = "imap-probe-operator";
-  std::string lease_namespace;
-  std::string identity;
-  int concurrency = 64;
-  std::string status_heartbeat = "10m";
-  std::string location_entry_retention = "24h";
-  bool secret_cache = false;
-  std::string health_addr = ":8081";
-  std::string metrics_addr = ":8080";
-  std::string log_format = "text";
-  std::string log_level = "info";
-  int api_threads = 4;
-};
 
 // One word for the canary header: the identity with anything but
 // [A-Za-z0-9._-] replaced, at most 63 characters.
@@ -79,98 +57,13 @@ std::string canary_origin(const std::string& identity) {
   return out.empty() ? "-" : out;
 }
 
-std::string default_identity() {
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  std::random_device rd;
-  char suffix[16];
-  std::snprintf(suffix, sizeof suffix, "%06x", rd() & 0xffffff);
-  return std::string(host) + "_" + suffix;
-}
-
 }  // namespace
 
 int run_operator(const std::vector<std::string>& args) {
-  Flags f;
-  CLI::App app{
-      "Run the ImapProbe controller: watch ImapProbes, run them on schedule, report status.",
-      "operator"};
-  app.add_option("--kubeconfig", f.kubeconfig,
-                 "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)");
-  app.add_option("--context", f.context, "kubeconfig context (default: current)");
-  app.add_option("-n,--namespace", f.namespaces,
-                 "watch only these namespaces (repeatable; default: all)");
-  app.add_option("--leader-elect", f.leader_elect, "use a Lease so only one replica runs probes")
-      ->capture_default_str();
-  app.add_option("--shard", f.shard,
-                 "split the location's probes over its replicas (a Lease per replica; replaces "
-                 "leader election)")
-      ->capture_default_str();
-  app.add_option("--multi-location", f.multi_location,
-                 "one of several locations: write this location's entry of status.locations "
-                 "(implies --shard); the verdict is formed by the holder of the imapprobe-verdict "
-                 "Lease (docs/multi-location.md)")
-      ->capture_default_str();
-  app.add_option("--location", f.location,
-                 "this deployment's location: names its replicas' shard group and labels metrics")
-      ->check([](const std::string& v) {
-        const bool ok =
-            !v.empty() && v.size() <= 40 && std::isalnum((unsigned char)v.front()) &&
-            std::isalnum((unsigned char)v.back()) && std::all_of(v.begin(), v.end(), [](char c) {
-              return std::islower((unsigned char)c) || std::isdigit((unsigned char)c) || c == '-';
-            });
-        return ok ? std::string() : "a DNS label of at most 40 characters (a-z, 0-9, -)";
-      })
-      ->capture_default_str();
-  app.add_option("--leader-election-name", f.lease_name, "Lease name")->capture_default_str();
-  app.add_option("--leader-election-namespace", f.lease_namespace,
-                 "Lease namespace (default: the pod's namespace, else the kubeconfig's)");
-  app.add_option("--identity", f.identity,
-                 "leader election identity (default: host name + random)");
-  app.add_option("--concurrency", f.concurrency, "probe runs in flight at once")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
-  app.add_option("--status-heartbeat", f.status_heartbeat,
-                 "write an unchanged status at most this often (Go duration; at least the "
-                 "probe's interval); any change a reader acts on is written at once")
-      ->capture_default_str();
-  app.add_option("--location-entry-retention", f.location_entry_retention,
-                 "multi-location: the verdict writer removes the entry of a location with no "
-                 "live Lease once it is this old (Go duration; 0: never)")
-      ->capture_default_str();
-  app.add_option("--secret-cache", f.secret_cache,
-                 "keep referenced Secrets in memory, current by a metadata-only watch of Secrets "
-                 "(needs list/watch on Secrets); off: one Secret GET per run")
-      ->capture_default_str();
-  app.add_option("--health-addr", f.health_addr, "address for /healthz and /readyz")
-      ->capture_default_str();
-  app.add_option("--metrics-addr", f.metrics_addr, "address for /metrics (Prometheus); empty: off")
-      ->capture_default_str();
-  app.add_option("--log-format", f.log_format, "text | json")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
-  app.add_option("--log-level", f.log_level, "trace | debug | info | warn | error")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
-      ->capture_default_str();
-  try {
-    std::vector<std::string> reversed(args.rbegin(), args.rend() - (args.empty() ? 0 : 1));
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "imapprobe operator: " << e.what() << "\n";
-    return 2;
-  }
+  auto parsed = parse_operator_flags(args);
+  if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
+  OperatorFlags& f = std::get<OperatorFlags>(parsed);
   telemetry::setup_logging(f.log_format, f.log_level);
-  if (f.identity.empty()) f.identity = default_identity();
-  // A location announces itself by its replicas' Leases: a single replica
-  // is a shard group of one.
-  if (f.multi_location) f.shard = true;
-  if (f.shard && f.leader_elect) {
-    // Sharded, every replica runs its part: there is no leader to elect.
-    f.leader_elect = false;
-  }
 
   kube::ClusterConfig config;
   try {
@@ -223,17 +116,7 @@ int run_operator(const std::vector<std::string>& args) {
   options.concurrency = f.concurrency;
   if (f.shard) options.shard_identity = f.identity;
   if (f.multi_location) options.report_location = f.location;
-  try {
-    options.status_heartbeat =
-        std::chrono::duration_cast<std::chrono::seconds>(probe::parse_duration(f.status_heartbeat));
-    if (options.status_heartbeat < std::chrono::seconds(1)) {
-      throw std::invalid_argument("must be at least 1s");
-    }
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "imapprobe operator: --status-heartbeat " << f.status_heartbeat << ": " << e.what()
-              << "\n";
-    return 2;
-  }
+  options.status_heartbeat = f.status_heartbeat;
   controller::Reconciler reconciler(
       io, api_pool, api,
       [&prober, origin = canary_origin(f.identity)](probe::ProbeSpec spec,
@@ -261,14 +144,7 @@ int run_operator(const std::vector<std::string>& args) {
     verdict_status.emplace(*verdict_pool, verdict_api, verdict_metrics);
     controller::VerdictWriter::Options verdict_options;
     verdict_options.heartbeat = options.status_heartbeat;
-    try {
-      verdict_options.entry_retention = std::chrono::duration_cast<std::chrono::seconds>(
-          probe::parse_duration(f.location_entry_retention));
-    } catch (const std::invalid_argument& e) {
-      std::cerr << "imapprobe operator: --location-entry-retention " << f.location_entry_retention
-                << ": " << e.what() << "\n";
-      return 2;
-    }
+    verdict_options.entry_retention = f.location_entry_retention;
     verdict.emplace(*verdict_status, verdict_options);
   }
 

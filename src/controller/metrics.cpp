@@ -12,7 +12,7 @@ namespace {
 
 // Label values may hold anything a user named a namespace or probe; the
 // text format needs \, " and newline escaped.
-std::string escape(const std::string& v) {
+std::string escape(std::string_view v) {
   std::string out;
   for (char c : v) {
     if (c == '\\') {
@@ -131,7 +131,7 @@ const ProbeSection kProbeSections[] = {
      [](Page& o, const Row& p) {
        if (p->last_run && !p->last_run->passed) {
          o << "imapprobe_probe_failure_reason{" << p.labels << ",reason=\""
-           << escape(std::string(p->last_run->failure_reason)) << "\"} 1\n";
+           << escape(p->last_run->failure_reason) << "\"} 1\n";
        }
      }},
     {[](Page& o) {
@@ -211,7 +211,7 @@ const ProbeSection kProbeSections[] = {
            "Delivery check: time from SMTP accepting the canary until it was visible over IMAP.");
      },
      [](Page& o, const Row& p) {
-       if (!p->delivery || p->delivery->count == 0) return;
+       if (p->delivery->count == 0) return;
        const DeliveryHistogram& h = *p->delivery;
        std::uint64_t cumulative = 0;
        for (std::size_t i = 0; i < std::size(kDeliveryBuckets); ++i) {
@@ -231,7 +231,7 @@ const ProbeSection kProbeSections[] = {
               "Content checks: messages in the mailbox (or matching the count's search).");
      },
      [](Page& o, const Row& p) {
-       if (!p->last_run || !p->last_run->extra || !p->last_run->extra->message_count) return;
+       if (!p->last_run || !p->last_run->extra->message_count) return;
        o << "imapprobe_probe_mailbox_messages{" << p.labels << "} "
          << *p->last_run->extra->message_count << '\n';
      }},
@@ -240,7 +240,7 @@ const ProbeSection kProbeSections[] = {
               "Content checks: age of the newest message matching the search.");
      },
      [](Page& o, const Row& p) {
-       if (!p->last_run || !p->last_run->extra || !p->last_run->extra->newest_age_seconds) return;
+       if (!p->last_run || !p->last_run->extra->newest_age_seconds) return;
        o << "imapprobe_probe_newest_message_age_seconds{" << p.labels << "} "
          << num(*p->last_run->extra->newest_age_seconds) << '\n';
      }},
@@ -249,7 +249,7 @@ const ProbeSection kProbeSections[] = {
               "Content checks: usage over limit of the fullest quota resource (GETQUOTAROOT).");
      },
      [](Page& o, const Row& p) {
-       if (!p->last_run || !p->last_run->extra || !p->last_run->extra->quota_ratio) return;
+       if (!p->last_run || !p->last_run->extra->quota_ratio) return;
        o << "imapprobe_probe_quota_usage_ratio{" << p.labels << ",resource=\""
          << (p->last_run->extra->quota_storage ? "STORAGE" : "MESSAGE") << "\"} "
          << num(*p->last_run->extra->quota_ratio) << '\n';
@@ -259,8 +259,7 @@ const ProbeSection kProbeSections[] = {
               "Delivery check: notAfter of the SMTP server's certificate, as Unix time.");
      },
      [](Page& o, const Row& p) {
-       if (!p->last_run || !p->last_run->extra || !p->last_run->extra->smtp_certificate_not_after)
-         return;
+       if (!p->last_run || !p->last_run->extra->smtp_certificate_not_after) return;
        o << "imapprobe_probe_smtp_certificate_expiry_timestamp_seconds{" << p.labels << "} "
          << *p->last_run->extra->smtp_certificate_not_after << '\n';
      }},

@@ -24,7 +24,7 @@ RunFacts facts_of(const probe::ProbeResult& result) {
                                   .count();
   }
   if (result.content) {
-    auto& x = f.extra ? *f.extra : f.extra.emplace();
+    auto& x = f.extra.edit();
     x.message_count = result.content->message_count;
     if (result.content->newest_age) {
       x.newest_age_seconds = std::chrono::duration<double>(*result.content->newest_age).count();
@@ -35,7 +35,7 @@ RunFacts facts_of(const probe::ProbeResult& result) {
     }
   }
   if (result.delivery && result.delivery->certificate) {
-    auto& x = f.extra ? *f.extra : f.extra.emplace();
+    auto& x = f.extra.edit();
     x.smtp_certificate_not_after = std::chrono::duration_cast<std::chrono::seconds>(
                                        result.delivery->certificate->not_after.time_since_epoch())
                                        .count();
@@ -131,8 +131,7 @@ void RunMetrics::run_finished(const std::string& key, const probe::ProbeResult& 
   snap.duration_sum += total;
   ++snap.duration_count;
   if (result.delivery && result.delivery->latency) {
-    auto& histogram = snap.delivery ? *snap.delivery : snap.delivery.emplace();
-    histogram.observe(std::chrono::duration<double>(*result.delivery->latency).count());
+    snap.delivery.edit().observe(std::chrono::duration<double>(*result.delivery->latency).count());
   }
   snap.consecutive_failures = consecutive_failures;
   snap.degraded = degraded;

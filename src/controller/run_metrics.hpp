@@ -95,7 +95,7 @@ struct RunFacts {
   std::optional<std::int64_t> certificate_not_after;  // Unix seconds
   // What the content checks found, and the delivery check's SMTP
   // certificate: most probes have neither, so one pointer (was 72 bytes
-  // inline in every probe's facts).
+  // inline in every probe's facts); unset, it reads as empty.
   struct Extra {
     std::optional<std::int64_t> smtp_certificate_not_after;  // Unix seconds
     std::optional<std::uint32_t> message_count;
@@ -103,7 +103,7 @@ struct RunFacts {
     std::optional<double> quota_ratio;  // usage / limit of the fullest resource
     bool quota_storage = false;         // that resource is STORAGE (else MESSAGE)
   };
-  probe::OptionalBox<Extra> extra;
+  probe::DefaultedBox<Extra> extra;
   // ipFamily Both: each family's verdict and total, IPv4 first.
   struct Family {
     std::string family;
@@ -128,8 +128,9 @@ struct ProbeFacts {
   std::array<std::uint32_t, std::size(kDurationBuckets)> duration_buckets{};
   double duration_sum = 0;
   std::uint64_t duration_count = 0;
-  // Only probes with the delivery check have one (one pointer for the others).
-  probe::OptionalBox<DeliveryHistogram> delivery;
+  // Only probes with the delivery check have one (one pointer for the
+  // others); unset, it reads as empty.
+  probe::DefaultedBox<DeliveryHistogram> delivery;
 };
 
 // A probe's facts with its labels, cut from its namespace/name key when the

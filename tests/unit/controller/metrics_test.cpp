@@ -49,8 +49,8 @@ OperatorMetrics sample() {
   content.quota = probe::QuotaUsage{"User quota", "STORAGE", 850, 1000};
   r.content = content;
   ok.last_run = facts_of(r);
-  ok.delivery.emplace().observe(1.2);
-  ok.delivery->observe(0.3);
+  ok.delivery.edit().observe(1.2);
+  ok.delivery.edit().observe(0.3);
   ok.runs_by_reason["Succeeded"] = 3;
   ok.duration_buckets[4] = 3;  // <= 0.1 s
   ok.duration_sum = 0.18;
@@ -231,8 +231,8 @@ TEST(Metrics, AProbesFactsStaySmall) {
   m.run_finished("mail/p", r, 1, false, false);
   const auto snap = m.snapshot();
   ASSERT_EQ(snap.size(), 1u);
-  EXPECT_FALSE(snap[0].last_run->extra.has_value());
-  EXPECT_FALSE(snap[0].delivery.has_value());
+  EXPECT_FALSE(snap[0].last_run->extra.is_set());
+  EXPECT_FALSE(snap[0].delivery.is_set());
   EXPECT_EQ(snap[0].last_run->failure_reason, "AuthFailed");
 }
 

@@ -58,7 +58,7 @@ void RunScheduler::plan(const std::string& key, TimePoint when, RunKind kind) {
   // Member by member: assigning a pair made of `key` would copy it into a
   // new string first.
   insert_reusing(
-      by_time_, spare_times_,
+      by_time(kind), spare_times_,
       [&](auto& node) {
         node.value().first = when;
         node.value().second = key;
@@ -69,38 +69,47 @@ void RunScheduler::plan(const std::string& key, TimePoint when, RunKind kind) {
 void RunScheduler::cancel(const std::string& key) {
   auto it = plans_.find(key);
   if (it == plans_.end()) return;
-  keep_spare(spare_times_, by_time_.extract({it->second.when, key}));
+  keep_spare(spare_times_, by_time(it->second.kind).extract({it->second.when, key}));
   keep_spare(spare_plans_, plans_.extract(it));
 }
 
 void RunScheduler::cancel_all() {
   plans_.clear();
-  by_time_.clear();
+  first_by_time_.clear();
+  next_by_time_.clear();
+}
+
+RunScheduler::ByTime::const_iterator RunScheduler::first_idle(const ByTime& times) const {
+  auto it = times.begin();
+  while (it != times.end() && running_.contains(it->second)) ++it;
+  return it;
 }
 
 std::vector<RunScheduler::Start> RunScheduler::take_due(TimePoint now, int max_first) {
   std::vector<Start> out;
-  for (auto it = by_time_.begin();
-       it != by_time_.end() && it->first <= now && in_flight() < options_.concurrency;) {
-    if (running_.contains(it->second)) {
-      ++it;  // stays planned: starts once its current run has finished
-      continue;
-    }
+  auto idle_from = [this](ByTime::const_iterator it, const ByTime& times) {
+    while (it != times.end() && running_.contains(it->second)) ++it;
+    return it;
+  };
+  auto next = first_idle(next_by_time_);
+  auto first = first_idle(first_by_time_);
+  while (in_flight() < options_.concurrency) {
+    // The earlier of the two due candidates; first runs only within max_first.
+    const bool next_due = next != next_by_time_.end() && next->first <= now;
+    const bool first_due = max_first > 0 && first != first_by_time_.end() && first->first <= now;
+    if (!next_due && !first_due) break;
+    const bool take_first = first_due && (!next_due || first->first <= next->first);
+    ByTime& times = take_first ? first_by_time_ : next_by_time_;
+    auto& cursor = take_first ? first : next;
+    const auto it = cursor;
+    cursor = idle_from(std::next(it), times);
+    if (take_first) --max_first;
     auto plan = plans_.find(it->second);
-    if (plan->second.kind == RunKind::First) {
-      if (max_first <= 0) {
-        ++it;  // held back; runs of kind Next behind it still start
-        continue;
-      }
-      --max_first;
-    }
     out.push_back({it->second, it->first, plan->second.kind});
     insert_reusing(
         running_, spare_running_, [&](auto& node) { node.value() = it->second; }, it->second);
     keep_spare(spare_plans_, plans_.extract(plan));
-    auto next = std::next(it);
-    keep_spare(spare_times_, by_time_.extract(it));
-    it = next;
+    keep_spare(spare_times_, times.extract(it));
   }
   return out;
 }
@@ -112,12 +121,16 @@ void RunScheduler::finished(const std::string& key) {
 std::optional<RunScheduler::TimePoint> RunScheduler::next_wakeup(TimePoint now,
                                                                  bool first_runs) const {
   if (in_flight() >= options_.concurrency) return std::nullopt;  // finished() wakes it
-  for (const auto& [when, key] : by_time_) {
-    if (running_.contains(key)) continue;  // finished() wakes it
-    if (!first_runs && plans_.find(key)->second.kind == RunKind::First) continue;
-    return std::max(when, now);
+  // Plans of running probes are skipped: finished() wakes it.
+  std::optional<TimePoint> earliest;
+  if (auto it = first_idle(next_by_time_); it != next_by_time_.end()) earliest = it->first;
+  if (first_runs) {
+    if (auto it = first_idle(first_by_time_); it != first_by_time_.end()) {
+      earliest = earliest ? std::min(*earliest, it->first) : it->first;
+    }
   }
-  return std::nullopt;
+  if (!earliest) return std::nullopt;
+  return std::max(*earliest, now);
 }
 
 RunScheduler::Clock::duration RunScheduler::jitter(Clock::duration max) {

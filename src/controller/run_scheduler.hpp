@@ -100,14 +100,24 @@ class RunScheduler {
     RunKind kind;
   };
   std::map<std::string, Plan> plans_;
-  std::set<std::pair<TimePoint, std::string>> by_time_;
+  // Plans by time, first runs apart from next runs: while first runs are
+  // held back (take_due's max_first), finding the due next runs must not
+  // walk past thousands of held first runs at every wake (measured at
+  // 10,000 probes: 9.5 ms of operator CPU per first run instead of 3).
+  using ByTime = std::set<std::pair<TimePoint, std::string>>;
+  ByTime first_by_time_;
+  ByTime next_by_time_;
+  ByTime& by_time(RunKind kind) { return kind == RunKind::First ? first_by_time_ : next_by_time_; }
+  // The earliest entry of `times` whose probe is not running (those stay
+  // planned until finished(); at most `concurrency` of them).
+  ByTime::const_iterator first_idle(const ByTime& times) const;
   std::set<std::string> running_;
   // Nodes of plans taken and runs finished, reused by the next plan() and
   // take_due(): at steady state every run plans its probe's next one, and
   // fresh nodes allocated among a run's short-lived memory would pin it
   // (heap fragmentation). At most `concurrency` of each are kept.
   std::vector<decltype(plans_)::node_type> spare_plans_;
-  std::vector<decltype(by_time_)::node_type> spare_times_;
+  std::vector<ByTime::node_type> spare_times_;
   std::vector<decltype(running_)::node_type> spare_running_;
   template <typename Node>
   void keep_spare(std::vector<Node>& spares, Node node);

@@ -211,8 +211,8 @@ const ProbeSection kProbeSections[] = {
            "Delivery check: time from SMTP accepting the canary until it was visible over IMAP.");
      },
      [](Page& o, const Row& p) {
-       if (p->delivery->count == 0) return;
        const DeliveryHistogram& h = *p->delivery;
+       if (h.count == 0) return;
        std::uint64_t cumulative = 0;
        for (std::size_t i = 0; i < std::size(kDeliveryBuckets); ++i) {
          cumulative += h.buckets[i];

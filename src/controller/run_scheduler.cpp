@@ -79,20 +79,16 @@ void RunScheduler::cancel_all() {
   next_by_time_.clear();
 }
 
-RunScheduler::ByTime::const_iterator RunScheduler::first_idle(const ByTime& times) const {
-  auto it = times.begin();
+RunScheduler::ByTime::const_iterator RunScheduler::idle_from(ByTime::const_iterator it,
+                                                             const ByTime& times) const {
   while (it != times.end() && running_.contains(it->second)) ++it;
   return it;
 }
 
 std::vector<RunScheduler::Start> RunScheduler::take_due(TimePoint now, int max_first) {
   std::vector<Start> out;
-  auto idle_from = [this](ByTime::const_iterator it, const ByTime& times) {
-    while (it != times.end() && running_.contains(it->second)) ++it;
-    return it;
-  };
-  auto next = first_idle(next_by_time_);
-  auto first = first_idle(first_by_time_);
+  auto next = idle_from(next_by_time_.begin(), next_by_time_);
+  auto first = idle_from(first_by_time_.begin(), first_by_time_);
   while (in_flight() < options_.concurrency) {
     // The earlier of the two due candidates; first runs only within max_first.
     const bool next_due = next != next_by_time_.end() && next->first <= now;
@@ -123,9 +119,10 @@ std::optional<RunScheduler::TimePoint> RunScheduler::next_wakeup(TimePoint now,
   if (in_flight() >= options_.concurrency) return std::nullopt;  // finished() wakes it
   // Plans of running probes are skipped: finished() wakes it.
   std::optional<TimePoint> earliest;
-  if (auto it = first_idle(next_by_time_); it != next_by_time_.end()) earliest = it->first;
+  if (auto it = idle_from(next_by_time_.begin(), next_by_time_); it != next_by_time_.end())
+    earliest = it->first;
   if (first_runs) {
-    if (auto it = first_idle(first_by_time_); it != first_by_time_.end()) {
+    if (auto it = idle_from(first_by_time_.begin(), first_by_time_); it != first_by_time_.end()) {
       earliest = earliest ? std::min(*earliest, it->first) : it->first;
     }
   }

@@ -108,9 +108,9 @@ class RunScheduler {
   ByTime first_by_time_;
   ByTime next_by_time_;
   ByTime& by_time(RunKind kind) { return kind == RunKind::First ? first_by_time_ : next_by_time_; }
-  // The earliest entry of `times` whose probe is not running (those stay
-  // planned until finished(); at most `concurrency` of them).
-  ByTime::const_iterator first_idle(const ByTime& times) const;
+  // The first entry of `times` from `it` on whose probe is not running
+  // (those stay planned until finished(); at most `concurrency` of them).
+  ByTime::const_iterator idle_from(ByTime::const_iterator it, const ByTime& times) const;
   std::set<std::string> running_;
   // Nodes of plans taken and runs finished, reused by the next plan() and
   // take_due(): at steady state every run plans its probe's next one, and

@@ -126,6 +126,7 @@ void Reconciler::shutdown(std::function<void()> done) {
     flush_unwritten();
     scheduler_.cancel_all();
     wake_timer_.cancel();
+    armed_for_.reset();
     on_drained_ = std::move(done);
     check_drained();
   });
@@ -280,13 +281,17 @@ void Reconciler::rearm() {
     next = pending_notices_.front().due;
   }
   if (!next) {
-    wake_timer_.cancel();
+    if (armed_for_) wake_timer_.cancel();
+    armed_for_.reset();
     return;
   }
-  if (wake_timer_.expiry() == *next) return;
+  if (armed_for_ == *next) return;
+  armed_for_ = *next;
   wake_timer_.expires_at(*next);
   wake_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) wake();
+    if (ec) return;  // cancelled or re-armed: armed_for_ is the newer wait's
+    armed_for_.reset();
+    wake();
   });
 }
 

@@ -196,6 +196,10 @@ class Reconciler {
   RunScheduler scheduler_;
   StatusWriter writer_;
   boost::asio::steady_timer wake_timer_;
+  // The instant wake_timer_ has a wait armed for; empty once it fired or was
+  // cancelled (a cancelled timer keeps its expiry, so the expiry alone
+  // cannot tell whether a wait is armed).
+  std::optional<Clock::time_point> armed_for_;
   // Pending statuses to announce (announce_pending), oldest first: every
   // entry waits the same pending_after, so the queue stays in due order.
   struct PendingNotice {

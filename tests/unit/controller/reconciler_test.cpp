@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "controller/shard_assignment.hpp"
+#include "encoding/time.hpp"
 #include "unit/controller/fake_cluster.hpp"
 
 namespace imapprobe::controller {
@@ -471,6 +472,25 @@ TEST_F(ReconcilerTest, FirstRunsWaitWhileTheWriterIsBehindAndStartOnceItCatchesU
     }
     return true;
   })) << "held first runs never started";
+}
+
+// The wake-up timer is cancelled while first runs are held; armed again for
+// the same instant, it must really be armed again (comparing the expiry alone
+// left a cancelled timer, and a planned run never started).
+TEST_F(ReconcilerTest, APlanHeldBehindTheWriterStillRunsOnTime) {
+  restart(options_with([](ReconcilerOptions& o) { o.write_backlog = 1; }));
+  // A restart with current status: the next run is planned in a second or two.
+  json current = probe_object("later", 1);
+  current["status"] = {{"observedGeneration", 1},
+                       {"lastRun",
+                        {{"time", encoding::format_rfc3339(std::chrono::system_clock::now() - 8s)},
+                         {"reason", "Succeeded"}}}};
+  reconciler->upsert(current);
+  // An invalid probe's Stalled status fills the writer's backlog for a moment.
+  reconciler->upsert(probe_object("invalid", 1, {{"interval", "5s"}, {"timeout", "30s"}}));
+  ASSERT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/invalid") >= 1; }));
+  EXPECT_TRUE(cluster.wait([&] { return cluster.settled_writes("mail/later") >= 1; }))
+      << "the planned run never started";
 }
 
 // Defect: the base64 decoder quoted Secret bytes, which reached the status.

@@ -569,6 +569,9 @@ run_scale() { # run_scale N
   }
   if [[ -z $RSS0 ]]; then
     # the operator's RSS with no probe at all: the base of the per-probe slope
+    # (a log of its own: a wrapper that forks may outlive stop_pid by a moment)
+    local probes_log=$op_log
+    op_log=$W/operator-no-probes.log
     start_operator
     for ((i = 0; i < 50; i++)); do
       [[ -n $(curl -fsS "http://127.0.0.1:$mport/metrics" 2>/dev/null | head -c1) ]] && break
@@ -577,6 +580,7 @@ run_scale() { # run_scale N
     sleep 2
     RSS0=$(awk '/^VmRSS/ { print $2 }' "/proc/$op_pid/status")
     stop_pid "$op_pid" 30
+    op_log=$probes_log
     fig b.operator_rss_kib_no_probes "$RSS0"
   fi
 

@@ -32,7 +32,7 @@ struct LocationReport {
   encoding::Timestamp failing_since;
   std::int64_t observed_generation = 0;
   int consecutive_failures = 0;
-  StepValues<probe::Duration> durations;
+  StepValues<StepDuration> durations;
   std::optional<long> certificate_days_remaining;
   bool operator==(const LocationReport&) const = default;
 

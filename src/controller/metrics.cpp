@@ -182,10 +182,10 @@ const ProbeSection kProbeSections[] = {
      },
      [](Page& o, const Row& p) {
        if (!p->last_run) return;
-       for (const auto& [step, seconds] : p->last_run->step_seconds) {
+       p->last_run->step_seconds.for_each([&](probe::Step step, double seconds) {
          o << "imapprobe_probe_step_duration_seconds{" << p.labels << ",step=\""
            << probe::to_string(step) << "\"} " << num(seconds) << '\n';
-       }
+       });
      }},
     {[](Page& o) {
        header(o, "imapprobe_probe_duration_seconds", "histogram", "Total duration of probe runs.");

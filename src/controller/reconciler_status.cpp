@@ -94,6 +94,13 @@ void Reconciler::share_texts(ProbeStatus& status) {
     // Most condition messages are the same sentence for every probe.
     messages_.share(c.message.value());
   }
+  if (status.last_run) {
+    LastRun& run = *status.last_run;
+    names_.share(run.outcome.value());
+    names_.share(run.reason.value());
+    names_.share(run.failed_step.value());
+    names_.share(run.location.value());
+  }
 }
 
 void Reconciler::flush_unwritten() {

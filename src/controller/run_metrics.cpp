@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 namespace imapprobe::controller {
 
@@ -10,10 +11,7 @@ RunFacts facts_of(const probe::ProbeResult& result) {
   f.passed = result.outcome != probe::Outcome::Failure;
   if (!f.passed) f.failure_reason = probe::to_string(result.reason);
   f.slow = result.over_threshold;
-  f.step_seconds.reserve(result.durations.size());
-  for (const auto& [step, d] : result.durations) {
-    f.step_seconds.emplace_back(step, std::chrono::duration<double>(d).count());
-  }
+  for (const auto& [step, d] : result.durations) f.step_seconds.set(step, d);
   for (const auto& fam : result.families) {
     f.families.push_back({fam.family, fam.outcome != probe::Outcome::Failure,
                           std::chrono::duration<double>(fam.total).count()});
@@ -41,6 +39,17 @@ RunFacts facts_of(const probe::ProbeResult& result) {
                                        .count();
   }
   return f;
+}
+
+void StepSeconds::set(probe::Step step, probe::Duration d) {
+  const auto i = static_cast<std::size_t>(step);
+  if (i >= kSize) return;
+  const auto us = std::chrono::round<std::chrono::microseconds>(d).count();
+  micros_[i] = us <= 0 ? 0
+               : us >= std::numeric_limits<std::uint32_t>::max()
+                   ? std::numeric_limits<std::uint32_t>::max()
+                   : static_cast<std::uint32_t>(us);
+  present_ |= std::uint32_t{1} << i;
 }
 
 std::uint64_t& ReasonCounts::operator[](std::string_view reason) {

@@ -83,6 +83,28 @@ struct DeliveryHistogram {
   void observe(double seconds);
 };
 
+// Each step's time in a run, in whole microseconds, by step: inline and
+// fixed-size (a vector of (step, double) pairs cost a probe about 180 bytes).
+class StepSeconds {
+ public:
+  void set(probe::Step step, probe::Duration d);
+  bool empty() const { return present_ == 0; }
+  // f(step, seconds) for each step with a time, in probe::kAllSteps order.
+  template <typename F>
+  void for_each(F f) const {
+    for (probe::Step step : probe::kAllSteps) {
+      const auto i = static_cast<std::size_t>(step);
+      if ((present_ & (std::uint32_t{1} << i)) != 0) f(step, micros_[i] / 1e6);
+    }
+  }
+
+ private:
+  static constexpr std::size_t kSize = std::size(probe::kAllSteps);
+  static_assert(kSize <= 32, "one bit per step in a std::uint32_t");
+  std::uint32_t present_ = 0;
+  std::array<std::uint32_t, kSize> micros_{};
+};
+
 // What the metrics page needs of a run, and no more: thousands of probes
 // must not each keep a whole ProbeResult (capabilities, messages, SANs).
 struct RunFacts {
@@ -91,7 +113,7 @@ struct RunFacts {
   // The reason of a failed run, probe::to_string's static text; empty when
   // it passed.
   std::string_view failure_reason;
-  std::vector<std::pair<probe::Step, double>> step_seconds;
+  StepSeconds step_seconds;
   std::optional<std::int64_t> certificate_not_after;  // Unix seconds
   // What the content checks found, and the delivery check's SMTP
   // certificate: most probes have neither, so one pointer (was 72 bytes

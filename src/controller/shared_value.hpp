@@ -90,8 +90,12 @@ class SharingPool {
 class SharedText {
  public:
   SharedText() = default;
-  SharedText(std::string text) : value_(std::move(text)) {}
-  SharedText(const char* text) : value_(std::string(text)) {}
+  // Empty text holds nothing (no heap object for a field that is unset).
+  SharedText(std::string text) {
+    if (!text.empty()) value_ = std::move(text);
+  }
+  SharedText(const char* text) : SharedText(std::string(text)) {}
+  SharedText(std::string_view text) : SharedText(std::string(text)) {}
 
   const std::string& str() const { return value_ ? *value_ : none(); }
   operator const std::string&() const { return str(); }

@@ -32,9 +32,9 @@ std::uint64_t significance(const ProbeStatus& s) {
     d.add(c.reason.str());
   }
   if (s.last_run) {
-    d.add(s.last_run->outcome);
-    d.add(s.last_run->reason);
-    d.add(s.last_run->failed_step);
+    d.add(s.last_run->outcome.str());
+    d.add(s.last_run->reason.str());
+    d.add(s.last_run->failed_step.str());
     // One family breaking while the other still passes is news.
     for (const auto& f : s.last_run->families) {
       d.add(f.family);

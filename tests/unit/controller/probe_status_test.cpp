@@ -122,6 +122,29 @@ TEST(ProbeStatusModel, AProbesDefinitionAndBaselineStaySmall) {
   EXPECT_LE(sizeof(ProbeEntry), 560u);       // 624 with them
 }
 
+// Every probe that ran holds a lastRun: its step times in 4 bytes each and
+// its vocabulary words shared (424 bytes with 8-byte times and strings).
+TEST(ProbeStatusModel, ALastRunStaysSmallAndKeepsWhatItShows) {
+  EXPECT_LE(sizeof(LastRun), 300u);
+  EXPECT_EQ(sizeof(StepDuration), 4u);
+  EXPECT_EQ(probe::Duration(StepDuration(std::chrono::nanoseconds(12'345'678))),
+            std::chrono::microseconds(12'346));
+  EXPECT_EQ(probe::Duration(StepDuration(std::chrono::nanoseconds(-5))), probe::Duration::zero());
+  EXPECT_EQ(probe::Duration(StepDuration(std::chrono::hours(2))),
+            std::chrono::microseconds(4'294'967'295))
+      << "beyond any run's timeout, a time saturates rather than wraps";
+  // What the status shows (0.1 ms, or 1 ms past a second) survives.
+  for (const char* shown : {"0.1ms", "12.3ms", "999.9ms", "2.211s", "30.000s"}) {
+    const LastRun r = ProbeStatus::from_json(json{{"lastRun", {{"durations", {{"login", shown}}}}}})
+                          .last_run.value();
+    EXPECT_EQ(format_latency(r.durations.at("login")), shown);
+  }
+  // An unset word holds no text of its own.
+  SharedText unset("");
+  EXPECT_TRUE(unset.empty());
+  EXPECT_FALSE(unset.value().has_value());
+}
+
 TEST(ProbeStatusModel, ABaselineSurvivesJsonInFloats) {
   ProbeStatus s;
   s.baseline.seconds["login"] = 0.0123f;

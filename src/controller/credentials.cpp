@@ -45,15 +45,16 @@ struct NotInMemory {};
 
 // `read_secret(ns, name)`: ClusterApi::get_secret's contract.
 template <typename ReadSecret>
-CredentialResolution resolve_with(const ProbeDefinition& def, ReadSecret read_secret) {
+CredentialResolution resolve_with(const ProbeDefinition& def, const std::string& ns,
+                                  ReadSecret read_secret) {
   std::map<std::string, std::optional<std::map<std::string, std::string>>> fetched;
   std::optional<CredentialResolution> failure;
   auto read = [&](const SecretKeyRef& ref, std::string& out, const char* what) {
-    const std::string secret = "Secret " + def.namespace_ + "/" + ref.name;
+    const std::string secret = "Secret " + ns + "/" + ref.name;
     auto it = fetched.find(ref.name);
     if (it == fetched.end()) {
       try {
-        it = fetched.emplace(ref.name, read_secret(def.namespace_, ref.name)).first;
+        it = fetched.emplace(ref.name, read_secret(ns, ref.name)).first;
       } catch (const InvalidSecretData& e) {
         failure = CredentialStall{reasons::kInvalidSecretData, e.what()};
         return false;
@@ -113,18 +114,18 @@ CredentialResolution resolve_with(const ProbeDefinition& def, ReadSecret read_se
       if (auto problem = oauth::check_client_certificate(c.extra->oauth_client_certificate_pem,
                                                          c.extra->oauth_client_key_pem)) {
         return CredentialStall{reasons::kInvalidClientCertificate,
-                               "Secret " + def.namespace_ + "/" + o->client_certificate->name +
-                                   " keys \"" + o->client_certificate->key + "\" and \"" +
-                                   o->client_key->key + "\": " + *problem};
+                               "Secret " + ns + "/" + o->client_certificate->name + " keys \"" +
+                                   o->client_certificate->key + "\" and \"" + o->client_key->key +
+                                   "\": " + *problem};
       }
     }
   }
   if (def.ca_bundle) {
     if (!read(*def.ca_bundle, r.ca_pem, "CA bundle")) return *failure;
     if (auto problem = probe::check_ca_bundle(r.ca_pem)) {
-      return CredentialStall{reasons::kInvalidCABundle, "Secret " + def.namespace_ + "/" +
-                                                            def.ca_bundle->name + " key \"" +
-                                                            def.ca_bundle->key + "\": " + *problem};
+      return CredentialStall{reasons::kInvalidCABundle, "Secret " + ns + "/" + def.ca_bundle->name +
+                                                            " key \"" + def.ca_bundle->key +
+                                                            "\": " + *problem};
     }
   }
   return r;
@@ -132,16 +133,18 @@ CredentialResolution resolve_with(const ProbeDefinition& def, ReadSecret read_se
 
 }  // namespace
 
-CredentialResolution resolve_credentials(const ProbeDefinition& def, ClusterApi& api) {
-  return resolve_with(def, [&api](const std::string& ns, const std::string& name) {
+CredentialResolution resolve_credentials(const ProbeDefinition& def, const std::string& ns,
+                                         ClusterApi& api) {
+  return resolve_with(def, ns, [&api](const std::string& ns, const std::string& name) {
     return api.get_secret(ns, name);
   });
 }
 
 std::optional<CredentialResolution> resolve_credentials_in_memory(const ProbeDefinition& def,
+                                                                  const std::string& ns,
                                                                   ClusterApi& api) {
   try {
-    return resolve_with(def, [&api](const std::string& ns, const std::string& name) {
+    return resolve_with(def, ns, [&api](const std::string& ns, const std::string& name) {
       auto data = api.cached_secret(ns, name);
       if (!data) throw NotInMemory{};
       return data;

@@ -41,7 +41,9 @@ using CredentialResolution = std::variant<ResolvedCredentials, CredentialStall, 
 
 // One GET per distinct Secret: username, password and CA bundle usually
 // share one. Never throws.
-CredentialResolution resolve_credentials(const ProbeDefinition& def, ClusterApi& api);
+// `ns`: the probe's namespace, where its Secrets are.
+CredentialResolution resolve_credentials(const ProbeDefinition& def, const std::string& ns,
+                                         ClusterApi& api);
 
 // The same from memory only (ClusterApi::cached_secret): nullopt when a
 // Secret the probe names would have to be read from the API server. A probe
@@ -49,6 +51,7 @@ CredentialResolution resolve_credentials(const ProbeDefinition& def, ClusterApi&
 // on the probe thread rather than queued on the API pool behind status
 // writes. Never throws.
 std::optional<CredentialResolution> resolve_credentials_in_memory(const ProbeDefinition& def,
+                                                                  const std::string& ns,
                                                                   ClusterApi& api);
 
 // A Secret object's data, decoded. Throws InvalidSecretData naming the

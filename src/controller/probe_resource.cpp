@@ -233,7 +233,7 @@ bool ProbeDefinition::runs_in(const std::string& location) const {
 ProbeDefinition parse_probe(const json& object) {
   ProbeDefinition d;
   const json& meta = child(object, "metadata");
-  d.namespace_ = meta.value("namespace", "");
+  const std::string ns = meta.value("namespace", "");
   d.generation = meta.value("generation", std::int64_t{0});
 
   const json& spec = child(object, "spec");
@@ -275,8 +275,7 @@ ProbeDefinition parse_probe(const json& object) {
     d.password =
         SecretKeyRef{name, string_field(ref, "passwordKey", "spec.auth.secretRef", "password")};
     if (const json& oauth2 = child(auth, "oauth2"); !oauth2.empty()) {
-      parse_oauth2(oauth2, d,
-                   d.namespace_ + "/" + meta.value("name", "") + "/" + meta.value("uid", ""));
+      parse_oauth2(oauth2, d, ns + "/" + meta.value("name", "") + "/" + meta.value("uid", ""));
       d.password.reset();  // the engine obtains the token
     }
   } else if (s.mechanism != probe::Mechanism::None) {

@@ -242,7 +242,8 @@ json ProbeStatus::to_json() const {
   if (!last_success_time.empty()) j["lastSuccessTime"] = last_success_time.to_string();
   if (!last_failure_time.empty()) j["lastFailureTime"] = last_failure_time.to_string();
   if (!next_run_time.empty()) j["nextRunTime"] = next_run_time.to_string();
-  if (!last_handled_run_request.empty()) j["lastHandledRunRequest"] = last_handled_run_request;
+  if (!last_handled_run_request.empty())
+    j["lastHandledRunRequest"] = last_handled_run_request.str();
   if (baseline.samples > 0) {
     json b = json::object();
     baseline.seconds.for_each(

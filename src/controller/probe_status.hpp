@@ -214,7 +214,7 @@ struct ProbeStatus {
   encoding::Timestamp next_run_time;
   // The value of the run-request annotation (probe_resource.hpp) the last
   // requested run was started for: "handled", as Flux's lastHandledReconcileAt.
-  std::string last_handled_run_request;
+  SharedText last_handled_run_request;  // rare: 16 bytes unset, not 32
   Baseline baseline;
   bool operator==(const ProbeStatus&) const = default;
 

@@ -34,7 +34,7 @@ namespace {
 void parse_definition(ProbeEntry& e, const json& object) {
   try {
     e.def = parse_probe(object);
-    e.invalid_reason.clear();
+    e.invalid_reason = SharedText();
   } catch (const std::exception& ex) {
     e.def.reset();
     e.invalid_reason = ex.what();

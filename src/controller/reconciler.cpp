@@ -191,7 +191,8 @@ void Reconciler::on_upsert(const json& object) {
 void Reconciler::take_up(ProbeEntry& e, bool fresh) {
   const std::string key = e.ref.key();
   if (!e.def) {
-    telemetry::warn(fields(e.ref, reasons::kInvalidSpec), "invalid spec: {}", e.invalid_reason);
+    telemetry::warn(fields(e.ref, reasons::kInvalidSpec), "invalid spec: {}",
+                    e.invalid_reason.str());
     stall(e, reasons::kInvalidSpec, e.invalid_reason);
     return;
   }
@@ -222,7 +223,8 @@ void Reconciler::request_run(ProbeEntry& e) {
       stopping_) {
     return;
   }
-  telemetry::info(fields(e.ref), "run requested ({}={})", kRunRequestAnnotation, e.run_request);
+  telemetry::info(fields(e.ref), "run requested ({}={})", kRunRequestAnnotation,
+                  e.run_request.str());
   // A run in flight keeps its probe busy: the scheduler starts this one
   // right after it (and finish_run keeps it due).
   scheduler_.plan(e.ref.key(), Clock::now(), RunKind::First);
@@ -323,7 +325,7 @@ void Reconciler::start_run(const RunScheduler::Start& start) {
   // Secret cache): resolved here. Queued on the API pool, such a run waited
   // behind status writes: a heartbeat burst at 10,000 probes a minute
   // delayed runs by up to a minute (docs/benchmarks.md, run 10).
-  if (auto resolution = resolve_credentials_in_memory(*e->def, api_)) {
+  if (auto resolution = resolve_credentials_in_memory(*e->def, e->ref.namespace_, api_)) {
     asio::post(io_, [this, token, resolution = std::move(*resolution)]() mutable {
       on_credentials(token, std::move(resolution));
     });
@@ -331,8 +333,8 @@ void Reconciler::start_run(const RunScheduler::Start& start) {
   }
   // Secrets are read at run time (a rotated password is picked up at the
   // next run) on the API pool, never on the probe thread.
-  asio::post(api_pool_, [this, token, def = *e->def] {
-    CredentialResolution resolution = resolve_credentials(def, api_);
+  asio::post(api_pool_, [this, token, def = *e->def, ns = e->ref.namespace_] {
+    CredentialResolution resolution = resolve_credentials(def, ns, api_);
     asio::post(io_, [this, token, resolution = std::move(resolution)]() mutable {
       on_credentials(token, std::move(resolution));
     });

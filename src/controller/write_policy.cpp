@@ -25,7 +25,7 @@ struct Digest {
 std::uint64_t significance(const ProbeStatus& s) {
   Digest d;
   d.add(s.observed_generation);
-  d.add(s.last_handled_run_request);  // `kubectl wait` for an on-demand run
+  d.add(s.last_handled_run_request.str());  // `kubectl wait` for an on-demand run
   for (const auto& c : s.conditions) {
     d.add(c.type.str());
     d.add(c.status.text());

@@ -27,7 +27,6 @@ iCIgLeMZ/bJP6roCIAtMEVgDVd9Widt3ifwubwc8bUjmIab7inSljl+xlmDo
 
 ProbeDefinition definition(bool with_ca = false) {
   ProbeDefinition d;
-  d.namespace_ = "mail";
   d.username = SecretKeyRef{"creds", "username"};
   d.password = SecretKeyRef{"creds", "password"};
   if (with_ca) d.ca_bundle = SecretKeyRef{"ca", "ca.crt"};
@@ -44,7 +43,7 @@ class CredentialsTest : public ::testing::Test {
 };
 
 TEST_F(CredentialsTest, ResolvesWithOneReadPerSecret) {
-  auto r = resolve_credentials(definition(true), cluster);
+  auto r = resolve_credentials(definition(true), "mail", cluster);
   ASSERT_TRUE(std::holds_alternative<ResolvedCredentials>(r));
   const auto& c = std::get<ResolvedCredentials>(r);
   EXPECT_EQ(c.credentials.username, "probe");
@@ -57,28 +56,27 @@ TEST_F(CredentialsTest, ResolvesWithOneReadPerSecret) {
 
 TEST_F(CredentialsTest, InMemoryResolvesOnlyWhatNeedsNoRequest) {
   // Nothing cached: a request is needed, and none is made.
-  EXPECT_FALSE(resolve_credentials_in_memory(definition(true), cluster).has_value());
+  EXPECT_FALSE(resolve_credentials_in_memory(definition(true), "mail", cluster).has_value());
   EXPECT_EQ(cluster.secret_reads, 0);
   // One of two Secrets cached: still a request.
   cluster.cached["mail/creds"] = cluster.secrets["mail/creds"];
-  EXPECT_FALSE(resolve_credentials_in_memory(definition(true), cluster).has_value());
+  EXPECT_FALSE(resolve_credentials_in_memory(definition(true), "mail", cluster).has_value());
   // Both: resolved, as resolve_credentials would.
   cluster.cached["mail/ca"] = cluster.secrets["mail/ca"];
-  auto r = resolve_credentials_in_memory(definition(true), cluster);
+  auto r = resolve_credentials_in_memory(definition(true), "mail", cluster);
   ASSERT_TRUE(r.has_value());
   ASSERT_TRUE(std::holds_alternative<ResolvedCredentials>(*r));
   EXPECT_EQ(std::get<ResolvedCredentials>(*r).credentials.secret, "hunter2");
   EXPECT_EQ(std::get<ResolvedCredentials>(*r).ca_pem, kCaPem);
   // A key the cached Secret lacks is the same Stall.
   cluster.cached["mail/creds"].erase("password");
-  r = resolve_credentials_in_memory(definition(true), cluster);
+  r = resolve_credentials_in_memory(definition(true), "mail", cluster);
   ASSERT_TRUE(r.has_value());
   ASSERT_TRUE(std::holds_alternative<CredentialStall>(*r));
   EXPECT_STREQ(std::get<CredentialStall>(*r).reason.c_str(), reasons::kSecretKeyMissing);
   // A probe that names no Secret needs nothing.
   ProbeDefinition none;
-  none.namespace_ = "mail";
-  r = resolve_credentials_in_memory(none, cluster);
+  r = resolve_credentials_in_memory(none, "mail", cluster);
   ASSERT_TRUE(r.has_value());
   EXPECT_TRUE(std::holds_alternative<ResolvedCredentials>(*r));
   EXPECT_EQ(cluster.secret_reads, 0) << "no GET from the in-memory path";
@@ -86,17 +84,17 @@ TEST_F(CredentialsTest, InMemoryResolvesOnlyWhatNeedsNoRequest) {
 
 TEST_F(CredentialsTest, WhatTheUserMustFixStalls) {
   cluster.secrets["mail/creds"].erase("password");
-  auto r = resolve_credentials(definition(), cluster);
+  auto r = resolve_credentials(definition(), "mail", cluster);
   ASSERT_TRUE(std::holds_alternative<CredentialStall>(r));
   EXPECT_STREQ(std::get<CredentialStall>(r).reason.c_str(), reasons::kSecretKeyMissing);
 
   cluster.secrets.erase("mail/creds");
-  r = resolve_credentials(definition(), cluster);
+  r = resolve_credentials(definition(), "mail", cluster);
   ASSERT_TRUE(std::holds_alternative<CredentialStall>(r));
   EXPECT_STREQ(std::get<CredentialStall>(r).reason.c_str(), reasons::kSecretNotFound);
 
   cluster.on_get_secret = [] { throw ClusterApiError(403, "secrets \"creds\" is forbidden"); };
-  r = resolve_credentials(definition(), cluster);
+  r = resolve_credentials(definition(), "mail", cluster);
   ASSERT_TRUE(std::holds_alternative<CredentialStall>(r));
   EXPECT_STREQ(std::get<CredentialStall>(r).reason.c_str(), reasons::kSecretUnreadable);
 }
@@ -105,17 +103,18 @@ TEST_F(CredentialsTest, WhatTheUserMustFixStalls) {
 TEST_F(CredentialsTest, AnUnwellApiServerIsNotAStall) {
   for (int status : {0, 429, 500, 503, 504}) {
     cluster.on_get_secret = [status] { throw ClusterApiError(status, "unwell"); };
-    auto r = resolve_credentials(definition(), cluster);
+    auto r = resolve_credentials(definition(), "mail", cluster);
     EXPECT_TRUE(std::holds_alternative<ApiUnavailable>(r)) << status;
   }
   cluster.on_get_secret = [] { throw std::runtime_error("client bug"); };
-  EXPECT_TRUE(std::holds_alternative<ApiUnavailable>(resolve_credentials(definition(), cluster)));
+  EXPECT_TRUE(
+      std::holds_alternative<ApiUnavailable>(resolve_credentials(definition(), "mail", cluster)));
 }
 
 // Defect: a CA bundle that is not PEM was a TLS outage at run time.
 TEST_F(CredentialsTest, ACaBundleThatIsNotPemStallsAsInvalidCABundle) {
   cluster.secrets["mail/ca"] = {{"ca.crt", "not a certificate at all"}};
-  auto r = resolve_credentials(definition(true), cluster);
+  auto r = resolve_credentials(definition(true), "mail", cluster);
   ASSERT_TRUE(std::holds_alternative<CredentialStall>(r));
   const auto& s = std::get<CredentialStall>(r);
   EXPECT_STREQ(s.reason.c_str(), reasons::kInvalidCABundle);
@@ -136,7 +135,7 @@ TEST_F(CredentialsTest, MalformedSecretDataIsNamedNeverQuoted) {
     EXPECT_EQ(what.find("hunter2"), std::string::npos) << what;
   }
   cluster.on_get_secret = [&] { decode_secret_data("mail", "creds", secret); };
-  auto r = resolve_credentials(definition(), cluster);
+  auto r = resolve_credentials(definition(), "mail", cluster);
   ASSERT_TRUE(std::holds_alternative<CredentialStall>(r));
   EXPECT_STREQ(std::get<CredentialStall>(r).reason.c_str(), reasons::kInvalidSecretData);
   EXPECT_EQ(std::get<CredentialStall>(r).message.find("hunter2"), std::string::npos);
@@ -158,7 +157,6 @@ namespace {
 
 ProbeDefinition oauth_definition() {
   ProbeDefinition d;
-  d.namespace_ = "mail";
   d.username = SecretKeyRef{"creds", "username"};
   auto refs = std::make_shared<OAuth2SecretRefs>();
   refs->client_secret = SecretKeyRef{"app", "client-secret"};
@@ -171,7 +169,7 @@ TEST(OAuth2Credentials, TheClientSecretAndRefreshTokenAreReadNotAPassword) {
   testing::FakeCluster cluster;
   cluster.secrets["mail/creds"] = {{"username", "monitor@example.test"}};
   cluster.secrets["mail/app"] = {{"client-secret", "cs-1"}, {"refresh-token", "rt-1"}};
-  auto r = resolve_credentials(oauth_definition(), cluster);
+  auto r = resolve_credentials(oauth_definition(), "mail", cluster);
   ASSERT_TRUE(std::holds_alternative<ResolvedCredentials>(r));
   const auto& c = std::get<ResolvedCredentials>(r).credentials;
   EXPECT_EQ(c.username, "monitor@example.test");
@@ -180,7 +178,7 @@ TEST(OAuth2Credentials, TheClientSecretAndRefreshTokenAreReadNotAPassword) {
   EXPECT_EQ(c.extra->oauth_refresh_token, "rt-1");
 
   cluster.secrets["mail/app"].erase("refresh-token");
-  r = resolve_credentials(oauth_definition(), cluster);
+  r = resolve_credentials(oauth_definition(), "mail", cluster);
   ASSERT_TRUE(std::holds_alternative<CredentialStall>(r));
   EXPECT_STREQ(std::get<CredentialStall>(r).reason.c_str(), reasons::kSecretKeyMissing);
   EXPECT_NE(std::get<CredentialStall>(r).message.find("refresh token"), std::string::npos);
@@ -195,7 +193,7 @@ TEST(OAuth2Credentials, AClientCertificateThatIsNotPemStallsWithoutQuotingTheKey
   refs->client_certificate = SecretKeyRef{"cert", "tls.crt"};
   refs->client_key = SecretKeyRef{"cert", "tls.key"};
   d.oauth2 = refs;
-  auto r = resolve_credentials(d, cluster);
+  auto r = resolve_credentials(d, "mail", cluster);
   ASSERT_TRUE(std::holds_alternative<CredentialStall>(r));
   const auto& stall = std::get<CredentialStall>(r);
   EXPECT_STREQ(stall.reason.c_str(), reasons::kInvalidClientCertificate);

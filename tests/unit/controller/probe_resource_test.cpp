@@ -27,7 +27,6 @@ TEST(ProbeResource, ReadsEveryField) {
     "thresholds": {"login": "2s", "total": "10s"},
     "certificate": {"warnBefore": "240h", "failBefore": "48h"},
     "failureThreshold": 3, "suspend": true})")));
-  EXPECT_EQ(d.namespace_, "mail");
   EXPECT_EQ(d.generation, 4);
   EXPECT_EQ(d.spec.port, 10993);
   EXPECT_EQ(d.spec.tls, probe::TlsMode::StartTls);

@@ -9,7 +9,6 @@ using Clock = std::chrono::system_clock;
 
 ProbeDefinition def(std::int64_t generation = 1, int failure_threshold = 2) {
   ProbeDefinition d;
-  d.namespace_ = "mail";
   d.generation = generation;
   d.failure_threshold = failure_threshold;
   d.spec.host = "imap.example.com";

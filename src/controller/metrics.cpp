@@ -141,8 +141,8 @@ const ProbeSection kProbeSections[] = {
      },
      [](Page& o, const Row& p) {
        if (!p->stalled_reason.empty()) {
-         o << "imapprobe_probe_stalled{" << p.labels << ",reason=\"" << escape(p->stalled_reason)
-           << "\"} 1\n";
+         o << "imapprobe_probe_stalled{" << p.labels << ",reason=\""
+           << escape(p->stalled_reason.str()) << "\"} 1\n";
        }
      }},
     {[](Page& o) {
@@ -160,7 +160,7 @@ const ProbeSection kProbeSections[] = {
      },
      [](Page& o, const Row& p) {
        if (!p->last_run) return;
-       for (const auto& f : p->last_run->families) {
+       for (const auto& f : *p->last_run->families) {
          o << "imapprobe_probe_family_success{" << p.labels << ",family=\"" << f.family << "\"} "
            << (f.passed ? 1 : 0) << '\n';
        }
@@ -171,7 +171,7 @@ const ProbeSection kProbeSections[] = {
      },
      [](Page& o, const Row& p) {
        if (!p->last_run) return;
-       for (const auto& f : p->last_run->families) {
+       for (const auto& f : *p->last_run->families) {
          o << "imapprobe_probe_family_duration_seconds{" << p.labels << ",family=\"" << f.family
            << "\"} " << num(f.seconds) << '\n';
        }

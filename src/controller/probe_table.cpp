@@ -52,27 +52,27 @@ ProbeTable::Upserted ProbeTable::upsert(const json& object, bool hold) {
   const json& meta = object["metadata"];
   ProbeRef ref{meta.value("namespace", ""), meta.value("name", ""), meta.value("uid", "")};
   const std::int64_t generation = meta.value("generation", std::int64_t{0});
-  auto [it, fresh] = entries_.try_emplace(ref.key(), nullptr);
+  auto [it, fresh] = entries_.try_emplace(ref.key());
   Change change = Change::Unchanged;
   if (fresh) {
     change = Change::Added;
-  } else if (it->second->ref.uid != ref.uid) {
+  } else if (it->second.ref.uid != ref.uid) {
     change = Change::Recreated;
-  } else if (it->second->generation != generation) {
+  } else if (it->second.generation != generation) {
     change = Change::SpecChanged;
   }
   if (change == Change::Added || change == Change::Recreated) {
-    it->second = std::make_unique<ProbeEntry>();
+    if (change == Change::Recreated) it->second = ProbeEntry{};
     // Status survives restarts: the baseline and counters come back from the
     // object's own status (which, for a re-created object, is its own).
-    ProbeEntry& fresh_entry = *it->second;
+    ProbeEntry& fresh_entry = it->second;
     if (hold) {
       adopt_status(fresh_entry, object);
     } else {
       fresh_entry.held = false;
     }
   }
-  ProbeEntry& e = *it->second;
+  ProbeEntry& e = it->second;
   // Otherwise the same key and uid: not assigned again, since every watch
   // event (each status write comes back as one) would give the entry a
   // freshly allocated uid among the event's freed memory (fragmentation).
@@ -115,7 +115,7 @@ void ProbeTable::reload(ProbeEntry& e, const json& object) {
 
 ProbeEntry* ProbeTable::find(const std::string& key) {
   auto it = entries_.find(key);
-  return it == entries_.end() ? nullptr : it->second.get();
+  return it == entries_.end() ? nullptr : &it->second;
 }
 
 void ProbeTable::erase(const std::string& key) { entries_.erase(key); }
@@ -129,7 +129,7 @@ std::vector<std::string> ProbeTable::keys_with_prefix(const std::string& prefix)
 }
 
 void ProbeTable::bump_all_epochs() {
-  for (auto& [key, e] : entries_) e->epoch = ++next_epoch_;
+  for (auto& [key, e] : entries_) e.epoch = ++next_epoch_;
 }
 
 }  // namespace imapprobe::controller

@@ -99,11 +99,13 @@ class ProbeTable {
 
   template <typename F>
   void for_each(F f) {
-    for (auto& [key, e] : entries_) f(*e);
+    for (auto& [key, e] : entries_) f(e);
   }
 
  private:
-  std::map<std::string, std::unique_ptr<ProbeEntry>> entries_;
+  // By value: a map's nodes never move, and a separate block per entry cost
+  // a pointer and a heap block's overhead per probe.
+  std::map<std::string, ProbeEntry> entries_;
   std::uint64_t next_epoch_ = 0;
   std::string status_location_;
 };

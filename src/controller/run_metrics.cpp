@@ -13,8 +13,8 @@ RunFacts facts_of(const probe::ProbeResult& result) {
   f.slow = result.over_threshold;
   for (const auto& [step, d] : result.durations) f.step_seconds.set(step, d);
   for (const auto& fam : result.families) {
-    f.families.push_back({fam.family, fam.outcome != probe::Outcome::Failure,
-                          std::chrono::duration<double>(fam.total).count()});
+    f.families.edit().push_back({fam.family, fam.outcome != probe::Outcome::Failure,
+                                 std::chrono::duration<double>(fam.total).count()});
   }
   if (result.certificate) {
     f.certificate_not_after = std::chrono::duration_cast<std::chrono::seconds>(
@@ -110,7 +110,7 @@ void RunMetrics::probe_suspended(const std::string& key, bool suspended) {
   auto it = probes_.find(key);
   if (it == probes_.end()) return;
   it->second.suspended = suspended;
-  if (suspended) it->second.stalled_reason.clear();
+  if (suspended) it->second.stalled_reason = SharedText();
 }
 
 void RunMetrics::run_finished(const std::string& key, const probe::ProbeResult& result,
@@ -127,7 +127,7 @@ void RunMetrics::run_finished(const std::string& key, const probe::ProbeResult& 
   const RunFacts facts = facts_of(result);
   snap.last_run = facts;
   snap.last_run->slow = slow;
-  snap.stalled_reason.clear();  // it ran
+  snap.stalled_reason = SharedText();  // it ran
   snap.suspended = false;
   ++snap.runs_by_reason[reason];
   const double total = std::chrono::duration<double>(result.total).count();

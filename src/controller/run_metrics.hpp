@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "controller/run_scheduler.hpp"
+#include "controller/shared_value.hpp"
 #include "probe/optional_box.hpp"
 #include "probe/result.hpp"
 
@@ -126,13 +127,14 @@ struct RunFacts {
     bool quota_storage = false;         // that resource is STORAGE (else MESSAGE)
   };
   probe::DefaultedBox<Extra> extra;
-  // ipFamily Both: each family's verdict and total, IPv4 first.
+  // ipFamily Both: each family's verdict and total, IPv4 first. Most probes
+  // have none: one pointer, not an empty vector's 24 bytes.
   struct Family {
     std::string family;
     bool passed = false;
     double seconds = 0;
   };
-  std::vector<Family> families;
+  probe::DefaultedBox<std::vector<Family>> families;
 };
 RunFacts facts_of(const probe::ProbeResult& result);
 
@@ -143,7 +145,7 @@ struct ProbeFacts {
   bool degraded = false;  // as in the Degraded condition (thresholds, certificate, baseline)
   // Why the probe cannot run (Stalled=True), empty otherwise; and whether
   // spec.suspend holds it: a probe that does not run must still be alertable.
-  std::string stalled_reason;
+  SharedText stalled_reason;  // 16 bytes, nothing on the heap while it runs
   bool suspended = false;
   ReasonCounts runs_by_reason;
   // Non-cumulative; 32 bits last 8,000 years of a run a minute.

@@ -168,7 +168,7 @@ TEST_F(ReconcilerTest, MissingSecretIsStalledThenRecoversWhenItAppears) {
   // A probe that cannot run still exports its state, for an alert.
   auto stalled_reason = [&] {
     for (const auto& p : reconciler->snapshot())
-      if (p.name == "b") return p.stalled_reason;
+      if (p.name == "b") return p.stalled_reason.str();
     return std::string("(not exported)");
   };
   EXPECT_EQ(stalled_reason(), "SecretNotFound");

@@ -218,6 +218,22 @@ TEST(SteadyMemory, AWatchEventOfAKnownProbeAllocatesNothingLasting) {
             "0b5b3c8e-5f57-4d1e-9a53-3c1f1f6a2b4d");
 }
 
+// The table holds each entry in its map node: a separate block per entry
+// cost every probe a pointer and a heap block's overhead.
+TEST(SteadyMemory, ANewProbesEntryIsItsMapNode) {
+  ProbeTable table;
+  // Short names (held inline by std::string) and identity only (hold
+  // false): nothing else of the entry is on the heap.
+  const auto object = nlohmann::json::parse(R"({
+    "metadata": {"namespace": "ns", "name": "p", "uid": "u", "generation": 1},
+    "spec": {"server": {"host": "imap.example.com"}}})");
+  EXPECT_EQ(survivors_of(
+                [&] { EXPECT_EQ(table.upsert(object, false).change, ProbeTable::Change::Added); }),
+            1u);
+  ASSERT_NE(table.find("ns/p"), nullptr);
+  EXPECT_FALSE(table.find("ns/p")->held);
+}
+
 // The reconciler copies each run's new status into the probe's (submit).
 TEST(SteadyMemory, AStatusOfTheSameShapeIsAssignedInPlace) {
   ProbeStatus kept = status_after(40ms, "2026-12-01T10:00:00Z");

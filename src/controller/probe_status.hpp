@@ -7,7 +7,6 @@
 #include <bit>
 #include <chrono>
 #include <cstdint>
-#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -18,6 +17,7 @@
 
 #include "controller/conditions.hpp"
 #include "controller/shared_value.hpp"
+#include "controller/step_duration.hpp"
 #include "encoding/time.hpp"
 #include "probe/duration.hpp"
 #include "probe/optional_box.hpp"
@@ -30,30 +30,6 @@ inline constexpr std::string_view kStatusSteps[] = {
     "dns",      "connect",  "tls",       "greeting", "capability",      "token",       "login",
     "select",   "search",   "roundTrip", "fetch",    "checks",          "smtpConnect", "smtpTls",
     "smtpEhlo", "smtpAuth", "smtpSend",  "delivery", "deliveryCleanup", "logout",      "total"};
-
-// A step's time as lastRun shows it, in whole microseconds (4 bytes): the
-// status writes 0.1 ms at most, and 21 steps of 8-byte nanoseconds cost
-// every probe 84 bytes more. Saturates at about 71 minutes, longer than any
-// run may last (spec.timeout).
-class StepDuration {
- public:
-  StepDuration() = default;
-  template <typename Rep, typename Period>
-  StepDuration(std::chrono::duration<Rep, Period> d)
-      : us_(to_micros(std::chrono::duration_cast<probe::Duration>(d))) {}
-  operator probe::Duration() const { return std::chrono::microseconds(us_); }
-  bool operator==(const StepDuration&) const = default;
-
- private:
-  static std::uint32_t to_micros(probe::Duration d) {
-    const auto us = std::chrono::round<std::chrono::microseconds>(d).count();
-    if (us <= 0) return 0;
-    return us >= std::numeric_limits<std::uint32_t>::max()
-               ? std::numeric_limits<std::uint32_t>::max()
-               : static_cast<std::uint32_t>(us);
-  }
-  std::uint32_t us_ = 0;
-};
 
 // A value per status step name, held inline: a std::map<std::string, T> per
 // probe cost about 720 bytes for each of lastRun.durations and the baseline,

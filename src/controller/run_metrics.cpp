@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <limits>
 
 namespace imapprobe::controller {
 
@@ -44,11 +43,7 @@ RunFacts facts_of(const probe::ProbeResult& result) {
 void StepSeconds::set(probe::Step step, probe::Duration d) {
   const auto i = static_cast<std::size_t>(step);
   if (i >= kSize) return;
-  const auto us = std::chrono::round<std::chrono::microseconds>(d).count();
-  micros_[i] = us <= 0 ? 0
-               : us >= std::numeric_limits<std::uint32_t>::max()
-                   ? std::numeric_limits<std::uint32_t>::max()
-                   : static_cast<std::uint32_t>(us);
+  times_[i] = d;
   present_ |= std::uint32_t{1} << i;
 }
 

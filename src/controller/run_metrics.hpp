@@ -16,6 +16,7 @@
 
 #include "controller/run_scheduler.hpp"
 #include "controller/shared_value.hpp"
+#include "controller/step_duration.hpp"
 #include "probe/optional_box.hpp"
 #include "probe/result.hpp"
 
@@ -84,7 +85,7 @@ struct DeliveryHistogram {
   void observe(double seconds);
 };
 
-// Each step's time in a run, in whole microseconds, by step: inline and
+// Each step's time in a run (StepDuration), by step: inline and
 // fixed-size (a vector of (step, double) pairs cost a probe about 180 bytes).
 class StepSeconds {
  public:
@@ -95,7 +96,9 @@ class StepSeconds {
   void for_each(F f) const {
     for (probe::Step step : probe::kAllSteps) {
       const auto i = static_cast<std::size_t>(step);
-      if ((present_ & (std::uint32_t{1} << i)) != 0) f(step, micros_[i] / 1e6);
+      if ((present_ & (std::uint32_t{1} << i)) != 0) {
+        f(step, std::chrono::duration<double>(probe::Duration(times_[i])).count());
+      }
     }
   }
 
@@ -103,7 +106,7 @@ class StepSeconds {
   static constexpr std::size_t kSize = std::size(probe::kAllSteps);
   static_assert(kSize <= 32, "one bit per step in a std::uint32_t");
   std::uint32_t present_ = 0;
-  std::array<std::uint32_t, kSize> micros_{};
+  std::array<StepDuration, kSize> times_{};
 };
 
 // What the metrics page needs of a run, and no more: thousands of probes

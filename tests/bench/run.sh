@@ -46,7 +46,9 @@
 # operator paused after the steady one), BENCH_S_SIZES (part s probe counts;
 # default the first part b size), BENCH_S_REPLICAS (part s replicas, default 3),
 # BENCH_L_SIZES, BENCH_L_LOCATIONS (part l: probe counts, default the first
-# part b size; locations, default 3),
+# part b size; locations, default 3), BENCH_B_PPROF (true: part b's API
+# server runs with --profiling=true and its CPU profile over the steady window
+# is kept beside the results, with `go tool pprof -top` of it when Go is there),
 # BENCH_WORKDIR_PARENT (default /tmp).
 set -euo pipefail
 set -E
@@ -473,6 +475,14 @@ lag_quantile() { # lag_quantile BEFORE AFTER KIND Q: quantile of the schedule-la
       }
     }' "$1" "$2"
 }
+prof_seconds() { # prof_seconds TOP REGEX: seconds of the first matching line of `pprof -top -cum` (0 if none)
+  awk -v re="$2" '$0 ~ re {
+      v = ($0 ~ /Total samples/) ? $0 : $4
+      if ($0 ~ /Total samples/) { sub(/.*Total samples = /, "", v); sub(/ .*/, "", v) }
+      f = (v ~ /ms$/) ? 0.001 : (v ~ /min$/) ? 60 : (v ~ /h$/) ? 3600 : 1
+      sub(/[a-z]+$/, "", v); print v * f; found = 1; exit
+    } END { if (!found) print 0 }' "$1"
+}
 api_by_verb() { # api_by_verb FILE: "VERB COUNT" summed over codes
   awk '/^imapprobe_operator_api_requests_total\{/ && match($0, /verb="[^"]*"/) {
       c[substr($0, RSTART + 6, RLENGTH - 7)] += $NF } END { for (v in c) print v, c[v] }' "$1" | sort
@@ -482,7 +492,9 @@ RSS0=""
 start_bench_cluster() { # start_bench_cluster WORKDIR: API server, CRD, namespaces, one Secret each; sets kc
   local kwd=$1 i
   KUBE_WDS+=("$kwd")
-  bash "$ROOT/tests/kube/cluster.sh" start "$kwd" >&2
+  local extra=${KUBE_APISERVER_ARGS:-}
+  [[ ${BENCH_B_PPROF:-false} == true ]] && extra+=" --profiling=true"
+  KUBE_APISERVER_ARGS=$extra bash "$ROOT/tests/kube/cluster.sh" start "$kwd" >&2
   kc=("$(bash "$ROOT/tests/kube/cluster.sh" bin)/kubectl" --kubeconfig "$kwd/kubeconfig" --request-timeout=120s)
   "${kc[@]}" apply --server-side -f "$ROOT/crds/imapprobe.dev_imapprobes.yaml" >&2
   "${kc[@]}" wait --for=condition=Established crd/imapprobes.imapprobe.dev --timeout=60s >&2
@@ -653,7 +665,23 @@ run_scale() { # run_scale N
     FAILED=1
   fi
   # steady state after convergence (runs due in this window: N / interval per second)
+  local prof_pid="" prof=${OUT%.txt}-apiserver-cpu-n$n.pb.gz
+  if [[ ${BENCH_B_PPROF:-false} == true ]]; then
+    # sampled while the window runs (about 1% of the API server's CPU): where
+    # its CPU per run goes, by function
+    timeout $((B_STEADY + 60)) "${kc[@]}" --request-timeout=0 get --raw \
+      "/debug/pprof/profile?seconds=$B_STEADY" >"$prof" 2>"$W/pprof-$n.err" &
+    prof_pid=$!
+  fi
   sleep "$B_STEADY"
+  if [[ -n $prof_pid ]]; then
+    if wait "$prof_pid" && [[ -s $prof ]]; then
+      log "part b: API server CPU profile of the steady window: $prof"
+    else
+      log "part b: no API server CPU profile ($(head -c 300 "$W/pprof-$n.err"))"
+      prof_pid=""
+    fi
+  fi
   local cpu2 rss hwm runs2 s as2 window
   as2=$(proc_ticks "$as_pid"); window=$(calc "$(now) - $t_s0" 3)
   # Resident set at steady state, before this window's scrapes (a scrape
@@ -730,6 +758,16 @@ run_scale() { # run_scale N
   stop_pid "$op_pid" 30
   bash "$ROOT/tests/kube/cluster.sh" stop "$kwd" >&2 || true
   rm -rf "$kwd"
+  if [[ -n $prof_pid ]] && command -v go >/dev/null; then
+    local top=${prof%.pb.gz}.top.txt
+    go tool pprof -top -cum -nodecount=400 "$prof" >"$top" 2>&1 || true
+    # The watch cache's consistency check lists and decodes every stored
+    # object every 5 to 7.5 minutes, runs or no runs: its share of the
+    # window, per steady run (the idle figure, 15 s long, misses it).
+    fig "b.n$n.steady_apiserver_profiled_cpu_seconds" "$(prof_seconds "$top" 'Total samples')"
+    fig "b.n$n.steady_apiserver_consistency_check_cpu_ms_per_run" \
+      "$(calc "$(prof_seconds "$top" 'consistency.*Checker.*CalculateDigests$') * 1000 / $steady_runs" 2)"
+  fi
 }
 
 if has_part b; then

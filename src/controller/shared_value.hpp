@@ -2,11 +2,14 @@
 // a server that thousands of probes check, instead of a copy per probe.
 // Reads like std::optional<T>; a write through -> or * first copies the
 // object when others share it (copy on write), so no holder ever sees
-// another's change; == compares values.
+// another's change; == compares values. One pointer wide (the count lives
+// in the shared object, not in a second pointer as with std::shared_ptr):
+// every probe holds a score of these, in its conditions and its lastRun.
 #pragma once
 
+#include <boost/smart_ptr/intrusive_ptr.hpp>
+#include <boost/smart_ptr/intrusive_ref_counter.hpp>
 #include <cstddef>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,8 +23,8 @@ class SharedValue {
  public:
   SharedValue() = default;
   SharedValue(std::nullopt_t) {}
-  SharedValue(const T& value) : p_(std::make_shared<T>(value)) {}
-  SharedValue(T&& value) : p_(std::make_shared<T>(std::move(value))) {}
+  SharedValue(const T& value) : p_(new Node(value)) {}
+  SharedValue(T&& value) : p_(new Node(std::move(value))) {}
   SharedValue& operator=(std::nullopt_t) noexcept {
     p_.reset();
     return *this;
@@ -30,31 +33,38 @@ class SharedValue {
   void reset() noexcept { p_.reset(); }
   bool has_value() const noexcept { return p_ != nullptr; }
   explicit operator bool() const noexcept { return has_value(); }
-  const T& operator*() const { return *p_; }
-  const T* operator->() const { return p_.get(); }
+  const T& operator*() const { return p_->value; }
+  const T* operator->() const { return &p_->value; }
   T& operator*() {
     detach();
-    return *p_;
+    return p_->value;
   }
   T* operator->() {
     detach();
-    return p_.get();
+    return &p_->value;
   }
   // Whether this and `other` hold the very same object.
   bool shares_with(const SharedValue& other) const { return p_ && p_ == other.p_; }
 
   friend bool operator==(const SharedValue& a, const SharedValue& b) {
     if (a.p_ == b.p_) return true;
-    return a.p_ && b.p_ && *a.p_ == *b.p_;
+    return a.p_ && b.p_ && a.p_->value == b.p_->value;
   }
 
  private:
   template <typename>
   friend class SharingPool;
+  // The count is atomic: statuses are handed to the writer's thread and
+  // facts to the telemetry thread while the probe's copy lives on.
+  struct Node : boost::intrusive_ref_counter<Node, boost::thread_safe_counter> {
+    explicit Node(const T& v) : value(v) {}
+    explicit Node(T&& v) : value(std::move(v)) {}
+    T value;
+  };
   void detach() {
-    if (p_ && p_.use_count() > 1) p_ = std::make_shared<T>(*p_);
+    if (p_ && p_->use_count() > 1) p_ = new Node(p_->value);
   }
-  std::shared_ptr<T> p_;
+  boost::intrusive_ptr<Node> p_;
 };
 
 // The last few distinct values seen: a value equal to one of them is made

@@ -41,7 +41,7 @@ class ConditionStatus {
 struct Condition {
   // Type, reason and message are the same few words for most probes, shared
   // through the reconciler's pools: a std::string is 32 bytes inline, a
-  // SharedText 16 and its text one copy for all.
+  // SharedText 8 and its text one copy for all.
   SharedText type;
   ConditionStatus status;
   SharedText reason;

@@ -132,7 +132,7 @@ struct ContentRun {
 struct LastRun {
   encoding::Timestamp time;  // when the run happened
   // Outcome, reason, failed step and location are words of a small
-  // vocabulary, shared through the reconciler's pool (16 bytes, not 32).
+  // vocabulary, shared through the reconciler's pool (8 bytes, not 32).
   SharedText outcome;  // Success | Degraded | Failure
   SharedText reason;
   std::string message;
@@ -190,7 +190,7 @@ struct ProbeStatus {
   encoding::Timestamp next_run_time;
   // The value of the run-request annotation (probe_resource.hpp) the last
   // requested run was started for: "handled", as Flux's lastHandledReconcileAt.
-  SharedText last_handled_run_request;  // rare: 16 bytes unset, not 32
+  SharedText last_handled_run_request;  // rare: 8 bytes unset, not 32
   Baseline baseline;
   bool operator==(const ProbeStatus&) const = default;
 

@@ -27,7 +27,7 @@ struct ProbeEntry {
   // Boxed: a probe another replica runs keeps none (identity only), and
   // inline it cost every such entry 700 bytes.
   probe::OptionalBox<ProbeDefinition> def;  // empty while the spec is invalid
-  SharedText invalid_reason;                // rare: 16 bytes unset, not 32
+  SharedText invalid_reason;                // rare: 8 bytes unset, not 32
   ProbeStatus status;
   // Changes whenever a result in flight would no longer describe this entry
   // (spec change, re-creation, leadership change): such a result is dropped.

@@ -148,7 +148,7 @@ struct ProbeFacts {
   bool degraded = false;  // as in the Degraded condition (thresholds, certificate, baseline)
   // Why the probe cannot run (Stalled=True), empty otherwise; and whether
   // spec.suspend holds it: a probe that does not run must still be alertable.
-  SharedText stalled_reason;  // 16 bytes, nothing on the heap while it runs
+  SharedText stalled_reason;  // 8 bytes, nothing on the heap while it runs
   bool suspended = false;
   ReasonCounts runs_by_reason;
   // Non-cumulative; 32 bits last 8,000 years of a run a minute.

@@ -667,8 +667,8 @@ run_scale() { # run_scale N
   # steady state after convergence (runs due in this window: N / interval per second)
   local prof_pid="" prof=${OUT%.txt}-apiserver-cpu-n$n.pb.gz
   if [[ ${BENCH_B_PPROF:-false} == true ]]; then
-    # sampled while the window runs (about 1% of the API server's CPU): where
-    # its CPU per run goes, by function
+    # Go's profiler samples the API server at 100 Hz while the window runs:
+    # where its CPU per run goes, by function
     timeout $((B_STEADY + 60)) "${kc[@]}" --request-timeout=0 get --raw \
       "/debug/pprof/profile?seconds=$B_STEADY" >"$prof" 2>"$W/pprof-$n.err" &
     prof_pid=$!

@@ -3,7 +3,7 @@ imapprobe_unit_test(controller_unit_tests
           unit/controller/reconciler_test.cpp unit/controller/status_policy_test.cpp
           unit/controller/run_scheduler_test.cpp unit/controller/status_writer_test.cpp
           unit/controller/credentials_test.cpp unit/controller/probe_status_test.cpp
-          unit/controller/shared_value_test.cpp
+          unit/controller/shared_value_test.cpp unit/controller/kube_cluster_api_test.cpp
           unit/controller/reasons_test.cpp unit/controller/write_policy_test.cpp
           unit/controller/secret_cache_test.cpp unit/controller/shard_assignment_test.cpp
           unit/controller/shard_coordinator_test.cpp unit/controller/verdict_test.cpp

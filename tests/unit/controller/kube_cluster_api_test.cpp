@@ -14,13 +14,6 @@ using imapprobe::testing::FakeServer;
 using imapprobe::testing::Peer;
 using namespace kube::testing;
 
-kube::ClusterConfig plain_config(std::uint16_t port) {
-  kube::ClusterConfig cfg;
-  cfg.server = "http://127.0.0.1:" + std::to_string(port);
-  cfg.token = "static-token";
-  return cfg;
-}
-
 // The status apply goes to the status subresource as the operator's field
 // manager, forced, and asks the API server not to parse the body a second
 // time for field validation (fieldValidation=Ignore): the server's default

@@ -27,13 +27,6 @@ using imapprobe::testing::Peer;
 using namespace std::chrono;
 using namespace testing;
 
-ClusterConfig plain_config(std::uint16_t port) {
-  ClusterConfig cfg;
-  cfg.server = "http://127.0.0.1:" + std::to_string(port);
-  cfg.token = "static-token";
-  return cfg;
-}
-
 std::uint16_t closed_port() { return imapprobe::testing::unused_loopback_port(); }
 
 TEST(KubeClient, NotFoundStatusBecomesApiError) {

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "kube/config.hpp"
 #include "support/fake_server.hpp"
 
 namespace imapprobe::kube::testing {
@@ -27,6 +28,15 @@ struct HttpRequest {
     return it == headers.end() ? std::string{} : it->second;
   }
 };
+
+// A cluster reached over plain HTTP on loopback with a static token: the
+// scripted server's side of a Client.
+inline ClusterConfig plain_config(std::uint16_t port) {
+  ClusterConfig cfg;
+  cfg.server = "http://127.0.0.1:" + std::to_string(port);
+  cfg.token = "static-token";
+  return cfg;
+}
 
 inline bool read_request(imapprobe::testing::Peer& peer, HttpRequest& req) {
   std::string line;

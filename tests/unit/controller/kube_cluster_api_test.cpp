@@ -11,7 +11,6 @@
 namespace imapprobe::controller {
 namespace {
 using imapprobe::testing::FakeServer;
-using imapprobe::testing::Peer;
 using namespace kube::testing;
 
 // The status apply goes to the status subresource as the operator's field
@@ -20,12 +19,7 @@ using namespace kube::testing;
 // (Warn) costs it a strict YAML parse of every status write.
 TEST(KubeClusterApi, StatusIsAppliedWithoutASecondValidationParse) {
   RequestLog log;
-  FakeServer server([&](Peer& peer) {
-    HttpRequest req;
-    if (!read_request(peer, req)) return;
-    log.add(req);
-    peer.send(http_response(200, "OK", R"({"kind":"ImapProbe"})"));
-  });
+  FakeServer server(log.answering(http_response(200, "OK", R"({"kind":"ImapProbe"})")));
   kube::Client client(plain_config(server.port()));
   kube::EventRecorder events(client, "imapprobe-operator", "test");
   KubeClusterApi api(client, events);

@@ -31,15 +31,11 @@ std::uint16_t closed_port() { return imapprobe::testing::unused_loopback_port();
 
 TEST(KubeClient, NotFoundStatusBecomesApiError) {
   RequestLog log;
-  FakeServer server([&](Peer& peer) {
-    HttpRequest req;
-    if (!read_request(peer, req)) return;
-    log.add(req);
-    peer.send(http_response(404, "Not Found",
-                            R"({"kind":"Status","apiVersion":"v1","status":"Failure",)"
-                            R"("message":"configmaps \"x\" not found","reason":"NotFound",)"
-                            R"("details":{"name":"x","kind":"configmaps"},"code":404})"));
-  });
+  FakeServer server(
+      log.answering(http_response(404, "Not Found",
+                                  R"({"kind":"Status","apiVersion":"v1","status":"Failure",)"
+                                  R"("message":"configmaps \"x\" not found","reason":"NotFound",)"
+                                  R"("details":{"name":"x","kind":"configmaps"},"code":404})")));
   Client client(plain_config(server.port()));
   try {
     client.get("/api/v1/namespaces/ns/configmaps/x");
@@ -94,12 +90,7 @@ TEST(KubeClient, RequestTimeoutApplies) {
 
 TEST(KubeClient, PatchContentTypesAndApplyQuery) {
   RequestLog log;
-  FakeServer server([&](Peer& peer) {
-    HttpRequest req;
-    if (!read_request(peer, req)) return;
-    log.add(req);
-    peer.send(http_response(200, "OK", R"({"kind":"ConfigMap"})"));
-  });
+  FakeServer server(log.answering(http_response(200, "OK", R"({"kind":"ConfigMap"})")));
   Client client(plain_config(server.port()));
   const nlohmann::json body = {{"data", {{"k", "v"}}}};
   EXPECT_EQ(client.patch("/p1", body, PatchType::Merge)["kind"], "ConfigMap");
@@ -127,12 +118,7 @@ TEST(KubeClient, TokenFileIsReReadWhenItChanges) {
   std::ofstream(token_path) << "first-token\n";
 
   RequestLog log;
-  FakeServer server([&](Peer& peer) {
-    HttpRequest req;
-    if (!read_request(peer, req)) return;
-    log.add(req);
-    peer.send(http_response(200, "OK", "{}"));
-  });
+  FakeServer server(log.answering(http_response(200, "OK", "{}")));
   ClusterConfig cfg = plain_config(server.port());
   cfg.token.clear();
   cfg.token_file = token_path.string();

@@ -95,6 +95,16 @@ class RequestLog {
     std::lock_guard lock(mu_);
     return requests_;
   }
+  // A server behaviour that records each request here and answers it with
+  // `response` (an http_response(...)). The log must outlive the server.
+  imapprobe::testing::FakeServer::Behaviour answering(std::string response) {
+    return [this, response = std::move(response)](imapprobe::testing::Peer& peer) {
+      HttpRequest req;
+      if (!read_request(peer, req)) return;
+      add(req);
+      peer.send(response);
+    };
+  }
 
  private:
   mutable std::mutex mu_;

@@ -89,7 +89,8 @@ std::variant<OperatorFlags, int> parse_operator_flags(const std::vector<std::str
       ->capture_default_str();
   app.add_option("--status-heartbeat", status_heartbeat,
                  "write an unchanged status at most this often (Go duration; at least the "
-                 "probe's interval); any change a reader acts on is written at once")
+                 "probe's interval; 0: after every run); any change a reader acts on is "
+                 "written at once")
       ->capture_default_str();
   app.add_option("--location-entry-retention", location_entry_retention,
                  "multi-location: the verdict writer removes the entry of a location with no "
@@ -113,7 +114,14 @@ std::variant<OperatorFlags, int> parse_operator_flags(const std::vector<std::str
     std::vector<std::string> reversed(args.rbegin(), args.rend() - (args.empty() ? 0 : 1));
     app.parse(reversed);
     f.status_heartbeat =
-        duration_flag("--status-heartbeat", status_heartbeat, std::chrono::seconds(1));
+        duration_flag("--status-heartbeat", status_heartbeat, std::chrono::seconds(0));
+    // 0 writes after every run; any other heartbeat under a second would be
+    // rounded down to it.
+    if (f.status_heartbeat == std::chrono::seconds(0) &&
+        probe::parse_duration(status_heartbeat) != probe::Duration::zero()) {
+      throw std::invalid_argument("--status-heartbeat " + status_heartbeat +
+                                  ": must be 0 or at least 1s");
+    }
     f.location_entry_retention = duration_flag("--location-entry-retention",
                                                location_entry_retention, std::chrono::seconds(0));
   } catch (const CLI::CallForHelp&) {

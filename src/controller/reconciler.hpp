@@ -56,6 +56,7 @@ struct ReconcilerOptions {
   std::chrono::milliseconds rephase_after{1000};
   // A status that changes nothing a reader acts on is written at most once
   // per heartbeat (or per interval, when that is longer): write_policy.hpp.
+  // Zero writes after every run.
   std::chrono::seconds status_heartbeat{600};
   // A new generation whose first run started this long ago without a result
   // gets its Pending status (status_policy.hpp, after_first_sight). Most

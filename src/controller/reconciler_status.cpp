@@ -62,13 +62,8 @@ void Reconciler::submit(ProbeEntry& e, Transition t) {
   e.status.conditions.shrink_to_fit();
   share_texts(e.status);
   const auto now = std::chrono::system_clock::now();
-  auto heartbeat =
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(options_.status_heartbeat);
-  if (e.def) {
-    heartbeat =
-        std::max(heartbeat,
-                 std::chrono::duration_cast<std::chrono::system_clock::duration>(e.def->interval));
-  }
+  const auto heartbeat = effective_heartbeat(
+      options_.status_heartbeat, e.def ? e.def->interval : std::chrono::nanoseconds::zero());
   const WriteDecision d =
       decide_write(e.written_digest, e.written_at, e.status, !t.events.empty(), now, heartbeat);
   if (!d.write) {

@@ -1,5 +1,6 @@
 #include "controller/write_policy.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace imapprobe::controller {
@@ -64,6 +65,14 @@ WriteDecision decide_write(std::optional<std::uint64_t> written_digest,
   if (!written_digest || *written_digest != significance(next)) return {true, "change"};
   if (!written_at || now - *written_at >= heartbeat) return {true, "heartbeat"};
   return {false, ""};
+}
+
+std::chrono::system_clock::duration effective_heartbeat(std::chrono::seconds heartbeat,
+                                                        std::chrono::nanoseconds interval) {
+  using D = std::chrono::system_clock::duration;
+  if (heartbeat == heartbeat.zero()) return D::zero();
+  return std::max(std::chrono::duration_cast<D>(heartbeat),
+                  std::chrono::duration_cast<D>(interval));
 }
 
 }  // namespace imapprobe::controller

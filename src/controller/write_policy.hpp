@@ -33,4 +33,12 @@ WriteDecision decide_write(std::optional<std::uint64_t> written_digest,
                            std::chrono::system_clock::time_point now,
                            std::chrono::system_clock::duration heartbeat);
 
+// The heartbeat a probe's unchanged status is written at: the operator's
+// `--status-heartbeat`, or the probe's interval when that is longer (a
+// heartbeat shorter than the interval would be every run). Zero stays zero:
+// a write after every run, as before the write policy (bench part b's
+// reference).
+std::chrono::system_clock::duration effective_heartbeat(std::chrono::seconds heartbeat,
+                                                        std::chrono::nanoseconds interval);
+
 }  // namespace imapprobe::controller

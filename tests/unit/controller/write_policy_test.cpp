@@ -53,6 +53,14 @@ TEST_F(WritePolicyTest, ASameVerdictWaitsForTheHeartbeat) {
   EXPECT_STREQ(at_heartbeat.why, "heartbeat");
 }
 
+TEST(WritePolicy, TheHeartbeatIsNeverShorterThanTheIntervalExceptZero) {
+  EXPECT_EQ(effective_heartbeat(600s, 60s), 10min);
+  EXPECT_EQ(effective_heartbeat(600s, 1h), 1h) << "at least the interval";
+  // Zero is every run: floored to the interval, a run a little early
+  // against the last write (jitter, re-phasing) would be skipped.
+  EXPECT_EQ(effective_heartbeat(0s, 10min), Clock::duration::zero());
+}
+
 TEST_F(WritePolicyTest, WhatAReaderActsOnIsWrittenAtOnce) {
   std::vector<ProbeStatus> changes(7, healthy());
   changes[0].observed_generation = 3;

@@ -30,6 +30,10 @@ TEST(OperatorFlags, DurationsAreGoDurationsChecked) {
   EXPECT_EQ(std::get<OperatorFlags>(r).status_heartbeat, 90s);
   EXPECT_EQ(std::get<OperatorFlags>(r).location_entry_retention, 0s);
   EXPECT_EQ(std::get<int>(parse({"--status-heartbeat", "500ms"})), 2) << "less than 1s";
+  // 0 is the one heartbeat under a second: a write after every run.
+  r = parse({"--status-heartbeat", "0s"});
+  ASSERT_TRUE(std::holds_alternative<OperatorFlags>(r));
+  EXPECT_EQ(std::get<OperatorFlags>(r).status_heartbeat, 0s);
   EXPECT_EQ(std::get<int>(parse({"--status-heartbeat", "ten minutes"})), 2);
   // Checked whether or not the flag is used: a typo never waits for the day
   // multi-location is switched on.

@@ -43,7 +43,9 @@
 # makes the RSS and CPU figures its own), BENCH_B_INTERVAL (part b's interval in
 # seconds instead of N * 60 / 1000), BENCH_B_TLS (None: plain IMAP probes, see
 # B_TLS), BENCH_B_PAUSED (false: no window with the
-# operator paused after the steady one), BENCH_S_SIZES (part s probe counts;
+# operator paused after the steady one), BENCH_B_REFERENCE (probes of part b's
+# reference, every run writing status and reading its Secret, on the largest
+# size's API server; 0: none), BENCH_B_REFERENCE_WINDOW (its window, s), BENCH_S_SIZES (part s probe counts;
 # default the first part b size), BENCH_S_REPLICAS (part s replicas, default 3),
 # BENCH_L_SIZES, BENCH_L_LOCATIONS (part l: probe counts, default the first
 # part b size; locations, default 3), BENCH_B_PPROF (true: part b's API
@@ -104,6 +106,21 @@ B_STATUS_TIMEOUT=8s
 # such runs leave the two cores for 10,000 probes a minute)
 B_TLS=${BENCH_B_TLS:-Implicit}
 [[ $B_TLS == Implicit || $B_TLS == None ]] || { echo "BENCH_B_TLS: Implicit or None, not $B_TLS" >&2; exit 2; }
+# Part b's reference for the write policy: once the largest size's steady
+# and paused windows are over, on the same API server (its probes still
+# stored), B_REF probes at a B_REF_INTERVAL interval in a namespace of their
+# own, run by an operator that writes status after every run
+# (--status-heartbeat=0s) and GETs the Secret every run (no cache), as the
+# operator did before the write policy. Its API server CPU per run, raw and
+# net of its own paused window, stands beside the policy's: the cut measured
+# within one run, not against a figure from another day. 0: no reference.
+case $MODE in
+  full) B_REF=1000 B_REF_INTERVAL=60 B_REF_WINDOW=180 ;;
+  quick) B_REF=200 B_REF_INTERVAL=60 B_REF_WINDOW=60 ;;
+  smoke) B_REF=10 B_REF_INTERVAL=10 B_REF_WINDOW=12 ;;
+esac
+B_REF=${BENCH_B_REFERENCE:-$B_REF}
+B_REF_WINDOW=${BENCH_B_REFERENCE_WINDOW:-$B_REF_WINDOW}
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -553,6 +570,100 @@ EOF
   [[ $created -eq $n ]] || die "created $created probes, wanted $n"
 }
 
+run_reference() { # run_reference N: part b's reference (B_REF) on the API server of size N (kc, kwd set)
+  local n=$1 r=$B_REF ri=$B_REF_INTERVAL rw=$B_REF_WINDOW ns=bench-ref port=$IMAPS_PORT
+  local rlog=$W/operator-reference-$n.log rport rpid m1=$W/metrics-ref-$n-1.txt m2=$W/metrics-ref-$n-2.txt
+  log "part b: reference, $r probes every ${ri}s writing status after every run, a Secret GET per run"
+  "${kc[@]}" create namespace "$ns" >/dev/null
+  "${kc[@]}" -n "$ns" create secret generic imap-bench \
+    --from-literal=username="${BENCH_USER_PREFIX}0" --from-literal=password="$BENCH_PASSWORD" \
+    --from-file=ca.crt="$CA_FILE" >/dev/null
+  # The policy's probes, with a login (a Secret to read) where they have none:
+  # plain IMAP then needs auth.allowPlaintext.
+  [[ $B_TLS == None ]] && port=$IMAP_NOSTARTTLS_PORT
+  python3 - "$r" "$ns" "$port" "$ri" "$B_STATUS_TIMEOUT" "$B_TLS" >"$W/probes-ref.yaml" <<'EOF'
+import sys
+r, (ns, port, interval, timeout, tls) = int(sys.argv[1]), sys.argv[2:]
+if tls == "None":
+    server_tls, extra_auth, mail = "    tls: None\n", "    allowPlaintext: true\n", ""
+else:
+    server_tls, extra_auth = "    caBundleSecretRef:\n      name: imap-bench\n", ""
+    mail = "  mailbox: INBOX\n  search: ALL\n  fetch:\n    latest: 5\n"
+print("---\n".join(f"""apiVersion: imapprobe.dev/v1alpha1
+kind: ImapProbe
+metadata:
+  name: ref{k:05d}
+  namespace: {ns}
+spec:
+  server:
+    host: 127.0.0.1
+    port: {port}
+{server_tls}  auth:
+    mechanism: Plain
+    secretRef:
+      name: imap-bench
+{extra_auth}{mail}  interval: {interval}s
+  timeout: {timeout}
+""" for k in range(r)))
+EOF
+  timeout 300 "${kc[@]}" create -f "$W/probes-ref.yaml" >/dev/null
+  rport=$(free_port)
+  # shellcheck disable=SC2086 # word splitting wanted: flags
+  "$IMAPPROBE" operator --kubeconfig "$kwd/kubeconfig" --leader-elect=false -n "$ns" \
+    --status-heartbeat=0s --secret-cache=false ${BENCH_OPERATOR_ARGS:-} \
+    --health-addr 127.0.0.1:0 --metrics-addr "127.0.0.1:$rport" >"$rlog" 2>&1 &
+  rpid=$!
+  STARTED_PIDS+=("$rpid")
+  local runs_of='probe [^ ]+: (Success|Degraded|Failure) ' deadline=$(($(date +%s) + r / 10 + 60)) ran=0
+  while ((ran < r)); do
+    sleep 1
+    kill -0 "$rpid" 2>/dev/null || { tail -20 "$rlog" >&2; die "the reference operator exited"; }
+    ran=$({ grep -oE "$runs_of" "$rlog" || true; } | sort -u | wc -l)
+    (($(date +%s) < deadline)) || { log "part b: reference: only $ran of $r probes ran"; FAILED=1; break; }
+  done
+  local as_pid runs1 runs2 runs as1 as2 t1 window get1 get2 writes ref_raw
+  as_pid=$(cat "$kwd/apiserver.pid")
+  scrape "$rport" "$m1"
+  runs1=$(grep -cE "$runs_of" "$rlog" || true); as1=$(proc_ticks "$as_pid"); t1=$(now)
+  sleep "$rw"
+  as2=$(proc_ticks "$as_pid"); window=$(calc "$(now) - $t1" 3)
+  runs2=$(grep -cE "$runs_of" "$rlog" || true)
+  scrape "$rport" "$m2"
+  runs=$((runs2 - runs1 > 0 ? runs2 - runs1 : 1))
+  writes=$(calc "$(metric "$m2" imapprobe_operator_status_writes_total) - $(metric "$m1" imapprobe_operator_status_writes_total)" 0)
+  get1=$(api_by_verb "$m1" | awk '$1 == "GET" { print $2 }')
+  get2=$(api_by_verb "$m2" | awk '$1 == "GET" { print $2 }')
+  ref_raw=$(calc "($as2 - $as1) * 1000 / $CLK_TCK / $runs" 2)
+  fig "b.n$n.ref_probes" "$r"
+  fig "b.n$n.ref_interval_seconds" "$ri"
+  fig "b.n$n.ref_steady_runs" "$((runs2 - runs1))"
+  fig "b.n$n.ref_failed_runs" "$(grep -c ': Failure ' "$rlog" || true)"
+  fig "b.n$n.ref_status_writes_per_run" "$(calc "$writes / $runs" 3)"
+  fig "b.n$n.ref_api_GET_per_run" "$(calc "(${get2:-0} - ${get1:-0}) / $runs" 3)"
+  fig "b.n$n.ref_apiserver_cpu_ms_per_run" "$ref_raw"
+  # a reference of failing runs or of skipped writes measures something else
+  if (($(grep -c ': Failure ' "$rlog" || true) > 0)) || (($(calc "$writes < 0.9 * $runs" 0))); then
+    log "part b: reference: failed runs or fewer writes than runs ($writes for $runs): see $rlog"
+    FAILED=1
+  fi
+  fig "b.n$n.apiserver_cpu_cut_x_raw" \
+    "$(calc "$ref_raw / ($(kv "$FIG" "bench.b.n$n.steady_apiserver_cpu_ms_per_run") + 1e-9)" 2)"
+  if [[ $MODE != smoke && ${BENCH_B_PAUSED:-true} == true ]]; then
+    local asp0 asp_t0 as_paused ref_net
+    kill -STOP "$rpid"
+    asp0=$(proc_ticks "$as_pid"); asp_t0=$(now)
+    sleep "$rw"
+    as_paused=$(calc "($(proc_ticks "$as_pid") - $asp0) * 1000 / $CLK_TCK / ($(now) - $asp_t0)" 2)
+    kill -CONT "$rpid"
+    ref_net=$(calc "(($as2 - $as1) * 1000 / $CLK_TCK - $as_paused * $window) / $runs" 2)
+    fig "b.n$n.ref_apiserver_paused_operator_cpu_ms_per_second" "$as_paused"
+    fig "b.n$n.ref_apiserver_cpu_ms_per_run_net_of_paused" "$ref_net"
+    fig "b.n$n.apiserver_cpu_cut_x_net_of_paused" \
+      "$(calc "$ref_net / ($(kv "$FIG" "bench.b.n$n.steady_apiserver_cpu_ms_per_run_net_of_paused") + 1e-9)" 2)"
+  fi
+  stop_pid "$rpid" 30
+}
+
 run_scale() { # run_scale N
   local n=$1 kwd=$W/kube-$1 kc interval i ns
   # dv_ticks reads the instance the probes connect to (DOVECOT_PIDS lists the
@@ -756,6 +867,9 @@ run_scale() { # run_scale N
       "$(calc "(($as2 - $as_s0) * 1000 / $CLK_TCK - $as_paused * $window) / $steady_runs" 2)"
   fi
   stop_pid "$op_pid" 30
+  # the reference, once: on the largest size's API server
+  local sizes=($B_SIZES)
+  ((B_REF > 0)) && [[ $n == "${sizes[-1]}" ]] && run_reference "$n"
   bash "$ROOT/tests/kube/cluster.sh" stop "$kwd" >&2 || true
   rm -rf "$kwd"
   if [[ -n $prof_pid ]] && command -v go >/dev/null; then
@@ -793,6 +907,16 @@ if has_part b; then
     echo " window, their lag p50/p99 in ms; wr/s_run status writes per steady run; as_ms/s_run the API"
     echo " server's CPU per steady run, raw/net of its idle CPU before the operator started/net of its CPU"
     echo " with the operator paused after the steady window; GET includes the LIST)"
+    for n in $B_SIZES; do
+      g() { kv "$FIG" "bench.b.n$n.$1"; }
+      [[ -n $(g ref_probes) ]] || continue
+      ref_net=$(g ref_apiserver_cpu_ms_per_run_net_of_paused) cut_net=$(g apiserver_cpu_cut_x_net_of_paused)
+      [[ -n $ref_net ]] && ref_net+=" ms" cut_net+="x"
+      echo "Reference on the $n-probe API server: $(g ref_probes) probes every $(g ref_interval_seconds)s, status written"
+      echo " after every run, a Secret GET per run: $(g ref_steady_runs) runs in ${B_REF_WINDOW}s, $(g ref_status_writes_per_run) writes and"
+      echo " $(g ref_api_GET_per_run) GETs per run; API server CPU per run $(g ref_apiserver_cpu_ms_per_run) ms raw, ${ref_net:-no} net of paused."
+      echo " The write policy's cut: $(g apiserver_cpu_cut_x_raw)x raw, ${cut_net:-no figure} net of paused (target: 5x)"
+    done
   } >>"$TABLES"
   set -- $B_SIZES
   if (($# >= 2)); then

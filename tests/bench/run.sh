@@ -45,7 +45,8 @@
 # B_TLS), BENCH_B_PAUSED (false: no window with the
 # operator paused after the steady one), BENCH_B_REFERENCE (probes of part b's
 # reference, every run writing status and reading its Secret, on the largest
-# size's API server; 0: none), BENCH_B_REFERENCE_WINDOW (its window, s), BENCH_S_SIZES (part s probe counts;
+# size's API server; 0: none), BENCH_B_REFERENCE_INTERVAL (their interval, s),
+# BENCH_B_REFERENCE_WINDOW (its window, s, at least the interval), BENCH_S_SIZES (part s probe counts;
 # default the first part b size), BENCH_S_REPLICAS (part s replicas, default 3),
 # BENCH_L_SIZES, BENCH_L_LOCATIONS (part l: probe counts, default the first
 # part b size; locations, default 3), BENCH_B_PPROF (true: part b's API
@@ -120,7 +121,13 @@ case $MODE in
   smoke) B_REF=10 B_REF_INTERVAL=10 B_REF_WINDOW=12 ;;
 esac
 B_REF=${BENCH_B_REFERENCE:-$B_REF}
+B_REF_INTERVAL=${BENCH_B_REFERENCE_INTERVAL:-$B_REF_INTERVAL}
 B_REF_WINDOW=${BENCH_B_REFERENCE_WINDOW:-$B_REF_WINDOW}
+# A window shorter than the interval can end before any probe runs again.
+if ((B_REF > 0 && B_REF_WINDOW < B_REF_INTERVAL)); then
+  echo "BENCH_B_REFERENCE_WINDOW ($B_REF_WINDOW s) must be at least the reference's interval ($B_REF_INTERVAL s)" >&2
+  exit 2
+fi
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -412,8 +419,11 @@ run_openssl() { # the floor: one full TLS handshake per connection, nothing else
 ratio_target() { # ratio_target NAME NUM DEN LIMIT
   local r met
   [[ -n $2 && -n $3 ]] || return 0
-  r=$(calc "$2 / $3")
-  met=$(awk -v r="$r" -v l="$4" 'BEGIN { print (r <= l) ? "met" : "missed" }')
+  # A figure at or below zero (a net figure under its background's noise)
+  # measures nothing: such a target is not met.
+  r=$(calc "$2 / ($3 + 1e-12)")
+  met=$(awk -v n="$2" -v d="$3" -v r="$r" -v l="$4" \
+    'BEGIN { print (n <= 0 || d <= 0) ? "unmeasured" : (r <= l) ? "met" : "missed" }')
   fig "target.$1" "$r"
   if [[ $MODE != smoke ]]; then
     fig "target.$1.limit" "$4"
@@ -641,13 +651,21 @@ EOF
   fig "b.n$n.ref_status_writes_per_run" "$(calc "$writes / $runs" 3)"
   fig "b.n$n.ref_api_GET_per_run" "$(calc "(${get2:-0} - ${get1:-0}) / $runs" 3)"
   fig "b.n$n.ref_apiserver_cpu_ms_per_run" "$ref_raw"
-  # a reference of failing runs or of skipped writes measures something else
-  if (($(grep -c ': Failure ' "$rlog" || true) > 0)) || (($(calc "$writes < 0.9 * $runs" 0))); then
-    log "part b: reference: failed runs or fewer writes than runs ($writes for $runs): see $rlog"
+  # a reference of failing runs or of skipped writes measures something else:
+  # no cut is computed from it
+  if ((runs2 - runs1 < 1)) || (($(grep -c ': Failure ' "$rlog" || true) > 0)) ||
+    (($(calc "$writes < 0.9 * $runs" 0))); then
+    log "part b: reference: no runs, failed runs or fewer writes than runs ($writes for $((runs2 - runs1))): see $rlog"
     FAILED=1
+    stop_pid "$rpid" 30
+    return 0
   fi
   fig "b.n$n.apiserver_cpu_cut_x_raw" \
     "$(calc "$ref_raw / ($(kv "$FIG" "bench.b.n$n.steady_apiserver_cpu_ms_per_run") + 1e-9)" 2)"
+  # issue 8's target: the API server's CPU per run cut at least 5x, so the
+  # policy's cost over the reference's is at most 0.2
+  ratio_target "b.n$n.apiserver_cpu_policy_over_reference_raw" \
+    "$(kv "$FIG" "bench.b.n$n.steady_apiserver_cpu_ms_per_run")" "$ref_raw" 0.2
   if [[ $MODE != smoke && ${BENCH_B_PAUSED:-true} == true ]]; then
     local asp0 asp_t0 as_paused ref_net
     kill -STOP "$rpid"
@@ -660,6 +678,8 @@ EOF
     fig "b.n$n.ref_apiserver_cpu_ms_per_run_net_of_paused" "$ref_net"
     fig "b.n$n.apiserver_cpu_cut_x_net_of_paused" \
       "$(calc "$ref_net / ($(kv "$FIG" "bench.b.n$n.steady_apiserver_cpu_ms_per_run_net_of_paused") + 1e-9)" 2)"
+    ratio_target "b.n$n.apiserver_cpu_policy_over_reference_net_of_paused" \
+      "$(kv "$FIG" "bench.b.n$n.steady_apiserver_cpu_ms_per_run_net_of_paused")" "$ref_net" 0.2
   fi
   stop_pid "$rpid" 30
 }
@@ -915,7 +935,11 @@ if has_part b; then
       echo "Reference on the $n-probe API server: $(g ref_probes) probes every $(g ref_interval_seconds)s, status written"
       echo " after every run, a Secret GET per run: $(g ref_steady_runs) runs in ${B_REF_WINDOW}s, $(g ref_status_writes_per_run) writes and"
       echo " $(g ref_api_GET_per_run) GETs per run; API server CPU per run $(g ref_apiserver_cpu_ms_per_run) ms raw, ${ref_net:-no} net of paused."
-      echo " The write policy's cut: $(g apiserver_cpu_cut_x_raw)x raw, ${cut_net:-no figure} net of paused (target: 5x)"
+      if [[ -n $(g apiserver_cpu_cut_x_raw) ]]; then
+        echo " The write policy's cut: $(g apiserver_cpu_cut_x_raw)x raw, ${cut_net:-no figure} net of paused (target: 5x)"
+      else
+        echo " No cut: the reference did not run as it should (see the log above)"
+      fi
     done
   } >>"$TABLES"
   set -- $B_SIZES
@@ -1278,7 +1302,7 @@ fig machine.loadavg_at_end "$(cut -d' ' -f1 /proc/loadavg)"
   cat "$TABLES"
   if grep -q '^bench.target\.' "$FIG"; then
     echo
-    echo "Targets (CPU per probe):"
+    echo "Targets (a ratio each, met when at most its limit):"
     grep '^bench.target\.[^=]*=' "$FIG" | grep -v '\.limit=\|\.status=' | while IFS='=' read -r k v; do
       name=${k#bench.target.}
       st=$(kv "$FIG" "$k.status")

@@ -648,9 +648,13 @@ EOF
   fig "b.n$n.ref_interval_seconds" "$ri"
   fig "b.n$n.ref_steady_runs" "$((runs2 - runs1))"
   fig "b.n$n.ref_failed_runs" "$(grep -c ': Failure ' "$rlog" || true)"
-  fig "b.n$n.ref_status_writes_per_run" "$(calc "$writes / $runs" 3)"
-  fig "b.n$n.ref_api_GET_per_run" "$(calc "(${get2:-0} - ${get1:-0}) / $runs" 3)"
-  fig "b.n$n.ref_apiserver_cpu_ms_per_run" "$ref_raw"
+  # per-run figures of a window without runs would divide by the fallback of
+  # one run and read as a cost: they are left out
+  if ((runs2 - runs1 >= 1)); then
+    fig "b.n$n.ref_status_writes_per_run" "$(calc "$writes / $runs" 3)"
+    fig "b.n$n.ref_api_GET_per_run" "$(calc "(${get2:-0} - ${get1:-0}) / $runs" 3)"
+    fig "b.n$n.ref_apiserver_cpu_ms_per_run" "$ref_raw"
+  fi
   # a reference of failing runs or of skipped writes measures something else:
   # no cut is computed from it
   if ((runs2 - runs1 < 1)) || (($(grep -c ': Failure ' "$rlog" || true) > 0)) ||
@@ -933,8 +937,12 @@ if has_part b; then
       ref_net=$(g ref_apiserver_cpu_ms_per_run_net_of_paused) cut_net=$(g apiserver_cpu_cut_x_net_of_paused)
       [[ -n $ref_net ]] && ref_net+=" ms" cut_net+="x"
       echo "Reference on the $n-probe API server: $(g ref_probes) probes every $(g ref_interval_seconds)s, status written"
-      echo " after every run, a Secret GET per run: $(g ref_steady_runs) runs in ${B_REF_WINDOW}s, $(g ref_status_writes_per_run) writes and"
-      echo " $(g ref_api_GET_per_run) GETs per run; API server CPU per run $(g ref_apiserver_cpu_ms_per_run) ms raw, ${ref_net:-no} net of paused."
+      if [[ -n $(g ref_apiserver_cpu_ms_per_run) ]]; then
+        echo " after every run, a Secret GET per run: $(g ref_steady_runs) runs in ${B_REF_WINDOW}s, $(g ref_status_writes_per_run) writes and"
+        echo " $(g ref_api_GET_per_run) GETs per run; API server CPU per run $(g ref_apiserver_cpu_ms_per_run) ms raw, ${ref_net:-no} net of paused."
+      else
+        echo " after every run, a Secret GET per run: no runs in its ${B_REF_WINDOW}s window, so no per-run figures."
+      fi
       if [[ -n $(g apiserver_cpu_cut_x_raw) ]]; then
         echo " The write policy's cut: $(g apiserver_cpu_cut_x_raw)x raw, ${cut_net:-no figure} net of paused (target: 5x)"
       else
